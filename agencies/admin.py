@@ -1,0 +1,59 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from .models import Agency, CreditPackage, Organization, User
+
+
+@admin.register(Agency)
+class AgencyAdmin(admin.ModelAdmin):
+    list_display = ["company_name", "slug", "custom_domain", "domain_status", "is_active", "created_at"]
+    search_fields = ["company_name", "slug", "custom_domain"]
+    list_filter = ["is_active", "domain_status"]
+    # Secrets are never shown, not even to the platform operator.
+    exclude = ["stripe_secret_key", "stripe_webhook_secret"]
+    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message"]
+
+
+@admin.register(CreditPackage)
+class CreditPackageAdmin(admin.ModelAdmin):
+    list_display = ["agency", "credits", "price_cents", "currency"]
+    list_select_related = ["agency"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "agency", "credits_balance", "created_at"]
+    list_select_related = ["agency"]
+    search_fields = ["name"]
+    readonly_fields = ["credits_balance"]
+
+
+class UserCreateForm(AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ["email"]
+
+
+class UserEditForm(UserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    add_form = UserCreateForm
+    form = UserEditForm
+    ordering = ["email"]
+    list_display = ["email", "agency", "managed_agency", "organization", "is_staff", "date_joined"]
+    list_select_related = ["agency", "managed_agency", "organization"]
+    search_fields = ["email"]
+    list_filter = ["is_staff", "is_superuser", "is_active"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        ("Tenancy", {"fields": ["agency", "managed_agency", "organization"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "usable_password", "password1", "password2"]})]

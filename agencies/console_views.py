@@ -1,0 +1,161 @@
+"""The agency console: an agency admin configures and runs its portal."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import domains, selectors, services, tenancy
+from .forms import BrandingForm, DomainForm, PackageForm, StripeForm
+from .margin import margin_for
+from .models import Agency, CreditPackage
+
+
+def _agency_or_404(request) -> Agency:
+    """The agency the logged-in console user administers (fresh from the database)."""
+    if request.user.managed_agency_id is None:
+        raise Http404("No agency")
+    return Agency.objects.get(pk=request.user.managed_agency_id)
+
+
+def home(request):
+    if request.user.is_authenticated and request.user.managed_agency_id:
+        return redirect("console:dashboard")
+    return render(request, "console/landing.html")
+
+
+@login_required
+def dashboard(request):
+    agency = _agency_or_404(request)
+    return render(request, "console/dashboard.html", {
+        "agency": agency,
+        "missing": services.activation_missing(agency),
+        "portal_url": tenancy.portal_url(agency) if agency.slug else None,
+        "client_count": agency.organizations.count(),
+    })
+
+
+@login_required
+def branding(request):
+    agency = _agency_or_404(request)
+    # The form edits a copy, so a rejected value never leaks into the page chrome.
+    form = BrandingForm(request.POST or None, instance=Agency.objects.get(pk=agency.pk))
+    if request.method == "POST" and form.is_valid():
+        services.agency_update_branding(agency=agency, data=form.cleaned_data)
+        messages.success(request, "Branding saved.")
+        return redirect("console:branding")
+    context = {"form": form, "agency": agency, "base_domain": settings.PORTAL_BASE_DOMAIN}
+    return render(request, "console/branding.html", context, status=400 if form.errors else 200)
+
+
+def _domain_page(request, agency, form, status=200):
+    return render(request, "console/domain.html", {
+        "agency": agency,
+        "form": form,
+        "cname_target": settings.PORTAL_CNAME_TARGET,
+        "txt_name": domains.txt_name(agency.custom_domain) if agency.custom_domain else "",
+    }, status=status)
+
+
+@login_required
+def domain(request):
+    agency = _agency_or_404(request)
+    if request.method == "POST":
+        form = DomainForm(request.POST, agency=agency)
+        if not form.is_valid():
+            return _domain_page(request, agency, form, status=400)
+        new = form.cleaned_data["custom_domain"]
+        services.agency_set_domain(agency=agency, domain=new)
+        messages.success(request, f"Custom domain set to {new}. Add the DNS records below." if new else "Custom domain removed.")
+        return redirect("console:domain")
+    return _domain_page(request, agency, DomainForm(agency=agency, initial={"custom_domain": agency.custom_domain}))
+
+
+@login_required
+@require_POST
+def domain_refresh(request):
+    agency = _agency_or_404(request)
+    if not agency.custom_domain:
+        messages.error(request, "Add a custom domain first.")
+        return redirect("console:domain")
+    agency = services.agency_check_domain(agency=agency)
+    if agency.domain_verified:
+        messages.success(request, f"{agency.custom_domain} is verified.")
+    else:
+        messages.error(request, f"{agency.custom_domain} is not verified yet: {agency.domain_check_message}")
+    return redirect("console:domain")
+
+
+@login_required
+def stripe_settings(request):
+    agency = _agency_or_404(request)
+    form = StripeForm(request.POST or None, agency=agency)
+    if request.method == "POST":
+        if form.is_valid():
+            services.agency_update_stripe(agency=agency, data=form.cleaned_data)
+            messages.success(request, "Stripe settings saved.")
+            return redirect("console:stripe")
+    context = {
+        "form": form,
+        "agency": agency,
+        "webhook_url": tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None,
+    }
+    return render(request, "console/stripe.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def packages(request):
+    agency = _agency_or_404(request)
+    form = PackageForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            services.package_create(
+                agency=agency, credits=form.cleaned_data["credits"],
+                price_cents=form.cleaned_data["price"], currency=form.cleaned_data["currency"],
+            )
+            messages.success(request, "Package added.")
+            return redirect("console:packages")
+    context = {
+        "agency": agency,
+        "form": form,
+        "margins": [margin_for(package) for package in agency.packages.all()],
+        "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
+        "platform_currency": settings.PLATFORM_CURRENCY,
+    }
+    return render(request, "console/packages.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def package_delete(request, package_id):
+    agency = _agency_or_404(request)
+    package = get_object_or_404(CreditPackage, pk=package_id, agency=agency)
+    services.package_delete(package=package)
+    messages.success(request, "Package removed.")
+    return redirect("console:packages")
+
+
+@login_required
+@require_POST
+def activation(request):
+    agency = _agency_or_404(request)
+    activate = request.POST.get("active") == "1"
+    missing = services.agency_set_active(agency=agency, active=activate)
+    if missing:
+        messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
+    elif activate:
+        messages.success(request, "Your portal is live.")
+    else:
+        messages.success(request, "Your portal is switched off.")
+    return redirect("console:dashboard")
+
+
+@login_required
+def users(request):
+    agency = _agency_or_404(request)
+    query = request.GET.get("q", "").strip()
+    page = Paginator(selectors.client_users(agency=agency, email_query=query), 50).get_page(request.GET.get("page"))
+    return render(request, "console/users.html", {"agency": agency, "page": page, "query": query})

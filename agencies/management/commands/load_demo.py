@@ -1,0 +1,64 @@
+"""Load the demo: a platform operator, an agency with a live portal, one client.
+
+Idempotent: running it again leaves one of each and resets nothing else.
+"""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from agencies import services, tenancy
+from agencies.models import Agency, CreditPackage, User
+
+OPERATOR = ("operator@example.com", "operator-demo-pass")
+AGENCY_ADMIN = ("agency@example.com", "agency-demo-pass")
+CLIENT = ("client@example.com", "client-demo-pass")
+
+
+def _user(email, password, **fields):
+    user = User.objects.filter(email=email, agency=fields.get("agency")).first()
+    if user is None:
+        user = User.objects.create_user(email, password, **fields)
+    return user
+
+
+class Command(BaseCommand):
+    help = "Create the demo operator, agency (slug 'demo', active) and client."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        operator = _user(*OPERATOR)
+        if not operator.is_superuser:
+            operator.is_staff = operator.is_superuser = True
+            operator.save(update_fields=["is_staff", "is_superuser"])
+
+        agency = Agency.objects.filter(slug="demo").first()
+        if agency is None:
+            admin = _user(*AGENCY_ADMIN)
+            agency = services.agency_create(company_name="Demo Agency", admin=admin)
+            services.agency_update_branding(agency=agency, data={
+                "company_name": "Demo Agency", "logo_url": "", "primary_color": "#0F766E",
+                "accent_color": "#FBBF24", "slug": "demo",
+            })
+            services.agency_update_stripe(agency=agency, data={
+                "stripe_publishable_key": "pk_test_demo0000000000", "stripe_secret_key": "sk_test_demo0000000000",
+                "stripe_product_id": "prod_demo0001", "stripe_price_id": "price_demo0001",
+                "stripe_webhook_secret": "whsec_demo0000000000000000",
+            })
+            services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
+            services.package_create(agency=agency, credits=500, price_cents=17500, currency="EUR")
+        missing = services.agency_set_active(agency=agency, active=True)
+        if missing:
+            self.stderr.write(f"Demo portal not activated, missing: {', '.join(missing)}")
+
+        if not User.objects.filter(email=CLIENT[0], agency=agency).exists():
+            client = User.objects.create_user(CLIENT[0], CLIENT[1], agency=agency)
+            services.client_signup(user=client, agency=agency, company_name="Demo Client Ltd")
+
+        agency.refresh_from_db()
+        self.stdout.write(self.style.SUCCESS("Demo loaded. Log in with:"))
+        self.stdout.write(f"  Platform operator  {tenancy.console_url('/admin/')}  {OPERATOR[0]} / {OPERATOR[1]}")
+        self.stdout.write(f"  Agency admin       {tenancy.console_url('/console/')}  {AGENCY_ADMIN[0]} / {AGENCY_ADMIN[1]}")
+        self.stdout.write(f"  Client             {tenancy.portal_url(agency, '/')}  {CLIENT[0]} / {CLIENT[1]}")
+        if settings.DEBUG:
+            self.stdout.write("  (development server; emails are printed to this console)")

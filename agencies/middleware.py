@@ -1,0 +1,55 @@
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpResponseNotFound
+from django.shortcuts import render
+
+from . import tenancy
+
+# Paths served on every host: the TLS front end asks from wherever it runs.
+HOST_INDEPENDENT_PATHS = {"/internal/tls-allowed"}
+
+
+class TenantMiddleware:
+    """Resolve the agency from the Host header and pick the URLconf for it.
+
+    Sets `request.agency` (None on the console). Hosts we do not serve get a
+    plain 404 before any other code sees them.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        host = tenancy.normalize_host(request.META.get("HTTP_HOST", ""))
+        request.agency = None
+        if request.path in HOST_INDEPENDENT_PATHS or tenancy.is_console_host(host):
+            request.urlconf = settings.ROOT_URLCONF
+            return self.get_response(request)
+
+        agency = tenancy.agency_for_host(host)
+        if agency is None:
+            return HttpResponseNotFound("Not found", content_type="text/plain")
+        request.agency = agency
+        request.urlconf = settings.PORTAL_URLCONF
+        if not agency.is_active and not request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+            return render(request, "portal/unavailable.html", {"agency": agency}, status=503)
+        return self.get_response(request)
+
+
+class PortalAccountMiddleware:
+    """An account is only ever logged in on its own host.
+
+    Session cookies are host-only already; this also refuses a session that
+    names an account of another portal (or a console account on a portal).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            expected = request.agency.pk if request.agency else None
+            if user.agency_id != expected:
+                request.user = AnonymousUser()
+        return self.get_response(request)

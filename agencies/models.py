@@ -1,0 +1,155 @@
+import secrets
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .crypto import EncryptedTextField
+
+SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{1,48})[a-z0-9]$"
+COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
+CURRENCIES = [("EUR", "EUR"), ("USD", "USD"), ("GBP", "GBP")]
+
+
+class Agency(models.Model):
+    """A reseller and its whitelabel portal."""
+
+    class DomainStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        VERIFIED = "verified", "Verified"
+        FAILED = "failed", "Failed"
+
+    company_name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=50, unique=True, null=True, blank=True)
+    logo_url = models.URLField(max_length=500, blank=True)
+    primary_color = models.CharField(max_length=7, default="#3B82F6")
+    accent_color = models.CharField(max_length=7, default="#F59E0B")
+
+    custom_domain = models.CharField(max_length=253, unique=True, null=True, blank=True)
+    domain_token = models.CharField(max_length=64, blank=True)
+    domain_status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
+    domain_checked_at = models.DateTimeField(null=True, blank=True)
+    domain_check_message = models.CharField(max_length=300, blank=True)
+
+    stripe_publishable_key = models.CharField(max_length=255, blank=True)
+    stripe_secret_key = EncryptedTextField(blank=True)
+    stripe_product_id = models.CharField(max_length=255, blank=True)
+    stripe_price_id = models.CharField(max_length=255, blank=True)
+    stripe_webhook_secret = EncryptedTextField(blank=True)
+
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "agencies"
+        constraints = [
+            models.CheckConstraint(condition=Q(slug__isnull=True) | Q(slug__regex=SLUG_PATTERN), name="agency_slug_format"),
+            models.CheckConstraint(condition=Q(primary_color__regex=COLOR_PATTERN), name="agency_primary_color_format"),
+            models.CheckConstraint(condition=Q(accent_color__regex=COLOR_PATTERN), name="agency_accent_color_format"),
+            models.CheckConstraint(condition=Q(is_active=False) | Q(slug__isnull=False), name="agency_active_needs_slug"),
+        ]
+
+    def __str__(self):
+        return self.company_name
+
+    @property
+    def domain_verified(self) -> bool:
+        return bool(self.custom_domain) and self.domain_status == self.DomainStatus.VERIFIED
+
+    @staticmethod
+    def new_domain_token() -> str:
+        return secrets.token_hex(16)
+
+
+class CreditPackage(models.Model):
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="packages")
+    credits = models.PositiveIntegerField()
+    price_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, choices=CURRENCIES, default="EUR")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["credits", "price_cents"]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gt=0), name="package_credits_positive"),
+            models.CheckConstraint(condition=Q(price_cents__gt=0), name="package_price_positive"),
+            models.CheckConstraint(condition=Q(currency__in=["EUR", "USD", "GBP"]), name="package_currency_known"),
+        ]
+
+    def __str__(self):
+        return f"{self.credits} credits for {self.price_cents / 100:.2f} {self.currency}"
+
+
+class Organization(models.Model):
+    """A client's organization, created when the client signs up on a portal."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="organizations")
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_organizations",
+    )
+    credits_balance = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return self.name
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, email):
+        # The natural key names a console account (Django admin, createsuperuser).
+        return self.get(email__iexact=email, agency__isnull=True)
+
+    def create_user(self, email, password=None, **extra):
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email, password=None, **extra):
+        extra.update(is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """An account on exactly one host: the console (agency is null) or one portal.
+
+    The same email may exist once per portal and once on the console.
+    """
+
+    email = models.EmailField(max_length=254)
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="portal_users",
+        help_text="The portal this account belongs to; empty for console accounts.",
+    )
+    managed_agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="admins",
+        help_text="The agency a console account administers.",
+    )
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="members",
+    )
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "email"], condition=Q(agency__isnull=False), name="user_email_unique_per_portal"),
+            models.UniqueConstraint(fields=["email"], condition=Q(agency__isnull=True), name="user_email_unique_on_console"),
+            models.CheckConstraint(condition=Q(agency__isnull=True) | Q(managed_agency__isnull=True), name="user_portal_accounts_manage_nothing"),
+            models.CheckConstraint(condition=Q(organization__isnull=True) | Q(agency__isnull=False), name="user_organization_needs_portal"),
+        ]
+
+    def __str__(self):
+        return self.email

@@ -1,0 +1,138 @@
+"""Writes for agencies, their portals and their clients.
+
+Every save that can change which host serves which agency forgets the cached
+host lookups (agencies.tenancy) before returning.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import domains, tenancy
+from .models import Agency, CreditPackage, Organization, User
+
+BRANDING_FIELDS = ["company_name", "logo_url", "primary_color", "accent_color", "slug"]
+STRIPE_FIELDS = ["stripe_publishable_key", "stripe_product_id", "stripe_price_id"]
+STRIPE_SECRET_FIELDS = ["stripe_secret_key", "stripe_webhook_secret"]
+
+
+def _save_and_forget(agency: Agency, *, old_hosts: set[str], fields: list[str]) -> None:
+    agency.save(update_fields=fields)
+    transaction.on_commit(lambda: tenancy.forget_hosts(old_hosts | tenancy.agency_hosts(agency)))
+
+
+def agency_create(*, company_name: str, admin: User) -> Agency:
+    with transaction.atomic():
+        agency = Agency.objects.create(company_name=company_name)
+        admin.managed_agency = agency
+        admin.save(update_fields=["managed_agency"])
+    return agency
+
+
+@transaction.atomic
+def agency_update_branding(*, agency: Agency, data: dict) -> Agency:
+    old_hosts = tenancy.agency_hosts(agency)
+    for field in BRANDING_FIELDS:
+        setattr(agency, field, data[field])
+    _save_and_forget(agency, old_hosts=old_hosts, fields=BRANDING_FIELDS)
+    return agency
+
+
+@transaction.atomic
+def agency_set_domain(*, agency: Agency, domain: str | None) -> Agency:
+    """Set, change or remove the custom domain. Any change unbinds the old one."""
+    domain = domain or None
+    if domain == agency.custom_domain:
+        return agency
+    old_hosts = tenancy.agency_hosts(agency)
+    agency.custom_domain = domain
+    agency.domain_token = Agency.new_domain_token() if domain else ""
+    agency.domain_status = Agency.DomainStatus.PENDING
+    agency.domain_checked_at = None
+    agency.domain_check_message = ""
+    _save_and_forget(
+        agency, old_hosts=old_hosts,
+        fields=["custom_domain", "domain_token", "domain_status", "domain_checked_at", "domain_check_message"],
+    )
+    return agency
+
+
+def agency_check_domain(*, agency: Agency) -> Agency:
+    """Query DNS for the records the agency was asked to add; record the outcome."""
+    if not agency.custom_domain:
+        return agency
+    # DNS queries are slow I/O: done before the transaction, not inside it.
+    result = domains.check(agency.custom_domain, agency.domain_token)
+    with transaction.atomic():
+        locked = Agency.objects.select_for_update().get(pk=agency.pk)
+        if locked.custom_domain != agency.custom_domain or locked.domain_token != agency.domain_token:
+            return locked  # the domain changed while we were asking DNS
+        locked.domain_status = Agency.DomainStatus.VERIFIED if result.ok else Agency.DomainStatus.FAILED
+        locked.domain_checked_at = timezone.now()
+        locked.domain_check_message = result.message
+        _save_and_forget(
+            locked, old_hosts=set(),
+            fields=["domain_status", "domain_checked_at", "domain_check_message"],
+        )
+    return locked
+
+
+@transaction.atomic
+def agency_update_stripe(*, agency: Agency, data: dict) -> Agency:
+    """Save the Stripe settings; a blank secret keeps the stored one."""
+    fields = list(STRIPE_FIELDS)
+    for field in STRIPE_FIELDS:
+        setattr(agency, field, data[field])
+    for field in STRIPE_SECRET_FIELDS:
+        if data.get(field):
+            setattr(agency, field, data[field])
+            fields.append(field)
+    _save_and_forget(agency, old_hosts=set(), fields=fields)
+    return agency
+
+
+def activation_missing(agency: Agency) -> list[str]:
+    """What the agency still has to fill in before its portal can go live."""
+    required = [
+        ("company_name", "Company name"),
+        ("slug", "Portal slug"),
+        ("stripe_publishable_key", "Stripe publishable key"),
+        ("stripe_secret_key", "Stripe secret key"),
+        ("stripe_product_id", "Stripe product ID"),
+        ("stripe_price_id", "Stripe price ID"),
+        ("stripe_webhook_secret", "Stripe webhook signing secret"),
+    ]
+    missing = [label for field, label in required if not getattr(agency, field)]
+    if not agency.packages.exists():
+        missing.append("At least one credit package")
+    return missing
+
+
+@transaction.atomic
+def agency_set_active(*, agency: Agency, active: bool) -> list[str]:
+    """Switch the portal on or off. Returns what is missing when it refuses."""
+    agency = Agency.objects.select_for_update().get(pk=agency.pk)
+    if active:
+        missing = activation_missing(agency)
+        if missing:
+            return missing
+    agency.is_active = active
+    _save_and_forget(agency, old_hosts=set(), fields=["is_active"])
+    return []
+
+
+def package_create(*, agency: Agency, credits: int, price_cents: int, currency: str) -> CreditPackage:
+    return CreditPackage.objects.create(agency=agency, credits=credits, price_cents=price_cents, currency=currency)
+
+
+def package_delete(*, package: CreditPackage) -> None:
+    package.delete()
+
+
+@transaction.atomic
+def client_signup(*, user: User, agency: Agency, company_name: str) -> Organization:
+    """Create the client's organization under the portal's agency, owned by `user`."""
+    organization = Organization.objects.create(agency=agency, name=company_name, owner=user)
+    user.agency = agency
+    user.organization = organization
+    user.save(update_fields=["agency", "organization"])
+    return organization

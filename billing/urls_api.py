@@ -1,0 +1,5 @@
+"""API and webhook URLs on the console host."""
+
+app_name = "api"
+
+urlpatterns: list = []

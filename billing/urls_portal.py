@@ -1,0 +1,5 @@
+"""Billing pages on an agency's portal host."""
+
+app_name = "billing"
+
+urlpatterns: list = []

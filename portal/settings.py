@@ -1,0 +1,219 @@
+"""Settings for the whitelabel reseller portal.
+
+One file, every value from the environment with a safe default: DEBUG is off and
+HTTPS hardening is on unless asked otherwise. README.md lists every variable.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+PLATFORM_NAME = env("PLATFORM_NAME", "Reseller Console")
+# The fallback key is only good for a development machine; `check --deploy` flags it.
+SECRET_KEY = env("SECRET_KEY") or "django-insecure-development-only-key-do-not-deploy"
+
+# --- Tenancy -----------------------------------------------------------------
+# The console lives on the bare base domain; portals on <slug>.<base domain> or
+# a verified custom domain. Hosts are checked by agencies.middleware, which
+# answers 404 for any host it cannot resolve, so Django's own check is open.
+PORTAL_BASE_DOMAIN = env("PORTAL_BASE_DOMAIN", "localhost").lower().rstrip(".")
+PORTAL_CNAME_TARGET = env("PORTAL_CNAME_TARGET", f"cname.{PORTAL_BASE_DOMAIN}").lower()
+# Scheme and port used when the portal writes its own absolute URLs (emails, Stripe).
+PORTAL_HTTPS = env_bool("PORTAL_HTTPS", True)
+PORTAL_SCHEME = "https" if PORTAL_HTTPS else "http"
+PORTAL_PUBLIC_PORT = env("PORTAL_PUBLIC_PORT", "")
+ALLOWED_HOSTS = ["*"]
+# Seconds a host -> agency lookup is cached. Saves invalidate the shared cache
+# at once; this bounds how stale a per-process cache can be.
+TENANT_CACHE_SECONDS = env_int("TENANT_CACHE_SECONDS", 5)
+# Nameservers for custom-domain checks ("ip" or "ip:port", comma separated);
+# empty means the system resolver.
+DNS_NAMESERVERS = env_list("DNS_NAMESERVERS")
+DNS_TIMEOUT_SECONDS = env_int("DNS_TIMEOUT_SECONDS", 3)
+
+# --- Money -------------------------------------------------------------------
+PLATFORM_MINUTE_PRICE_CENTS = env_int("PLATFORM_MINUTE_PRICE_CENTS", 7)
+PLATFORM_CURRENCY = env("PLATFORM_CURRENCY", "EUR").upper()
+# Value of one unit of a package currency in the platform currency, e.g.
+# "USD=0.92,GBP=1.17". Used by the margin calculator only.
+EXCHANGE_RATES = {
+    code.strip().upper(): Decimal(rate.strip())
+    for code, rate in (pair.split("=", 1) for pair in env_list("EXCHANGE_RATES", "USD=0.92,GBP=1.17"))
+}
+EXCHANGE_RATES[PLATFORM_CURRENCY] = Decimal(1)
+
+# --- Secrets at rest ---------------------------------------------------------
+# Comma-separated Fernet keys, newest first. Separate from SECRET_KEY so either
+# can be rotated alone (`manage.py rotate_secrets` re-encrypts with the first).
+DEV_FIELD_ENCRYPTION_KEY = "ZGV2ZWxvcG1lbnQtb25seS1rZXktbm90LXNlY3JldCE="
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTION_KEY]
+
+# --- Stripe --------------------------------------------------------------------
+# Empty means Stripe itself; `make run` points it at the bundled stand-in.
+STRIPE_API_BASE = env("STRIPE_API_BASE", "")
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "agencies",
+    "billing",
+]
+
+MIDDLEWARE = [
+    # First: nothing else may look at a host the portal does not serve.
+    "agencies.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "agencies.middleware.PortalAccountMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls_console"
+PORTAL_URLCONF = "portal.urls_portal"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "agencies.context_processors.branding",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A cache shared by every worker in production (Redis); per-process otherwise.
+if env("REDIS_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env("REDIS_URL")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+AUTH_USER_MODEL = "agencies.User"
+AUTHENTICATION_BACKENDS = ["agencies.backends.PortalBackend"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Email is unique per portal (agencies.User constraints), not globally, so the
+# login field cannot carry a plain unique index; PortalBackend scopes lookups.
+SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+
+# --- allauth -------------------------------------------------------------------
+ACCOUNT_ADAPTER = "agencies.adapter.PortalAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = False  # unique per portal, enforced by agencies.forms
+ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_FORMS = {
+    "signup": "agencies.forms.PortalSignupForm",
+    "reset_password": "agencies.forms.PortalResetPasswordForm",
+    "user_token": "agencies.forms.PortalUserTokenForm",
+}
+ACCOUNT_RATE_LIMITS_ENABLED = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = PORTAL_SCHEME
+LOGIN_REDIRECT_URL = "home"
+LOGIN_URL = "account_login"
+
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"no-reply@{PORTAL_BASE_DOMAIN}")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- HTTPS hardening (behind a TLS front end that sets X-Forwarded-Proto) ------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PORTAL_HTTPS else None
+SECURE_SSL_REDIRECT = PORTAL_HTTPS
+SESSION_COOKIE_SECURE = PORTAL_HTTPS
+CSRF_COOKIE_SECURE = PORTAL_HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000) if PORTAL_HTTPS else 0
+# Custom domains belong to agencies: HSTS must not reach their other subdomains.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PORTAL_HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PORTAL_HTTPS)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Session cookies stay host-only (no SESSION_COOKIE_DOMAIN): a login never
+# travels from one portal's host to another's.
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+}

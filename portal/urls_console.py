@@ -1,0 +1,20 @@
+"""URLs served on the console host (the bare PORTAL_BASE_DOMAIN)."""
+
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from agencies import console_views
+from portal.views import tls_allowed
+
+# Admin logins go through allauth's login view, so its rate limits apply.
+admin.site.login = secure_admin_login(admin.site.login)
+
+urlpatterns = [
+    path("", console_views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
+    path("console/", include("agencies.urls_console")),
+    path("api/", include("billing.urls_api")),
+    path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
+]

@@ -1,0 +1,13 @@
+"""URLs served on an agency's portal host (<slug>.<base> or its custom domain)."""
+
+from django.urls import include, path
+
+from agencies import portal_views
+from portal.views import tls_allowed
+
+urlpatterns = [
+    path("", portal_views.home, name="home"),
+    path("accounts/", include("allauth.urls")),
+    path("billing/", include("billing.urls_portal")),
+    path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
+]

@@ -1,0 +1,74 @@
+import itertools
+
+import pytest
+from django.core.management import call_command
+
+from agencies import services
+from agencies.models import Agency, User
+
+_seq = itertools.count(1)
+PASSWORD = "a-long-test-password-1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _static_manifest(django_db_setup):
+    # Templates use {% static %} with the hashed-name storage, as in production.
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_agency(db):
+    """An agency with a console admin; active=True gives it a complete, live portal."""
+
+    def make(*, slug=None, active=False, company_name=None, admin_email=None):
+        n = next(_seq)
+        slug = slug or f"agency{n}"
+        admin = User.objects.create_user(admin_email or f"admin{n}@example.com", PASSWORD)
+        agency = services.agency_create(company_name=company_name or f"Agency {n}", admin=admin)
+        services.agency_update_branding(agency=agency, data={
+            "company_name": agency.company_name, "logo_url": "", "primary_color": "#123456",
+            "accent_color": "#ABCDEF", "slug": slug,
+        })
+        if active:
+            services.agency_update_stripe(agency=agency, data={
+                "stripe_publishable_key": "pk_test_abcdefgh1234", "stripe_secret_key": "sk_test_abcdefgh1234",
+                "stripe_product_id": "prod_test1234", "stripe_price_id": "price_test1234",
+                "stripe_webhook_secret": "whsec_abcdefgh12345678",
+            })
+            services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
+            assert services.agency_set_active(agency=agency, active=True) == []
+        agency.refresh_from_db()
+        agency.admin = admin
+        return agency
+
+    return make
+
+
+@pytest.fixture
+def make_client_user(db):
+    def make(agency: Agency, *, email=None, company_name="Client Co"):
+        user = User.objects.create_user(email or f"client{next(_seq)}@example.com", PASSWORD, agency=agency)
+        services.client_signup(user=user, agency=agency, company_name=company_name)
+        return user
+
+    return make
+
+
+def host(agency: Agency) -> str:
+    return f"{agency.slug}.localhost"
+
+
+@pytest.fixture
+def console(client):
+    """A test client on the console host."""
+    client.defaults["HTTP_HOST"] = "localhost"
+    return client
