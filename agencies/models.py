@@ -40,6 +40,8 @@ class Agency(models.Model):
     stripe_webhook_secret = EncryptedTextField(blank=True)
 
     is_active = models.BooleanField(default=False)
+    # Call minutes bought from the platform; written only by billing.ledger.
+    minutes_balance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -90,6 +92,7 @@ class Organization(models.Model):
     owner = models.ForeignKey(
         "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_organizations",
     )
+    # Written only by billing.ledger, always together with a ledger entry.
     credits_balance = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
