@@ -3,6 +3,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 DEV_ENV := DEBUG=1 PORTAL_HTTPS=0 PORTAL_PUBLIC_PORT=8000
+STANDIN_PORT := 12111
+RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT)
 
 .PHONY: install run test clean
 
@@ -16,8 +18,11 @@ install: $(STAMP)
 
 run: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
-	$(DEV_ENV) $(PY) manage.py load_demo
-	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
+	@# The Stripe stand-in (stripe_standin/) runs beside the dev server and stops with it.
+	$(PY) -m stripe_standin --port $(STANDIN_PORT) & standin=$$!; \
+	trap 'kill $$standin 2>/dev/null' EXIT; trap 'kill $$standin 2>/dev/null; exit 130' INT TERM; \
+	$(RUN_ENV) $(PY) manage.py load_demo && \
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install
 	scripts/ensure-chromium

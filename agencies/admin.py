@@ -2,17 +2,29 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from usage.admin_actions import minutes_adjust
+
+from . import tenancy
 from .models import Agency, CreditPackage, Organization, User
 
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
-    list_display = ["company_name", "slug", "custom_domain", "domain_status", "is_active", "created_at"]
+    list_display = ["company_name", "slug", "custom_domain", "domain_status", "is_active", "minutes_balance", "created_at"]
     search_fields = ["company_name", "slug", "custom_domain"]
     list_filter = ["is_active", "domain_status"]
     # Secrets are never shown, not even to the platform operator.
     exclude = ["stripe_secret_key", "stripe_webhook_secret"]
-    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message"]
+    # Minutes move only through the ledger: the "Add or remove call minutes" action.
+    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message", "minutes_balance"]
+    actions = [minutes_adjust]
+
+    def save_model(self, request, obj, form, change):
+        # An operator's edit must reach every worker's host lookup at once, as
+        # the console's saves do.
+        old_hosts = tenancy.agency_hosts(Agency.objects.get(pk=obj.pk)) if change else set()
+        super().save_model(request, obj, form, change)
+        tenancy.forget_hosts(old_hosts | tenancy.agency_hosts(obj))
 
 
 @admin.register(CreditPackage)

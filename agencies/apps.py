@@ -6,6 +6,8 @@ class AgenciesConfig(AppConfig):
     name = "agencies"
 
     def ready(self):
+        from . import checks as project_checks  # noqa: F401  (registers the system checks)
+
         _scope_allauth_settings_check()
 
 

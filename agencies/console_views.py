@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import domains, selectors, services, tenancy
@@ -29,12 +30,16 @@ def home(request):
 
 @login_required
 def dashboard(request):
+    from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
+
     agency = _agency_or_404(request)
     return render(request, "console/dashboard.html", {
         "agency": agency,
         "missing": services.activation_missing(agency),
         "portal_url": tenancy.portal_url(agency) if agency.slug else None,
         "client_count": agency.organizations.count(),
+        "minutes": usage_selectors.agency_balance(agency=agency),
+        "minutes_this_month": usage_selectors.monthly_usage_minutes(agency=agency),
     })
 
 
@@ -89,20 +94,39 @@ def domain_refresh(request):
     return redirect("console:domain")
 
 
+# Error reports (500 pages, admin emails) mask the secrets a request carries.
+@sensitive_post_parameters("stripe_secret_key", "stripe_webhook_secret")
 @login_required
 def stripe_settings(request):
+    from billing import stripe_api  # billing builds on agencies; imported where it is used
+
     agency = _agency_or_404(request)
     form = StripeForm(request.POST or None, agency=agency)
-    if request.method == "POST":
-        if form.is_valid():
-            services.agency_update_stripe(agency=agency, data=form.cleaned_data)
-            messages.success(request, "Stripe settings saved.")
+    webhook_url = tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        # Ask Stripe before saving: a key, product or price that cannot work is refused with
+        # the reason. When Stripe cannot be reached the settings are saved unchecked (their
+        # format is valid, and an outage must not lock the agency out) and the page says so.
+        check = stripe_api.settings_problems(
+            secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
+            product_id=data["stripe_product_id"], price_id=data["stripe_price_id"],
+            packages=agency.packages.all(), webhook_url=webhook_url or "",
+        )
+        for field, errors in check.errors.items():
+            for error in errors:
+                form.add_error(field, error)
+        if not form.errors:
+            services.agency_update_stripe(agency=agency, data=data)
+            if check.unreachable:
+                messages.warning(request, "Stripe settings saved. Stripe could not be reached to check them; "
+                                          "save again later to have them checked.")
+            else:
+                messages.success(request, "Stripe settings saved.")
+            for warning in check.warnings:
+                messages.warning(request, warning)
             return redirect("console:stripe")
-    context = {
-        "form": form,
-        "agency": agency,
-        "webhook_url": tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None,
-    }
+    context = {"form": form, "agency": agency, "webhook_url": webhook_url}
     return render(request, "console/stripe.html", context, status=400 if form.errors else 200)
 
 

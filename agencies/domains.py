@@ -8,20 +8,37 @@ token (proves it controls the zone). Both must be in place to verify.
 from dataclasses import dataclass
 
 import dns.exception
+import dns.name
+import dns.nameserver
 import dns.resolver
 from django.conf import settings
 
 TXT_PREFIX = "_portal-verify"
+MESSAGE_MAX_LENGTH = 300
 
 
 @dataclass(frozen=True)
 class CheckResult:
     ok: bool
     message: str
+    # DNS gave no answer at all: says nothing about the records either way.
+    inconclusive: bool = False
 
 
 def txt_name(domain: str) -> str:
     return f"{TXT_PREFIX}.{domain}"
+
+
+def _nameserver(spec: str) -> dns.nameserver.Do53Nameserver:
+    """A nameserver from "ip", "ip:port", a bare IPv6 address or "[ipv6]:port"."""
+    host, port = spec.strip(), 53
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = int(rest[1:]) if rest.startswith(":") else 53
+    elif host.count(":") == 1:
+        host, port_text = host.split(":")
+        port = int(port_text)
+    return dns.nameserver.Do53Nameserver(host, port)
 
 
 def resolver() -> dns.resolver.Resolver:
@@ -29,12 +46,7 @@ def resolver() -> dns.resolver.Resolver:
         res = dns.resolver.Resolver()
     else:
         res = dns.resolver.Resolver(configure=False)
-        res.nameservers = []
-        for server in settings.DNS_NAMESERVERS:
-            host, _, port = server.partition(":")
-            res.nameservers.append(host)
-            if port:
-                res.nameserver_ports[host] = int(port)
+        res.nameservers = [_nameserver(server) for server in settings.DNS_NAMESERVERS]
     res.lifetime = settings.DNS_TIMEOUT_SECONDS
     res.timeout = settings.DNS_TIMEOUT_SECONDS
     return res
@@ -44,28 +56,45 @@ def _answers(res, name: str, rdtype: str) -> list[str] | None:
     """Record texts, [] when the name has none, None when DNS could not answer."""
     try:
         answer = res.resolve(name, rdtype, raise_on_no_answer=False)
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers):
+    except dns.resolver.NXDOMAIN:
         return []
-    except (dns.exception.Timeout, dns.resolver.NoAnswer, dns.exception.DNSException):
+    except dns.exception.DNSException:
+        # Timeouts, and NoNameservers (every server answered SERVFAIL or
+        # REFUSED): DNS said nothing about the records, so we can't either.
         return None
     if rdtype == "TXT":
         return [b"".join(r.strings).decode("utf-8", "replace") for r in answer]
     return [r.to_text().lower().rstrip(".") for r in answer]
 
 
+def _fit(message: str) -> str:
+    # The message is stored (Agency.domain_check_message, 300 characters) and a
+    # found CNAME can be a long name: never let it overflow the column.
+    return message if len(message) <= MESSAGE_MAX_LENGTH else message[: MESSAGE_MAX_LENGTH - 1] + "…"
+
+
 def check(domain: str, token: str) -> CheckResult:
+    try:
+        dns.name.from_text(txt_name(domain))
+    except dns.exception.DNSException:
+        # A hostname near the 253-character limit leaves no room for the prefix.
+        return CheckResult(False, f"This domain is too long for the {TXT_PREFIX} TXT record. Use a shorter one.")
     res = resolver()
     target = settings.PORTAL_CNAME_TARGET.rstrip(".")
     cnames = _answers(res, domain, "CNAME")
-    txts = _answers(res, txt_name(domain), "TXT")
+    # When the first lookup got no answer the second rarely does: don't make
+    # the admin wait for a second timeout.
+    txts = _answers(res, txt_name(domain), "TXT") if cnames is not None else None
     if cnames is None or txts is None:
-        return CheckResult(False, "DNS did not answer in time. Try again in a few minutes.")
+        return CheckResult(
+            False, "DNS did not answer (timed out or refused). Try again in a few minutes.", inconclusive=True,
+        )
     problems = []
     if target not in cnames:
         found = f" (found {', '.join(cnames)})" if cnames else ""
-        problems.append(f"CNAME {domain} → {target} not found{found}.")
+        problems.append(f"No CNAME record pointing to {target}{found}.")
     if token not in txts:
-        problems.append(f"TXT record at {txt_name(domain)} with the verification token not found.")
+        problems.append(f"No TXT record at {TXT_PREFIX} with the verification token.")
     if problems:
-        return CheckResult(False, " ".join(problems) + " DNS changes can take up to 48 hours to propagate.")
+        return CheckResult(False, _fit(" ".join(problems) + " DNS changes can take up to 48 hours to propagate."))
     return CheckResult(True, "CNAME and TXT records found.")

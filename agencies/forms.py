@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from allauth.account.forms import ResetPasswordForm, SignupForm, UserTokenForm
 from allauth.core import context
 from django import forms
@@ -59,10 +61,13 @@ class PortalUserTokenForm(UserTokenForm):
 
 
 class BrandingForm(forms.ModelForm):
+    # A bare "cdn.example.com/logo.png" means https; http:// is refused below.
+    logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Logo URL")
+
     class Meta:
         model = Agency
         fields = ["company_name", "logo_url", "primary_color", "accent_color", "slug"]
-        labels = {"logo_url": "Logo URL", "slug": "Portal slug"}
+        labels = {"slug": "Portal slug"}
         widgets = {
             "primary_color": forms.TextInput(attrs={"type": "color"}),
             "accent_color": forms.TextInput(attrs={"type": "color"}),
@@ -116,7 +121,8 @@ class DomainForm(forms.Form):
         if not raw:
             return None
         domain = validators.normalize_hostname(raw)
-        if Agency.objects.filter(custom_domain=domain).exclude(pk=self.agency.pk).exists():
+        taken = Agency.objects.filter(custom_domain=domain, domain_status=Agency.DomainStatus.VERIFIED)
+        if taken.exclude(pk=self.agency.pk).exists():
             raise ValidationError("This domain is already used by another portal.")
         return domain
 
@@ -165,7 +171,9 @@ class StripeForm(forms.Form):
                     self.add_error(field, exc)
         publishable = data.get("stripe_publishable_key")
         secret = data.get("stripe_secret_key") or self.agency.stripe_secret_key
-        if publishable and secret and not self.errors.get("stripe_secret_key"):
+        # Compare modes only between well-formed keys; a malformed one already has its message.
+        well_formed = not self.has_error("stripe_publishable_key") and not self.has_error("stripe_secret_key")
+        if publishable and secret and well_formed:
             if validators.stripe_mode(publishable) != validators.stripe_mode(secret):
                 self.add_error(
                     "stripe_secret_key",
@@ -174,28 +182,27 @@ class StripeForm(forms.Form):
         return data
 
 
+_CREDITS_RANGE = "A package holds between 1 and 1,000,000 credits."
+_PRICE_POSITIVE = "The price must be more than zero."
+
+
 class PackageForm(forms.ModelForm):
+    credits = forms.IntegerField(
+        min_value=1, max_value=1_000_000, label="Credits (1 credit = 1 minute)",
+        error_messages={"min_value": _CREDITS_RANGE, "max_value": _CREDITS_RANGE},
+    )
     price = forms.DecimalField(
-        min_value=0, max_digits=9, decimal_places=2, label="Price",
+        min_value=Decimal("0.01"), max_digits=9, decimal_places=2, label="Price",
         help_text="In the package currency, e.g. 40.00",
+        error_messages={"min_value": _PRICE_POSITIVE},
     )
 
     class Meta:
         model = CreditPackage
         fields = ["credits", "currency"]
-        labels = {"credits": "Credits (1 credit = 1 minute)"}
 
     field_order = ["credits", "price", "currency"]
 
-    def clean_credits(self):
-        credits = self.cleaned_data["credits"]
-        if credits is None or credits < 1 or credits > 1_000_000:
-            raise ValidationError("A package holds between 1 and 1,000,000 credits.")
-        return credits
-
     def clean_price(self):
-        price = self.cleaned_data["price"]
-        cents = int(price * 100)
-        if cents < 1:
-            raise ValidationError("The price must be more than zero.")
-        return cents
+        # Money is kept in integer minor units; two decimal places make this exact.
+        return int(self.cleaned_data["price"] * 100)

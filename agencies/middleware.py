@@ -31,7 +31,8 @@ class TenantMiddleware:
             return HttpResponseNotFound("Not found", content_type="text/plain")
         request.agency = agency
         request.urlconf = settings.PORTAL_URLCONF
-        if not agency.is_active and not request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
+        # The key-authenticated API answers on every host we serve: calls go on while a portal is off.
+        if not agency.is_active and not request.path.startswith(("/" + settings.STATIC_URL.lstrip("/"), "/api/v1/")):
             return render(request, "portal/unavailable.html", {"agency": agency}, status=503)
         return self.get_response(request)
 

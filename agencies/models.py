@@ -27,7 +27,9 @@ class Agency(models.Model):
     primary_color = models.CharField(max_length=7, default="#3B82F6")
     accent_color = models.CharField(max_length=7, default="#F59E0B")
 
-    custom_domain = models.CharField(max_length=253, unique=True, null=True, blank=True)
+    # Unique among verified domains only (constraint below): typing a domain
+    # claims nothing; proving control of it over DNS does.
+    custom_domain = models.CharField(max_length=253, null=True, blank=True, db_index=True)
     domain_token = models.CharField(max_length=64, blank=True)
     domain_status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
     domain_checked_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +53,9 @@ class Agency(models.Model):
             models.CheckConstraint(condition=Q(primary_color__regex=COLOR_PATTERN), name="agency_primary_color_format"),
             models.CheckConstraint(condition=Q(accent_color__regex=COLOR_PATTERN), name="agency_accent_color_format"),
             models.CheckConstraint(condition=Q(is_active=False) | Q(slug__isnull=False), name="agency_active_needs_slug"),
+            models.UniqueConstraint(
+                fields=["custom_domain"], condition=Q(domain_status="verified"), name="agency_verified_domain_unique",
+            ),
         ]
 
     def __str__(self):

@@ -56,6 +56,17 @@ def agency_set_domain(*, agency: Agency, domain: str | None) -> Agency:
     return agency
 
 
+def _verified_elsewhere(agency: Agency) -> bool:
+    # Lock the other claimants' rows so two agencies verifying the same domain
+    # at once cannot both win (the unique constraint would turn that into a 500).
+    return (
+        Agency.objects.select_for_update()
+        .filter(custom_domain=agency.custom_domain, domain_status=Agency.DomainStatus.VERIFIED)
+        .exclude(pk=agency.pk)
+        .exists()
+    )
+
+
 def agency_check_domain(*, agency: Agency) -> Agency:
     """Query DNS for the records the agency was asked to add; record the outcome."""
     if not agency.custom_domain:
@@ -66,7 +77,12 @@ def agency_check_domain(*, agency: Agency) -> Agency:
         locked = Agency.objects.select_for_update().get(pk=agency.pk)
         if locked.custom_domain != agency.custom_domain or locked.domain_token != agency.domain_token:
             return locked  # the domain changed while we were asking DNS
-        locked.domain_status = Agency.DomainStatus.VERIFIED if result.ok else Agency.DomainStatus.FAILED
+        # A DNS outage says nothing about the records: it must not take a live
+        # verified domain offline. Record the attempt, keep the status.
+        if result.ok and _verified_elsewhere(locked):
+            result = domains.CheckResult(False, "Another portal has already verified this domain.")
+        if not result.inconclusive:
+            locked.domain_status = Agency.DomainStatus.VERIFIED if result.ok else Agency.DomainStatus.FAILED
         locked.domain_checked_at = timezone.now()
         locked.domain_check_message = result.message
         _save_and_forget(
@@ -88,6 +104,28 @@ def agency_update_stripe(*, agency: Agency, data: dict) -> Agency:
             fields.append(field)
     _save_and_forget(agency, old_hosts=set(), fields=fields)
     return agency
+
+
+def agency_secrets_rotate() -> tuple[int, list[int]]:
+    """Re-encrypt every agency's stored secrets with the first FIELD_ENCRYPTION_KEYS key.
+
+    Returns (agencies rotated, ids of agencies whose secrets no configured key
+    decrypts). One short transaction per agency: a rerun is harmless, so a
+    failure part-way loses nothing.
+    """
+    rotated, failed = 0, []
+    with_secrets = Agency.objects.exclude(stripe_secret_key="", stripe_webhook_secret="")
+    for pk in with_secrets.order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            try:
+                # Loading decrypts with any configured key; saving encrypts with the first.
+                agency = Agency.objects.select_for_update().only("pk", *STRIPE_SECRET_FIELDS).get(pk=pk)
+            except ValueError:
+                failed.append(pk)
+                continue
+            agency.save(update_fields=STRIPE_SECRET_FIELDS)
+        rotated += 1
+    return rotated, failed
 
 
 def activation_missing(agency: Agency) -> list[str]:

@@ -6,6 +6,8 @@ Lookups are cached (shared cache in production) and invalidated on every save
 that can change the answer, so a warm request makes no tenant query.
 """
 
+import hashlib
+
 from django.conf import settings
 from django.core.cache import cache
 from django.http.request import split_domain_port
@@ -14,6 +16,7 @@ from .models import Agency
 
 CONSOLE = "console"
 _MISSING = "missing"  # cached negative answer: this host is not ours
+MAX_HOST_LENGTH = 253
 
 
 def normalize_host(raw_host: str) -> str:
@@ -22,7 +25,8 @@ def normalize_host(raw_host: str) -> str:
 
 
 def _cache_key(host: str) -> str:
-    return f"tenant:host:{host}"
+    # Hashed: a hostname may be up to 253 characters, more than some caches take.
+    return "tenant:host:" + hashlib.blake2b(host.encode(), digest_size=16).hexdigest()
 
 
 def slug_host(slug: str) -> str:
@@ -47,8 +51,8 @@ def _lookup(host: str) -> Agency | None:
 
 def agency_for_host(host: str) -> Agency | None:
     """The agency whose portal answers on `host` (active or not), or None."""
-    if not host:
-        return None
+    if not host or len(host) > MAX_HOST_LENGTH:
+        return None  # no such hostname in DNS: neither a query nor a cache entry
     cached = cache.get(_cache_key(host))
     if cached == _MISSING:
         return None

@@ -16,6 +16,8 @@ RESERVED_SLUGS = frozenset(
     """.split()
 )
 
+# The TXT record lives at _portal-verify.<domain>, which DNS caps at 253 characters.
+MAX_CUSTOM_DOMAIN_LENGTH = 253 - len("_portal-verify.")
 _HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
@@ -49,6 +51,10 @@ def normalize_hostname(value: str) -> str:
     labels = host.split(".")
     if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
         raise ValidationError("Enter a valid hostname such as portal.example.com.")
+    if len(host) > MAX_CUSTOM_DOMAIN_LENGTH:
+        raise ValidationError(
+            f"Use a domain of at most {MAX_CUSTOM_DOMAIN_LENGTH} characters: the verification record needs room."
+        )
     if labels[-1].isdigit():
         raise ValidationError("Enter a hostname, not an IP address.")
     base = settings.PORTAL_BASE_DOMAIN

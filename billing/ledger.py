@@ -13,12 +13,14 @@ order, so two such writers cannot deadlock.
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
 from agencies.models import Agency, Organization
+from portal import db
 
-from .models import LedgerEntry
+from .models import LedgerEntry, Purchase
 
 Kind = LedgerEntry.Kind
 
@@ -56,11 +58,13 @@ def entry_post(
     agency: Agency | None = None,
     actor=None,
     allow_negative: bool = True,
+    purchase=None,
 ) -> Posted:
     """Move one account's balance by `amount` (signed, whole units) exactly once.
 
     With allow_negative=False a debit that would take the balance below zero
-    raises InsufficientBalance and changes nothing.
+    raises InsufficientBalance and changes nothing. `purchase` ties an entry
+    to the Checkout purchase it credits or takes back (see purchases_check).
     """
     if not isinstance(amount, int) or isinstance(amount, bool) or amount == 0:
         raise ValueError("amount must be a non-zero integer")
@@ -75,7 +79,7 @@ def entry_post(
         model.objects.filter(pk=pk).update(**{column: F(column) + amount})
         entry = LedgerEntry.objects.create(
             amount=amount, kind=kind, reference=reference, description=description[:300],
-            balance_after=balance + amount, actor=actor, **owner,
+            balance_after=balance + amount, actor=actor, purchase=purchase, **owner,
         )
     return Posted(entry, created=True)
 
@@ -117,3 +121,160 @@ def balances_check() -> list[Mismatch]:
         if balance != agency_sums.get(pk, 0):
             problems.append(Mismatch(f"agency {pk} ({name})", balance, agency_sums.get(pk, 0)))
     return problems
+
+
+def purchases_check() -> list[Mismatch]:
+    """Every purchase whose ledger entries differ from the credits it should hold.
+
+    A fulfilled Checkout session holds its credits minus what refunds and open
+    or lost disputes took back; an unfulfilled one holds nothing. The entries
+    must also sit on the purchase's own organization.
+    """
+    sums = dict(
+        LedgerEntry.objects.filter(purchase__isnull=False)
+        .values_list("purchase").annotate(total=Sum("amount")).values_list("purchase", "total")
+    )
+    misplaced = set(
+        LedgerEntry.objects.filter(purchase__isnull=False).exclude(organization=F("purchase__organization"))
+        .values_list("purchase", flat=True)
+    )
+    problems = []
+    for purchase in Purchase.objects.only(
+        "pk", "credits", "credits_refunded", "credits_disputed", "fulfilled_at", "organization_id",
+    ).iterator():
+        total = sums.get(purchase.pk, 0)
+        if total != purchase.credits_kept or purchase.pk in misplaced:
+            problems.append(Mismatch(
+                f"purchase {purchase.pk} (organization {purchase.organization_id})", purchase.credits_kept, total,
+            ))
+    return problems
+
+
+def purchase_totals() -> tuple[int, int]:
+    """(credits fulfilled Checkout sessions hold after refunds and disputes, credits purchase entries add up to)."""
+    expected = sum(p.credits_kept for p in Purchase.objects.filter(fulfilled_at__isnull=False).only(
+        "credits", "credits_refunded", "credits_disputed", "fulfilled_at").iterator())
+    posted = LedgerEntry.objects.filter(purchase__isnull=False).aggregate(total=Sum("amount"))["total"] or 0
+    return expected, posted
+
+
+# --- Agency minutes and paired usage debits ------------------------------------
+# Added for usage (issue 4). entry_post stays the way to move one balance; the
+# functions below move an agency and its clients together, in bulk, under the
+# same rules: agency locked first, then clients in id order; one entry per
+# account and reference; balance_after right for every entry. They are the
+# usage sync's hot path, so they speak plain SQL (portal.db) instead of
+# compiling ORM queries per request.
+
+
+def minutes_add(*, agency: Agency, amount: int, description: str, actor, reference: str) -> Posted:
+    """The platform operator adds minutes an agency bought (or, negative, takes some back).
+
+    A removal never takes the balance below zero.
+    """
+    kind = Kind.ALLOCATION if amount > 0 else Kind.ADJUSTMENT
+    return entry_post(agency=agency, amount=amount, kind=kind, reference=reference,
+                      description=description, actor=actor, allow_negative=amount > 0)
+
+
+@dataclass(frozen=True)
+class LockedAccounts:
+    """Balances read under row locks; good only inside the transaction that took them."""
+
+    agency_id: int
+    agency_balance: int
+    organization_balances: dict[int, int]  # only clients of agency_id
+
+
+def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
+    """Lock the agency row, then those of the named organizations that are its clients.
+
+    Clients are locked in id order, after the agency, so two writers with
+    overlapping clients queue up instead of deadlocking. Ids that are not the
+    agency's clients are left out. Must run inside transaction.atomic().
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("accounts_lock needs an open transaction")
+    ids = sorted(set(organization_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {db.column(Agency, 'minutes_balance')} FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
+            [agency_id],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise Agency.DoesNotExist(f"agency {agency_id}")
+        balances = {}
+        if ids:
+            cursor.execute(
+                f"SELECT id, {db.column(Organization, 'credits_balance')} FROM {db.table(Organization)} "
+                f"WHERE {db.column(Organization, 'agency')} = %s AND id IN ({db.placeholders(len(ids))}) "
+                f"ORDER BY id{db.for_update()}",
+                [agency_id, *ids],
+            )
+            balances = dict(cursor.fetchall())
+    return LockedAccounts(agency_id, row[0], balances)
+
+
+@dataclass(frozen=True)
+class PairedDebit:
+    """Take `amount` (> 0) from one client and, equally, from its agency."""
+
+    organization_id: int
+    amount: int
+    reference: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PairedPosting:
+    organization_balance_after: int
+    agency_balance_after: int
+
+
+def paired_debits_post(
+    *, locked: LockedAccounts, debits: list[PairedDebit], kind: str = Kind.USAGE, actor=None,
+) -> list[PairedPosting]:
+    """Post many client+agency debit pairs in a few statements; one PairedPosting per debit.
+
+    `locked` must come from accounts_lock in the current transaction. Every
+    reference must be new to both accounts: the caller checks that under the
+    same locks (usage records do), and the ledger's unique constraints abort
+    the transaction if it did not. Balances may go negative (usage that
+    already happened is never refused). Entries are inserted in bulk, and each
+    balance moves by one conditional UPDATE that fails if it changed since it
+    was locked.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("paired_debits_post needs the transaction of accounts_lock")
+    agency_balance = locked.agency_balance
+    org_balances = dict(locked.organization_balances)
+    now = timezone.now()
+    actor_id = actor.pk if actor is not None else None
+    rows, postings = [], []
+    for debit in debits:
+        if not isinstance(debit.amount, int) or isinstance(debit.amount, bool) or debit.amount <= 0:
+            raise ValueError("a paired debit amount must be a positive integer")
+        if debit.organization_id not in org_balances:
+            raise ValueError(f"organization {debit.organization_id} is not a locked client of agency {locked.agency_id}")
+        org_balances[debit.organization_id] -= debit.amount
+        agency_balance -= debit.amount
+        description = debit.description[:300]
+        rows.append((debit.organization_id, None, -debit.amount, kind, debit.reference,
+                     org_balances[debit.organization_id], actor_id, description, now))
+        rows.append((None, locked.agency_id, -debit.amount, kind, debit.reference,
+                     agency_balance, actor_id, description, now))
+        postings.append(PairedPosting(org_balances[debit.organization_id], agency_balance))
+    if not rows:
+        return postings
+
+    db.rows_insert(model=LedgerEntry, rows=rows, fields=[
+        "organization", "agency", "amount", "kind", "reference", "balance_after", "actor", "description", "created_at",
+    ])
+    db.balances_swap(model=Agency, field="minutes_balance",
+                     changes={locked.agency_id: (locked.agency_balance, agency_balance)})
+    db.balances_swap(model=Organization, field="credits_balance", changes={
+        pk: (locked.organization_balances[pk], balance)
+        for pk, balance in org_balances.items() if balance != locked.organization_balances[pk]
+    })
+    return postings

@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
@@ -33,12 +33,19 @@ class LedgerEntry(models.Model):
     balance_after = models.BigIntegerField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     description = models.CharField(max_length=300, blank=True)
+    # The Checkout purchase an entry credits, refunds or holds; ledger_check adds these up.
+    purchase = models.ForeignKey(
+        "Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "ledger entries"
         constraints = [
+            models.CheckConstraint(
+                condition=Q(purchase__isnull=True) | Q(organization__isnull=False), name="ledger_purchase_on_organization",
+            ),
             models.CheckConstraint(
                 condition=(Q(organization__isnull=False) & Q(agency__isnull=True))
                 | (Q(organization__isnull=True) & Q(agency__isnull=False)),
@@ -61,3 +68,138 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.amount:+d} ({self.reference})"
+
+
+class PurchaseStatus(models.TextChoices):
+    PENDING = "pending", "Awaiting payment"
+    PROCESSING = "processing", "Payment processing"
+    FAILED = "failed", "Payment failed"
+    MISMATCH = "mismatch", "Not credited: mismatch"
+    PAID = "paid", "Paid"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+    DISPUTED = "disputed", "Disputed"
+    DISPUTE_LOST = "dispute_lost", "Dispute lost"
+
+
+# Statuses of a purchase that has not (yet) credited anything.
+UNFULFILLED = [PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.FAILED, PurchaseStatus.MISMATCH]
+
+
+class DisputeStatus(models.TextChoices):
+    NONE = "", "None"
+    OPEN = "open", "Open"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+
+
+class Purchase(models.Model):
+    """A client buying a credit package through Stripe Checkout on the agency's account.
+
+    Created before the customer is sent to Stripe; the Stripe ids map back to
+    it. Money and credits are integers. The credits it granted and took back
+    are ledger entries pointing here; the counters below say how many, and
+    ledger_check proves they agree.
+    """
+
+    Status = PurchaseStatus
+    DisputeStatus = DisputeStatus
+    UNFULFILLED = UNFULFILLED
+
+    reference = models.CharField(max_length=32, unique=True, help_text="Sent to Stripe as metadata and idempotency key.")
+    agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="purchases")
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="purchases")
+    package = models.ForeignKey("agencies.CreditPackage", on_delete=models.PROTECT, related_name="purchases")
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The package's terms when it was sold: what Stripe must have charged.
+    credits = models.PositiveIntegerField()
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    livemode = models.BooleanField()
+
+    stripe_session_id = models.CharField(max_length=255, unique=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
+    stripe_charge_id = models.CharField(max_length=255, blank=True)
+
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    mismatch_reason = models.CharField(max_length=300, blank=True)
+    refunded_cents = models.PositiveIntegerField(default=0)
+    credits_refunded = models.PositiveIntegerField(default=0)
+    dispute_id = models.CharField(max_length=255, blank=True)
+    dispute_status = models.CharField(max_length=10, choices=DisputeStatus.choices, blank=True, default="")
+    dispute_cents = models.PositiveIntegerField(default=0)
+    credits_disputed = models.PositiveIntegerField(default=0, help_text="Credits held back by a dispute right now.")
+
+    created_at = models.DateTimeField(default=timezone.now)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gt=0), name="purchase_credits_positive"),
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="purchase_amount_positive"),
+            models.CheckConstraint(condition=Q(currency__in=["EUR", "USD", "GBP"]), name="purchase_currency_known"),
+            models.CheckConstraint(condition=Q(status__in=PurchaseStatus.values), name="purchase_status_known"),
+            models.CheckConstraint(
+                condition=Q(dispute_status__in=DisputeStatus.values), name="purchase_dispute_status_known",
+            ),
+            models.CheckConstraint(condition=Q(refunded_cents__lte=F("amount_cents")), name="purchase_refund_within_amount"),
+            models.CheckConstraint(condition=Q(dispute_cents__lte=F("amount_cents")), name="purchase_dispute_within_amount"),
+            models.CheckConstraint(
+                condition=Q(credits_refunded__lte=F("credits") - F("credits_disputed")),
+                name="purchase_removed_within_credits",
+            ),
+            # Credited exactly when fulfilled; only credited purchases give credits back.
+            models.CheckConstraint(
+                condition=(Q(fulfilled_at__isnull=True) & Q(status__in=UNFULFILLED)
+                           & Q(credits_refunded=0) & Q(credits_disputed=0))
+                | (Q(fulfilled_at__isnull=False) & ~Q(status__in=UNFULFILLED)),
+                name="purchase_fulfilled_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="mismatch") | ~Q(mismatch_reason=""), name="purchase_mismatch_has_reason",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "stripe_payment_intent_id"], condition=~Q(stripe_payment_intent_id=""),
+                name="purchase_payment_intent_unique_per_agency",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "-created_at"], name="purchase_agency_recent"),
+            models.Index(fields=["organization", "-created_at"], name="purchase_org_recent"),
+        ]
+
+    def __str__(self):
+        return f"{self.credits} credits for {self.organization} ({self.status})"
+
+    @property
+    def badge(self) -> str:
+        """CSS tone of the status badge."""
+        if self.status == PurchaseStatus.PAID:
+            return "ok"
+        return "" if self.status in (PurchaseStatus.PENDING, PurchaseStatus.PROCESSING) else "bad"
+
+    @property
+    def credits_kept(self) -> int:
+        """Credits this purchase should hold on the client's balance now."""
+        return self.credits - self.credits_refunded - self.credits_disputed if self.fulfilled_at else 0
+
+
+class StripeEvent(models.Model):
+    """A Stripe event an agency's webhook has processed: a redelivery changes nothing."""
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="stripe_events")
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=200, blank=True)
+    processed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-processed_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "event_id"], name="stripe_event_once_per_agency"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id}"

@@ -1,5 +1,11 @@
 """API and webhook URLs on the console host."""
 
+from django.urls import path
+
+from . import api_views
+
 app_name = "api"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("webhooks/stripe/<slug:slug>", api_views.stripe_webhook, name="stripe_webhook"),
+]

@@ -1,5 +1,15 @@
 """Billing pages on an agency's portal host."""
 
+from django.urls import path
+
+from . import portal_views as views
+
 app_name = "billing"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("buy/", views.buy, name="buy"),
+    path("buy/<int:package_id>/", views.buy_package, name="buy_package"),
+    path("buy/success/", views.purchase_success, name="success"),
+    path("buy/cancelled/<str:reference>/", views.purchase_cancelled, name="cancelled"),
+]

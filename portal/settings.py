@@ -79,6 +79,20 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTI
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
 
+# --- Usage API and background work -------------------------------------------
+# Requests per minute per API key (failed authentications: per client address).
+# Counted in the default cache, so shared by all workers when REDIS_URL is set.
+API_RATE_LIMIT_PER_MINUTE = env_int("API_RATE_LIMIT_PER_MINUTE", 600)
+API_AUTH_FAILURES_PER_MINUTE = env_int("API_AUTH_FAILURES_PER_MINUTE", 30)
+# A reservation lives for its minutes plus this much, then stops holding credits.
+RESERVATION_GRACE_SECONDS = env_int("RESERVATION_GRACE_SECONDS", 120)
+RESERVATION_MAX_MINUTES = env_int("RESERVATION_MAX_MINUTES", 240)
+# How often the self-rescheduling task marks expired reservations.
+RESERVATION_SWEEP_SECONDS = env_int("RESERVATION_SWEEP_SECONDS", 60)
+# Background tasks (django-tasks) are queued in the database; `manage.py
+# db_worker` runs them, any number of workers on any number of hosts.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -90,8 +104,11 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "django_tasks",
+    "django_tasks_db",
     "agencies",
     "billing",
+    "usage",
 ]
 
 MIDDLEWARE = [
@@ -182,6 +199,9 @@ EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"no-reply@{PORTAL_BASE_DOMAIN}")
 
+# URLs typed without a scheme are https (logo URLs must be https anyway).
+FORMS_URLFIELD_ASSUME_HTTPS = True
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -216,4 +236,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # The stripe package logs every request at INFO; billing.stripe_api logs what matters.
+    "loggers": {"stripe": {"level": env("STRIPE_LOG_LEVEL", "WARNING")}},
 }

@@ -14,7 +14,10 @@ urlpatterns = [
     path("", console_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("console/billing/", include("billing.urls_console")),
     path("console/", include("agencies.urls_console")),
+    path("console/api-keys/", include("usage.urls_console")),
+    path("api/v1/", include("usage.urls_api")),
     path("api/", include("billing.urls_api")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
 ]

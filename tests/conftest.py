@@ -2,6 +2,7 @@ import itertools
 
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 
 from agencies import services
 from agencies.models import Agency, User
@@ -11,9 +12,19 @@ PASSWORD = "a-long-test-password-1"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _static_manifest(django_db_setup):
+def _static_manifest(django_db_setup, tmp_path_factory):
     # Templates use {% static %} with the hashed-name storage, as in production.
-    call_command("collectstatic", interactive=False, verbosity=0)
+    # Collected into a directory of this run's own, so concurrent runs don't collide.
+    with override_settings(STATIC_ROOT=tmp_path_factory.mktemp("staticfiles")):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Production's PBKDF2 costs most of a second per password on a small machine
+    # and tests create many accounts. Hashing is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

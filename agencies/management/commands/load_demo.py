@@ -1,6 +1,11 @@
 """Load the demo: a platform operator, an agency with a live portal, one client.
 
 Idempotent: running it again leaves one of each and resets nothing else.
+With STRIPE_API_BASE set (`make run` points it at the bundled Stripe stand-in)
+it also makes the demo agency's Stripe account work end to end: the key is
+known to the stand-in, the product and a price matching the 100-credit package
+exist, and a webhook endpoint for the portal is registered with its signing
+secret stored on the agency.
 """
 
 from django.conf import settings
@@ -9,6 +14,7 @@ from django.db import transaction
 
 from agencies import services, tenancy
 from agencies.models import Agency, CreditPackage, User
+from billing.demo_stripe import stripe_connect
 
 OPERATOR = ("operator@example.com", "operator-demo-pass")
 AGENCY_ADMIN = ("agency@example.com", "agency-demo-pass")
@@ -25,8 +31,19 @@ def _user(email, password, **fields):
 class Command(BaseCommand):
     help = "Create the demo operator, agency (slug 'demo', active) and client."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        agency = self._load()
+        if settings.STRIPE_API_BASE:
+            # Slow I/O, kept out of the transaction that wrote the demo.
+            stripe_connect(agency)
+            self.stdout.write(f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready.")
+        else:
+            self.stdout.write("Stripe: the demo agency has placeholder keys. Run with STRIPE_API_BASE pointing at the "
+                              "stand-in (make run does), or enter your own sk_test_ keys in the console.")
+        self._print_logins(agency)
+
+    @transaction.atomic
+    def _load(self) -> Agency:
         operator = _user(*OPERATOR)
         if not operator.is_superuser:
             operator.is_staff = operator.is_superuser = True
@@ -56,6 +73,9 @@ class Command(BaseCommand):
             services.client_signup(user=client, agency=agency, company_name="Demo Client Ltd")
 
         agency.refresh_from_db()
+        return agency
+
+    def _print_logins(self, agency: Agency) -> None:
         self.stdout.write(self.style.SUCCESS("Demo loaded. Log in with:"))
         self.stdout.write(f"  Platform operator  {tenancy.console_url('/admin/')}  {OPERATOR[0]} / {OPERATOR[1]}")
         self.stdout.write(f"  Agency admin       {tenancy.console_url('/console/')}  {AGENCY_ADMIN[0]} / {AGENCY_ADMIN[1]}")

@@ -1,0 +1,282 @@
+"""Usage sync throughput: the HTTP API beside a raw-SQL floor, on PostgreSQL.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench .venv/bin/python bench/usage_bench.py
+
+Not a test: it prints, for single records and batches of 100 and 1,000,
+records applied per second through POST /api/v1/usage (served by gunicorn,
+started here on a free loopback port, one keep-alive connection), beside a
+floor: psycopg alone doing the same work in one transaction per request
+(lock the agency and its clients, look for earlier records, insert records
+and ledger entries, one conditional UPDATE per account), and the ratio.
+Then the correctness totals. Rounds of API and floor alternate, so load from
+elsewhere on the machine hits both alike. The database must be PostgreSQL;
+the script migrates it and adds fresh agencies, so it can be run again.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+SERVER_ENV = {
+    "DEBUG": "0", "PORTAL_HTTPS": "0", "PORTAL_BASE_DOMAIN": "localhost", "LOG_LEVEL": "ERROR",
+    "API_RATE_LIMIT_PER_MINUTE": str(10**9),
+}
+os.environ.update(SERVER_ENV)
+
+import django  # noqa: E402
+
+django.setup()
+
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import Sum  # noqa: E402
+
+from agencies.models import Agency, Organization  # noqa: E402
+from billing import ledger  # noqa: E402
+from billing.models import LedgerEntry  # noqa: E402
+from usage import keys  # noqa: E402
+from usage.models import UsageRecord  # noqa: E402
+
+CLIENTS = 50
+START_BALANCE = 10**9
+
+
+def _tenant(label: str) -> tuple[Agency, list[int]]:
+    agency = Agency.objects.create(company_name=f"bench {label}")
+    ledger.minutes_add(agency=agency, amount=START_BALANCE, description="bench", actor=None, reference=f"bench:{uuid.uuid4()}")
+    org_ids = []
+    for n in range(CLIENTS):
+        org = Organization.objects.create(agency=agency, name=f"bench client {n}")
+        ledger.credits_allocate(organization=org, amount=START_BALANCE, description="bench", actor=None,
+                                reference=f"bench:{uuid.uuid4()}")
+        org_ids.append(org.pk)
+    return agency, org_ids
+
+
+def _records(org_ids: list[int], count: int, run: str) -> list[dict]:
+    now = datetime.now(dt_timezone.utc) - timedelta(minutes=10)
+    return [
+        {"id": f"{run}-{uuid.uuid4().hex}", "organization_id": random.choice(org_ids),
+         "duration_sec": random.randint(1, 900), "created_at": now.isoformat().replace("+00:00", "Z"),
+         "number_id": f"number-{random.randint(1, 20)}", "direction": random.choice(["inbound", "outbound"])}
+        for _ in range(count)
+    ]
+
+
+# --- The API, over HTTP ----------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_server(port: int) -> subprocess.Popen:
+    env = {**os.environ, **SERVER_ENV}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.1)
+    server.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class Http:
+    def __init__(self, port: int, key: str):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Host": "localhost", "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def post_usage(self, body) -> dict:
+        self.conn.request("POST", "/api/v1/usage", json.dumps(body), self.headers)
+        response = self.conn.getresponse()
+        data = json.loads(response.read())
+        if response.status not in (200, 201):
+            raise SystemExit(f"API answered {response.status}: {data}")
+        return data
+
+
+def api_round(http_client: Http, requests: list[list[dict]]) -> int:
+    applied = 0
+    for records in requests:
+        if len(records) == 1:
+            applied += http_client.post_usage(records[0])["status"] == "applied"
+        else:
+            applied += http_client.post_usage({"records": records})["counts"]["applied"]
+    return applied
+
+
+# --- The floor: psycopg alone, the same statements ----------------------------------
+
+def floor_round(conn: psycopg.Connection, agency_id: int, requests: list[list[dict]]) -> int:
+    applied = 0
+    for records in requests:
+        with conn.transaction(), conn.cursor() as cur:
+            (agency_balance,) = cur.execute(
+                "SELECT minutes_balance FROM agencies_agency WHERE id = %s FOR UPDATE", (agency_id,)).fetchone()
+            org_ids = sorted({r["organization_id"] for r in records})
+            balances = dict(cur.execute(
+                "SELECT id, credits_balance FROM agencies_organization WHERE agency_id = %s AND id = ANY(%s) "
+                "ORDER BY id FOR UPDATE", (agency_id, org_ids)).fetchall())
+            seen = {row[0] for row in cur.execute(
+                "SELECT record_id FROM usage_usagerecord WHERE agency_id = %s AND record_id = ANY(%s)",
+                (agency_id, [r["id"] for r in records])).fetchall()}
+            now = datetime.now(dt_timezone.utc)
+            old_agency, old_orgs = agency_balance, dict(balances)
+            record_rows, entry_rows = [], []
+            for r in records:
+                if r["id"] in seen:
+                    continue
+                minutes = (r["duration_sec"] + 59) // 60
+                balances[r["organization_id"]] -= minutes
+                agency_balance -= minutes
+                created = datetime.fromisoformat(r["created_at"])
+                record_rows.append((agency_id, r["organization_id"], r["id"], r["duration_sec"], minutes, created,
+                                    r["number_id"], r["direction"], None, False, now))
+                ref = f"usage:{r['id']}"
+                entry_rows.append((r["organization_id"], None, -minutes, "usage", ref, balances[r["organization_id"]],
+                                   None, f"Call {r['id']}", now))
+                entry_rows.append((None, agency_id, -minutes, "usage", ref, agency_balance, None, f"Call {r['id']}", now))
+            _insert(cur, "usage_usagerecord", "agency_id, organization_id, record_id, duration_sec, minutes, created_at, "
+                    "number_id, direction, reservation_id, overdraft, received_at", record_rows)
+            _insert(cur, "billing_ledgerentry", "organization_id, agency_id, amount, kind, reference, balance_after, "
+                    "actor_id, description, created_at", entry_rows)
+            cur.execute("UPDATE agencies_agency SET minutes_balance = %s WHERE id = %s AND minutes_balance = %s",
+                        (agency_balance, agency_id, old_agency))
+            changed = [(pk, old_orgs[pk], balances[pk]) for pk in org_ids if balances[pk] != old_orgs[pk]]
+            whens = " ".join(["WHEN %s THEN %s"] * len(changed))
+            cur.execute(
+                f"UPDATE agencies_organization SET credits_balance = CASE id {whens} END "
+                f"WHERE id IN ({', '.join(['%s'] * len(changed))}) AND credits_balance = CASE id {whens} END",
+                [v for pk, _o, new in changed for v in (pk, new)] + [pk for pk, _o, _n in changed]
+                + [v for pk, old, _n in changed for v in (pk, old)])
+            assert cur.rowcount == len(changed)
+            applied += len(record_rows)
+    return applied
+
+
+def _insert(cur, table: str, columns: str, rows: list[tuple]) -> None:
+    if len(rows) >= 20:
+        with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(columns.split(',')))})", rows)
+
+
+# --- The run ----------------------------------------------------------------------
+
+def check_totals(agency: Agency, expected_records: int) -> dict:
+    records = UsageRecord.objects.filter(agency=agency)
+    minutes = records.aggregate(total=Sum("minutes"))["total"] or 0
+    agency_debits = -(LedgerEntry.objects.filter(agency=agency, kind="usage").aggregate(t=Sum("amount"))["t"] or 0)
+    client_debits = -(LedgerEntry.objects.filter(organization__agency=agency, kind="usage")
+                      .aggregate(t=Sum("amount"))["t"] or 0)
+    agency.refresh_from_db()
+    return {
+        "records": records.count(), "expected_records": expected_records, "billed_minutes": minutes,
+        "agency_debits": agency_debits, "client_debits": client_debits,
+        "agency_balance_moved": START_BALANCE - agency.minutes_balance,
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating API/floor rounds per size")
+    parser.add_argument("--single", type=int, default=300, help="single-record requests per round")
+    parser.add_argument("--batch100", type=int, default=20, help="100-record batches per round")
+    parser.add_argument("--batch1000", type=int, default=4, help="1,000-record batches per round")
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        raise SystemExit("Run against PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench")
+
+    call_command("migrate", verbosity=0)
+    api_agency, api_orgs = _tenant("api")
+    floor_agency, floor_orgs = _tenant("floor")
+    secret = keys.api_key_create(name="bench", agency=api_agency).secret
+    db = settings.DATABASES["default"]
+    floor_conn = psycopg.connect(host=db["HOST"] or None, port=db["PORT"] or None, dbname=db["NAME"],
+                                 user=db["USER"] or None, password=db["PASSWORD"] or None)
+    port = _free_port()
+    server = _start_server(port)
+    http_client = Http(port, secret)
+    sizes = [("single", 1, args.single), ("batch 100", 100, args.batch100), ("batch 1,000", 1000, args.batch1000)]
+    expected = {"api": 0, "floor": 0}
+    results = {}
+    try:
+        # Warm up both paths (connections, imports, prepared plans); not counted.
+        api_round(http_client, [_records(api_orgs, 1, "warm")] * 1 + [_records(api_orgs, 100, "warm")])
+        floor_round(floor_conn, floor_agency.pk, [_records(floor_orgs, 1, "warm"), _records(floor_orgs, 100, "warm")])
+        expected["api"] += 101
+        expected["floor"] += 101
+        for label, size, count in sizes:
+            api_rates, floor_rates = [], []
+            for round_no in range(args.rounds):
+                for path in ("api", "floor"):
+                    orgs = api_orgs if path == "api" else floor_orgs
+                    requests = [_records(orgs, size, f"{path}{round_no}") for _ in range(count)]
+                    started = time.perf_counter()
+                    if path == "api":
+                        applied = api_round(http_client, requests)
+                    else:
+                        applied = floor_round(floor_conn, floor_agency.pk, requests)
+                    elapsed = time.perf_counter() - started
+                    assert applied == size * count, (path, applied)
+                    expected[path] += applied
+                    (api_rates if path == "api" else floor_rates).append(applied / elapsed)
+            results[label] = (statistics.median(api_rates), statistics.median(floor_rates))
+    finally:
+        server.terminate()
+        server.wait(10)
+        floor_conn.close()
+
+    print(f"\nUsage records applied per second (median of {args.rounds} rounds; PostgreSQL "
+          f"{connection.pg_version // 10000}, gunicorn gthread 1 worker, 1 keep-alive client)")
+    print(f"{'':12} {'API':>10} {'floor':>10} {'API/floor':>10}")
+    for label, (api_rate, floor_rate) in results.items():
+        print(f"{label:12} {api_rate:10,.0f} {floor_rate:10,.0f} {api_rate / floor_rate:10.0%}")
+    single, batch = results["single"][0], results["batch 1,000"][0]
+    print(f"batch 1,000 / single through the API: {batch / single:.1f}x")
+    targets = [
+        ("batch 1,000 >= 10,000 records/s", batch >= 10_000),
+        ("batch 1,000 >= 60% of its floor", batch >= 0.6 * results["batch 1,000"][1]),
+        ("single >= 50% of its floor", single >= 0.5 * results["single"][1]),
+        ("batch >= 3x single", batch >= 3 * single),
+    ]
+    print("targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in targets))
+
+    print("\nCorrectness")
+    for label, agency, count in (("API", api_agency, expected["api"]), ("floor", floor_agency, expected["floor"])):
+        totals = check_totals(agency, count)
+        ok = (totals["records"] == count and totals["agency_debits"] == totals["client_debits"]
+              == totals["billed_minutes"] == totals["agency_balance_moved"])
+        print(f"{label:6} {'ok' if ok else 'WRONG'}: " + ", ".join(f"{k} {v:,}" for k, v in totals.items()))
+    problems = ledger.balances_check()
+    print("ledger_check:", "clean" if not problems else f"{len(problems)} accounts off: {problems[:3]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""Buying a credit package: start a Checkout Session, fulfil it exactly once.
+
+purchase_fulfil is the one place a Checkout payment becomes credits. The
+webhook and the success page both call it with a session they fetched from
+Stripe themselves; the purchase row lock and the ledger's unique reference
+make concurrent calls credit once.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from agencies import tenancy
+from agencies.models import Agency, CreditPackage
+from agencies.templatetags.money import money
+
+from . import ledger, refunds, stripe_api
+from .models import LedgerEntry, Purchase
+
+logger = logging.getLogger(__name__)
+Status = Purchase.Status
+
+
+@dataclass(frozen=True)
+class Started:
+    purchase: Purchase
+    checkout_url: str
+
+
+def _portal_url(agency: Agency, name: str, **kwargs) -> str:
+    return tenancy.portal_url(agency, reverse(name, kwargs=kwargs or None, urlconf=settings.PORTAL_URLCONF))
+
+
+def _line_item(agency: Agency, package: CreditPackage) -> dict:
+    """The agency's own price when it costs exactly what the package costs; else the package's amount."""
+    if agency.stripe_price_id:
+        price = stripe_api.price_retrieve(agency=agency, price_id=agency.stripe_price_id)
+        if (price.active and price.type == "one_time" and price.unit_amount == package.price_cents
+                and price.currency == package.currency.lower()):
+            return {"price": price.id, "quantity": 1}
+    price_data = {"currency": package.currency.lower(), "unit_amount": package.price_cents}
+    if agency.stripe_product_id:
+        price_data["product"] = agency.stripe_product_id
+    else:
+        price_data["product_data"] = {"name": f"{package.credits} credits"}
+    return {"price_data": price_data, "quantity": 1}
+
+
+def purchase_start(*, user, package: CreditPackage) -> Started:
+    """Create the Checkout Session on the agency's account, then the local Purchase.
+
+    Stripe is asked first: if it fails (bad key, missing price, network) the
+    exception propagates and nothing is written. The session is only shown to
+    the customer once the Purchase exists, so a session without a Purchase is
+    never paid; it expires on Stripe.
+    """
+    agency = Agency.objects.get(pk=package.agency_id)
+    organization = user.organization
+    reference = uuid.uuid4().hex
+    metadata = {"purchase": reference, "organization_id": str(organization.pk),
+                "package_id": str(package.pk), "portal": agency.slug or ""}
+    session = stripe_api.session_create(agency=agency, idempotency_key=f"purchase-{reference}", params={
+        "mode": "payment",
+        "line_items": [_line_item(agency, package)],
+        "client_reference_id": client_reference(organization.pk),
+        "customer_email": user.email,
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata},
+        "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
+    })
+    purchase = Purchase.objects.create(
+        reference=reference, agency=agency, organization=organization, package=package, buyer=user,
+        credits=package.credits, amount_cents=package.price_cents, currency=package.currency,
+        livemode=bool(session.livemode), stripe_session_id=session.id,
+    )
+    return Started(purchase=purchase, checkout_url=session.url)
+
+
+def client_reference(organization_id: int) -> str:
+    return f"org_{organization_id}"
+
+
+def session_problem(*, agency: Agency, purchase: Purchase, session) -> str:
+    """Why this session must not credit this purchase ("" when it may)."""
+    metadata = session.metadata.to_dict() if session.metadata else {}
+    if metadata.get("purchase") != purchase.reference or \
+            session.client_reference_id != client_reference(purchase.organization_id):
+        return "The Checkout Session does not name this purchase and organization."
+    if session.mode != "payment":
+        return f"The Checkout Session is in {session.mode} mode, not payment mode."
+    if (session.currency or "").upper() != purchase.currency or session.amount_total != purchase.amount_cents:
+        charged = money(session.amount_total or 0, (session.currency or "").upper())
+        return f"Stripe charged {charged}, the package costs {money(purchase.amount_cents, purchase.currency)}."
+    if stripe_api.is_live_key(agency.stripe_secret_key) and not session.livemode:
+        return "A test-mode payment cannot credit a portal that uses live Stripe keys."
+    return ""
+
+
+def purchase_fulfil(*, agency: Agency, session) -> Purchase | None:
+    """Credit a paid Checkout Session exactly once; None when the session is not ours.
+
+    `session` must come from Stripe with the agency's key, not from a request.
+    Credits only when payment_status is paid, the session names this purchase
+    and the amount and currency are what the package cost; a mismatch is
+    recorded on the purchase and credits nothing.
+    """
+    found = Purchase.objects.filter(agency=agency, stripe_session_id=session.id).values_list("pk", flat=True).first()
+    if found is None:
+        return None
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=found)
+        if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH:
+            return purchase
+        if session.payment_intent and not purchase.stripe_payment_intent_id:
+            purchase.stripe_payment_intent_id = session.payment_intent
+        problem = session_problem(agency=agency, purchase=purchase, session=session)
+        if problem:
+            logger.warning("Purchase %s not credited: %s", purchase.pk, problem)
+            purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
+        elif session.payment_status == "paid":
+            posted = ledger.entry_post(
+                organization=purchase.organization, amount=purchase.credits, kind=LedgerEntry.Kind.PURCHASE,
+                reference=f"purchase:{purchase.pk}", purchase=purchase,
+                description=f"Bought {purchase.credits:,} credits ({money(purchase.amount_cents, purchase.currency)})",
+            )
+            if not posted.created:
+                raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
+            purchase.status, purchase.fulfilled_at = Status.PAID, timezone.now()
+            # A refund or dispute that Stripe reported before this payment applies now.
+            refunds.credits_sync(purchase)
+        elif session.status == "complete" and purchase.status == Status.PENDING:
+            purchase.status = Status.PROCESSING  # a delayed payment method: paid later, or not
+        purchase.save()
+    return purchase
+
+
+def purchase_fail(*, agency: Agency, session) -> Purchase | None:
+    """A delayed payment failed: mark the purchase failed (it never credited anything)."""
+    if session.payment_status == "paid":
+        return purchase_fulfil(agency=agency, session=session)  # a stale failure: Stripe says paid
+    found = Purchase.objects.filter(agency=agency, stripe_session_id=session.id).values_list("pk", flat=True).first()
+    if found is None:
+        return None
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=found)
+        if purchase.status in (Status.PENDING, Status.PROCESSING):
+            purchase.status = Status.FAILED
+            purchase.save(update_fields=["status", "updated_at"])
+    return purchase

@@ -1,0 +1,55 @@
+"""Wire the demo agency to the bundled Stripe stand-in (load_demo, under `make run`).
+
+The stand-in keeps its state in memory, so every start is an empty Stripe:
+this makes the demo key known, makes sure the product and a price matching
+the first package exist, and registers the portal's webhook endpoint, storing
+its fresh signing secret. Running it again converges to the same state.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.urls import reverse
+
+from agencies import services, tenancy
+from agencies.models import Agency
+
+from . import stripe_api
+
+DEMO_PRODUCT_ID = "prod_demo0001"
+
+
+def _missing_is_none(func):
+    try:
+        return func()
+    except stripe_api.StripeRejected as exc:
+        if exc.kind == "missing":
+            return None
+        raise
+
+
+def stripe_connect(agency: Agency) -> None:
+    from stripe_standin.client import account_ensure  # the stand-in's own control, not Stripe's API
+
+    account_ensure(settings.STRIPE_API_BASE, agency.stripe_secret_key)
+    product_id = agency.stripe_product_id or DEMO_PRODUCT_ID
+    price_id = agency.stripe_price_id
+    package = agency.packages.order_by("credits", "price_cents").first()
+    price = _missing_is_none(lambda: stripe_api.price_retrieve(agency=agency, price_id=price_id)) if price_id else None
+    fits = price is not None and price.product == product_id and package is not None \
+        and price.unit_amount == package.price_cents and price.currency == package.currency.lower()
+    if package is not None and not fits:
+        if _missing_is_none(lambda: stripe_api.product_retrieve(agency=agency, product_id=product_id)) is None:
+            stripe_api.product_create(agency=agency, idempotency_key=uuid.uuid4().hex,
+                                      params={"id": product_id, "name": f"{agency.company_name} credits"})
+        price = stripe_api.price_create(agency=agency, idempotency_key=uuid.uuid4().hex, params={
+            "product": product_id, "currency": package.currency.lower(), "unit_amount": package.price_cents,
+        })
+        price_id = price.id
+    webhook_url = tenancy.console_url(
+        reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF))
+    secret = stripe_api.webhook_endpoint_replace(agency=agency, url=webhook_url, idempotency_key=uuid.uuid4().hex)
+    services.agency_update_stripe(agency=agency, data={
+        "stripe_publishable_key": agency.stripe_publishable_key, "stripe_product_id": product_id,
+        "stripe_price_id": price_id, "stripe_secret_key": "", "stripe_webhook_secret": secret,
+    })

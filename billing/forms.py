@@ -1,0 +1,42 @@
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+MAX_CREDITS = 1_000_000
+
+
+class AllocationForm(forms.Form):
+    """An agency admin adds or deducts credits by hand, always with a description."""
+
+    action = forms.ChoiceField(
+        choices=[("allocate", "Add credits"), ("deduct", "Deduct credits")],
+        widget=forms.RadioSelect, initial="allocate", label="Action",
+    )
+    credits = forms.IntegerField(
+        label="Credits", min_value=1, max_value=MAX_CREDITS,
+        error_messages={
+            "invalid": "Enter a whole number of credits.",
+            "min_value": "Enter at least 1 credit.",
+            "max_value": f"Enter at most {MAX_CREDITS:,} credits at a time.",
+        },
+    )
+    description = forms.CharField(
+        label="Description", max_length=300,
+        help_text="Shown in the client's history, e.g. “Invoice #INV-2024-001” or the reason for a deduction.",
+        error_messages={"required": "Enter a description: it is shown in the client's history."},
+    )
+    # One token per form: submitting the same form twice records one allocation.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=32)
+
+    def clean_description(self):
+        description = self.cleaned_data["description"].strip()
+        if not description:
+            raise ValidationError("Enter a description: it is shown in the client's history.")
+        return description
+
+    def clean_token(self):
+        token = self.cleaned_data["token"]
+        if not re.fullmatch(r"[0-9a-f]{32}", token):
+            raise ValidationError("This form has expired; reload the page and try again.")
+        return token

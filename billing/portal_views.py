@@ -1,0 +1,88 @@
+"""Billing pages a client sees on its agency's portal: always its own organization only."""
+
+import logging
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency, CreditPackage, Organization
+
+from . import checkout, selectors, stripe_api
+from .models import Purchase
+
+logger = logging.getLogger(__name__)
+HISTORY_PAGE_SIZE = 25
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    status_code = 303
+
+
+def _organization_or_404(request) -> Organization:
+    """The logged-in client's organization, on its own portal (agencies.middleware enforces the host)."""
+    if request.agency is None or request.user.organization_id is None:
+        raise Http404("No organization")
+    return get_object_or_404(Organization, pk=request.user.organization_id, agency_id=request.agency.pk)
+
+
+@login_required
+def home(request):
+    organization = _organization_or_404(request)
+    page = Paginator(selectors.ledger_history(organization=organization), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    return render(request, "billing/home.html", {"organization": organization, "page": page})
+
+
+@login_required
+def buy(request):
+    organization = _organization_or_404(request)
+    packages = CreditPackage.objects.filter(agency_id=request.agency.pk)
+    return render(request, "billing/buy.html", {"organization": organization, "packages": packages})
+
+
+@login_required
+@require_POST
+def buy_package(request, package_id):
+    _organization_or_404(request)
+    package = get_object_or_404(CreditPackage, pk=package_id, agency_id=request.agency.pk)
+    try:
+        started = checkout.purchase_start(user=request.user, package=package)
+    except (stripe_api.StripeUnavailable, stripe_api.StripeRejected) as exc:
+        # Nothing was written; the agency's key, price or Stripe itself is at fault, not the client.
+        unavailable = isinstance(exc, stripe_api.StripeUnavailable)
+        return render(request, "billing/checkout_error.html", {"unavailable": unavailable},
+                      status=503 if unavailable else 502)
+    return HttpResponseSeeOther(started.checkout_url)
+
+
+@never_cache
+@login_required
+def purchase_success(request):
+    """Where Stripe sends the client after paying: confirm with Stripe and credit, once."""
+    organization = _organization_or_404(request)
+    purchase = get_object_or_404(
+        Purchase, stripe_session_id=request.GET.get("session_id", ""), organization=organization,
+    )
+    unconfirmed = False
+    if purchase.fulfilled_at is None and purchase.status != Purchase.Status.MISMATCH:
+        agency = Agency.objects.get(pk=purchase.agency_id)
+        try:
+            session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
+            purchase = checkout.purchase_fulfil(agency=agency, session=session)
+        except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
+            unconfirmed = True  # the webhook will still credit it; say so
+    organization.refresh_from_db(fields=["credits_balance"])
+    return render(request, "billing/success.html", {
+        "organization": organization, "purchase": purchase, "unconfirmed": unconfirmed,
+    })
+
+
+@login_required
+def purchase_cancelled(request, reference):
+    organization = _organization_or_404(request)
+    purchase = get_object_or_404(Purchase, reference=reference, organization=organization)
+    return render(request, "billing/cancelled.html", {"organization": organization, "purchase": purchase})

@@ -1,0 +1,19 @@
+"""Reads for billing pages."""
+
+from django.db.models import QuerySet
+
+from agencies.models import Agency, Organization
+
+from .models import LedgerEntry, Purchase
+
+
+def ledger_history(*, organization: Organization) -> QuerySet[LedgerEntry]:
+    """An organization's ledger entries, newest first, with who made them."""
+    return (LedgerEntry.objects.filter(organization=organization)
+            .select_related("actor").order_by("-created_at", "-pk"))
+
+
+def agency_purchases(*, agency: Agency) -> QuerySet[Purchase]:
+    """The agency's purchases, newest first, with client and package in the same query."""
+    return (Purchase.objects.filter(agency=agency)
+            .select_related("organization", "package", "buyer").order_by("-created_at", "-pk"))

@@ -1,0 +1,261 @@
+"""Every request the portal makes to Stripe goes through this module.
+
+Each call builds its own StripeClient with the agency's secret key (never the
+global stripe.api_key), the API base from STRIPE_API_BASE when set (the
+bundled stand-in) and a timeout of STRIPE_TIMEOUT_SECONDS. Creates carry an
+idempotency key. Stripe's exceptions come out as two of ours:
+StripeUnavailable (try again later) and StripeRejected (Stripe said no).
+Secrets are never logged and Stripe's own messages about keys never shown.
+"""
+
+import functools
+import logging
+from dataclasses import dataclass, field
+
+import stripe
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# A few quick retries of connection errors; creates are safe to retry because
+# they carry an idempotency key.
+NETWORK_RETRIES = 1
+WEBHOOK_TOLERANCE_SECONDS = 300
+# What the portal's webhook handles; what an endpoint registered for it listens to.
+WEBHOOK_EVENTS = [
+    "checkout.session.completed", "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed", "charge.refunded",
+    "charge.dispute.created", "charge.dispute.closed",
+]
+
+
+class StripeUnavailable(Exception):
+    """Stripe could not be reached, timed out, rate-limited us or failed on its side."""
+
+
+class StripeRejected(Exception):
+    """Stripe refused the request: kind is "auth", "permission", "missing" or "invalid"."""
+
+    def __init__(self, kind: str, detail: str = ""):
+        super().__init__(f"Stripe rejected the request ({kind})")
+        self.kind = kind
+        self.detail = detail  # Stripe's message, except for key errors (they quote the key)
+
+
+@functools.lru_cache(maxsize=4)
+def _http_client(timeout: int) -> stripe.HTTPClient:
+    # One pooled client per timeout value; it keeps a requests.Session per thread.
+    return stripe.RequestsClient(timeout=timeout)
+
+
+def _client(secret_key: str) -> stripe.StripeClient:
+    if not secret_key:
+        raise StripeRejected("auth")
+    base = {"api": settings.STRIPE_API_BASE.rstrip("/")} if settings.STRIPE_API_BASE else None
+    return stripe.StripeClient(
+        secret_key, base_addresses=base, max_network_retries=NETWORK_RETRIES,
+        http_client=_http_client(settings.STRIPE_TIMEOUT_SECONDS),
+    )
+
+
+def _call(operation: str, secret_key: str, func):
+    """Run func(client), translating Stripe's errors; log without secrets."""
+    try:
+        return func(_client(secret_key))
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        logger.warning("Stripe %s: unavailable (%s)", operation, type(exc).__name__)
+        raise StripeUnavailable(operation) from None
+    except stripe.AuthenticationError:
+        logger.warning("Stripe %s: the API key was refused", operation)
+        raise StripeRejected("auth") from None
+    except stripe.PermissionError:
+        logger.warning("Stripe %s: the API key may not do this", operation)
+        raise StripeRejected("permission") from None
+    except stripe.StripeError as exc:
+        if exc.http_status is None or exc.http_status >= 500:
+            logger.warning("Stripe %s: failed on Stripe's side (%s)", operation, exc.http_status)
+            raise StripeUnavailable(operation) from None
+        kind = "missing" if exc.code == "resource_missing" else "invalid"
+        logger.warning("Stripe %s: rejected (%s, %s)", operation, exc.http_status, exc.code)
+        raise StripeRejected(kind, exc.user_message or "") from None
+
+
+def is_live_key(secret_key: str) -> bool:
+    return "_live_" in (secret_key or "")
+
+
+# --- Reads ------------------------------------------------------------------------
+
+def session_retrieve(*, agency, session_id: str):
+    return _call("session retrieve", agency.stripe_secret_key, lambda c: c.v1.checkout.sessions.retrieve(session_id))
+
+
+def charge_retrieve(*, agency, charge_id: str):
+    return _call("charge retrieve", agency.stripe_secret_key, lambda c: c.v1.charges.retrieve(charge_id))
+
+
+def payment_intent_retrieve(*, agency, payment_intent_id: str):
+    return _call("payment intent retrieve", agency.stripe_secret_key,
+                 lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
+
+
+def dispute_retrieve(*, agency, dispute_id: str):
+    return _call("dispute retrieve", agency.stripe_secret_key, lambda c: c.v1.disputes.retrieve(dispute_id))
+
+
+def product_retrieve(*, agency, product_id: str):
+    return _call("product retrieve", agency.stripe_secret_key, lambda c: c.v1.products.retrieve(product_id))
+
+
+def price_retrieve(*, agency, price_id: str):
+    return _call("price retrieve", agency.stripe_secret_key, lambda c: c.v1.prices.retrieve(price_id))
+
+
+def event_construct(*, agency, payload: bytes, signature: str | None) -> stripe.Event:
+    """Verify Stripe-Signature over the raw body with the agency's signing secret (300 s tolerance).
+
+    Raises stripe.SignatureVerificationError or ValueError (body not UTF-8 / JSON).
+    """
+    secret, key = agency.stripe_webhook_secret, agency.stripe_secret_key
+    if not secret or not key:
+        raise stripe.SignatureVerificationError("This portal has no Stripe keys or webhook signing secret.", signature)
+    try:
+        return _client(key).construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+    except (AttributeError, TypeError) as exc:  # signed JSON that is not an object
+        raise ValueError("The body is not a Stripe event.") from exc
+
+
+# --- Writes -----------------------------------------------------------------------
+
+def session_create(*, agency, params: dict, idempotency_key: str):
+    return _call("session create", agency.stripe_secret_key,
+                 lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}))
+
+
+def product_create(*, agency, params: dict, idempotency_key: str):
+    return _call("product create", agency.stripe_secret_key,
+                 lambda c: c.v1.products.create(params, {"idempotency_key": idempotency_key}))
+
+
+def price_create(*, agency, params: dict, idempotency_key: str):
+    return _call("price create", agency.stripe_secret_key,
+                 lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key}))
+
+
+def webhook_endpoint_replace(*, agency, url: str, idempotency_key: str) -> str:
+    """Delete the account's endpoints for `url` and register one anew; return its signing secret.
+
+    Stripe shows a signing secret only when an endpoint is created, so an
+    endpoint whose secret we no longer know is replaced rather than reused.
+    """
+    def replace(client):
+        for endpoint in client.v1.webhook_endpoints.list({"limit": 100}).data:
+            if endpoint.url == url:
+                client.v1.webhook_endpoints.delete(endpoint.id)
+        created = client.v1.webhook_endpoints.create(
+            {"url": url, "enabled_events": WEBHOOK_EVENTS, "description": "Reseller portal: credit purchases"},
+            {"idempotency_key": idempotency_key},
+        )
+        return created.secret
+    return _call("webhook endpoint replace", agency.stripe_secret_key, replace)
+
+
+# --- Checking an agency's settings ------------------------------------------------
+
+@dataclass
+class SettingsCheck:
+    errors: dict = field(default_factory=dict)  # form field -> [message]
+    warnings: list = field(default_factory=list)
+    unreachable: bool = False
+
+    def add(self, field_name: str, message: str) -> None:
+        self.errors.setdefault(field_name, []).append(message)
+
+
+def _money(cents: int, currency: str) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d} {currency.upper()}"
+
+
+def settings_problems(*, secret_key: str, product_id: str, price_id: str, packages, webhook_url: str = "") -> SettingsCheck:
+    """Ask Stripe whether the settings work: key valid, product and price exist, the price is
+    one-time, belongs to the product and costs what one of the packages costs.
+
+    Only what is filled in is checked. A Stripe that cannot be reached sets
+    `unreachable` and checks nothing.
+    """
+    check = SettingsCheck()
+    if not secret_key:
+        return check
+    mode = "live" if is_live_key(secret_key) else "test"
+    try:
+        product = price = None
+        if product_id:
+            product = _optional(secret_key, "product retrieve", lambda c: c.v1.products.retrieve(product_id))
+            if product is None:
+                check.add("stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode).")
+        if price_id:
+            price = _optional(secret_key, "price retrieve", lambda c: c.v1.prices.retrieve(price_id))
+            if price is None:
+                check.add("stripe_price_id", f"There is no price {price_id} in this Stripe account ({mode} mode).")
+        if not (product_id or price_id):
+            _call("key check", secret_key, lambda c: c.v1.prices.list({"limit": 1}))
+        if price is not None:
+            _price_problems(check, price, product_id, packages)
+        if webhook_url:
+            _webhook_warnings(check, secret_key, webhook_url)
+    except StripeUnavailable:
+        return SettingsCheck(unreachable=True)
+    except StripeRejected as exc:
+        message = {
+            "auth": f"Stripe refused this secret key. Copy the {mode} secret key again from "
+                    "Stripe → Developers → API keys.",
+            "permission": "This restricted key may not read products and prices. Give it read access to "
+                          "Products and Prices and write access to Checkout Sessions.",
+        }.get(exc.kind, f"Stripe refused the check: {exc.detail}")
+        return SettingsCheck(errors={"stripe_secret_key": [message]})
+    return check
+
+
+def _optional(secret_key: str, operation: str, func):
+    try:
+        return _call(operation, secret_key, func)
+    except StripeRejected as exc:
+        if exc.kind == "missing":
+            return None
+        raise
+
+
+def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> None:
+    if not price.active:
+        check.add("stripe_price_id", f"The price {price.id} is archived in Stripe. Use an active price.")
+    if price.type != "one_time":
+        check.add("stripe_price_id", f"The price {price.id} is a recurring (subscription) price. "
+                                     "Credit packages are bought once: use a one-time price.")
+    if product_id and price.product != product_id:
+        check.add("stripe_price_id", f"The price {price.id} belongs to product {price.product}, not to {product_id}.")
+    packages = list(packages)
+    if packages and not any(
+        p.price_cents == price.unit_amount and p.currency.lower() == price.currency for p in packages
+    ):
+        offered = ", ".join(f"{p.credits} credits for {_money(p.price_cents, p.currency)}" for p in packages)
+        check.add("stripe_price_id", f"The price {price.id} is {_money(price.unit_amount or 0, price.currency)}, "
+                                     f"but no package costs that (your packages: {offered}).")
+
+
+def _webhook_warnings(check: SettingsCheck, secret_key: str, webhook_url: str) -> None:
+    try:
+        endpoints = _call("webhook endpoints list", secret_key,
+                          lambda c: c.v1.webhook_endpoints.list({"limit": 100})).data
+    except StripeRejected as exc:
+        if exc.kind in ("permission", "invalid"):
+            return  # a restricted key may not read endpoints; nothing to say
+        raise
+    mine = [e for e in endpoints if e.url == webhook_url and e.status == "enabled"]
+    if not mine:
+        check.warnings.append(f"No enabled webhook endpoint in this Stripe account sends events to {webhook_url}: "
+                              "payments will only be credited when clients return to the portal.")
+        return
+    listened = set().union(*(set(e.enabled_events) for e in mine))
+    missing = [t for t in WEBHOOK_EVENTS if t not in listened and "*" not in listened]
+    if missing:
+        check.warnings.append(f"The webhook endpoint for {webhook_url} does not send: {', '.join(missing)}.")

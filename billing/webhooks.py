@@ -1,0 +1,134 @@
+"""What the portal does with a verified Stripe event.
+
+An event is only a trigger (pretix): its object is fetched again from Stripe
+with the agency's key before anything is believed. Each handled type has a
+fetch step (Stripe I/O, outside any transaction) and an apply step (database
+only). The apply step and the record of the event id commit together, so an
+event is either fully applied or not at all, and a redelivery changes nothing.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from django.db import IntegrityError, transaction
+
+from agencies.models import Agency
+
+from . import checkout, refunds, stripe_api
+from .models import Purchase, StripeEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handler:
+    fetch: Callable[[Agency, Any], Any]
+    apply: Callable[[Agency, Any], str]
+
+
+def _fetch_session(agency: Agency, obj):
+    return stripe_api.session_retrieve(agency=agency, session_id=obj["id"])
+
+
+def _session_outcome(purchase: Purchase | None) -> str:
+    if purchase is None:
+        return "ignored: not a session this portal created"
+    return f"purchase {purchase.pk} {purchase.status}"
+
+
+def _apply_session_done(agency: Agency, session) -> str:
+    return _session_outcome(checkout.purchase_fulfil(agency=agency, session=session))
+
+
+def _apply_session_failed(agency: Agency, session) -> str:
+    return _session_outcome(checkout.purchase_fail(agency=agency, session=session))
+
+
+def _purchase_for_payment(agency: Agency, payment_intent_id: str | None) -> int | None:
+    """The purchase a payment intent paid for, or None when it is not ours.
+
+    A refund or dispute can be reported before the session's completion was
+    processed; then the payment intent's metadata names the purchase, and the
+    purchase's own session must confirm it.
+    """
+    if not payment_intent_id:
+        return None
+    known = Purchase.objects.filter(agency=agency, stripe_payment_intent_id=payment_intent_id)
+    found = known.values_list("pk", flat=True).first()
+    if found is not None:
+        return found
+    intent = stripe_api.payment_intent_retrieve(agency=agency, payment_intent_id=payment_intent_id)
+    reference = intent.metadata.to_dict().get("purchase") if intent.metadata else None
+    purchase = Purchase.objects.filter(agency=agency, reference=reference).first() if reference else None
+    if purchase is None:
+        return None
+    session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
+    return purchase.pk if session.payment_intent == payment_intent_id else None
+
+
+def _fetch_charge(agency: Agency, obj):
+    charge = stripe_api.charge_retrieve(agency=agency, charge_id=obj["id"])
+    return _purchase_for_payment(agency, charge.payment_intent), charge
+
+
+def _apply_refund(agency: Agency, fetched) -> str:
+    purchase_id, charge = fetched
+    if purchase_id is None:
+        return "ignored: not a payment for a purchase of this portal"
+    purchase = refunds.refund_record(purchase_id=purchase_id, charge=charge)
+    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_refunded} credits refunded"
+
+
+def _fetch_dispute(agency: Agency, obj):
+    dispute = stripe_api.dispute_retrieve(agency=agency, dispute_id=obj["id"])
+    return _purchase_for_payment(agency, dispute.payment_intent), dispute
+
+
+def _apply_dispute(agency: Agency, fetched) -> str:
+    purchase_id, dispute = fetched
+    if purchase_id is None:
+        return "ignored: not a payment for a purchase of this portal"
+    purchase = refunds.dispute_record(purchase_id=purchase_id, dispute=dispute)
+    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_disputed} credits held"
+
+
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": Handler(_fetch_session, _apply_session_done),
+    "checkout.session.async_payment_succeeded": Handler(_fetch_session, _apply_session_done),
+    "checkout.session.async_payment_failed": Handler(_fetch_session, _apply_session_failed),
+    "charge.refunded": Handler(_fetch_charge, _apply_refund),
+    "charge.dispute.created": Handler(_fetch_dispute, _apply_dispute),
+    "charge.dispute.closed": Handler(_fetch_dispute, _apply_dispute),
+}
+
+
+def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str:
+    """Apply one verified event once. Returns what happened, for the log and the response.
+
+    Raises StripeUnavailable (and StripeRejected for key problems) when the
+    object cannot be fetched now; nothing is written and Stripe retries.
+    """
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        return "ignored: event type not handled"
+    if StripeEvent.objects.filter(agency=agency, event_id=event_id).exists():
+        return "duplicate: already processed"
+    try:
+        fetched = handler.fetch(agency, obj)
+    except stripe_api.StripeRejected as exc:
+        if exc.kind != "missing":
+            raise
+        fetched, outcome = None, "ignored: the object is not in this Stripe account"
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(agency=agency, event_id=event_id, type=event_type)
+        except IntegrityError:
+            return "duplicate: processed concurrently"
+        if fetched is not None:
+            outcome = handler.apply(agency, fetched)
+        record.outcome = outcome[:200]
+        record.save(update_fields=["outcome"])
+    logger.info("Stripe event %s (%s) for agency %s: %s", event_id, event_type, agency.pk, outcome)
+    return outcome

@@ -1,0 +1,308 @@
+"""The Stripe objects the portal uses, with Stripe's shapes and Stripe's refusals.
+
+Every function runs under the store lock and returns plain dicts. Functions
+that make Stripe send events return them too; the server delivers them after
+releasing the lock (delivery is an HTTP call to someone else's server).
+"""
+
+import copy
+import hashlib
+import hmac
+import json
+
+from .state import Account, StripeError, new_id, now
+
+API_VERSION = "2026-10-28.endive"
+DISPUTE_OPEN = {"warning_needs_response", "warning_under_review", "needs_response", "under_review"}
+
+
+def _required(params: dict, name: str):
+    value = params.get(name)
+    if value in (None, ""):
+        raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
+    return value
+
+
+def _int(value, param: str, *, minimum: int = 0) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param)
+    if number < minimum:
+        raise StripeError(400, f"This value must be greater than or equal to {minimum}.", param=param)
+    return number
+
+
+def _metadata(params: dict) -> dict:
+    metadata = params.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise StripeError(400, "Invalid object", param="metadata")
+    return {str(k): str(v) for k, v in metadata.items()}
+
+
+def _new(account: Account, prefix: str, object_type: str, **fields) -> dict:
+    obj = {"id": new_id(prefix), "object": object_type, "livemode": account.livemode, "created": now(), **fields}
+    account.objects[obj["id"]] = obj
+    return obj
+
+
+def listing(url: str, items: list[dict]) -> dict:
+    return {"object": "list", "data": items, "has_more": False, "url": url}
+
+
+# --- Events and their delivery -------------------------------------------------
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """Stripe's signature scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
+    timestamp = now() if timestamp is None else timestamp
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
+    """Record an event with a snapshot of `obj`; return the deliveries to make."""
+    event = _new(account, "evt_", "event", type=event_type, api_version=API_VERSION,
+                 data={"object": copy.deepcopy(obj)}, pending_webhooks=0,
+                 request={"id": None, "idempotency_key": None})
+    account.events.append(event)
+    pending = []
+    for endpoint in account.of_type("webhook_endpoint"):
+        events = endpoint["enabled_events"]
+        if endpoint["status"] != "enabled" or ("*" not in events and event_type not in events):
+            continue
+        payload = json.dumps(event, indent=2)
+        delivery = {
+            "id": new_id("dlv_"), "event": event["id"], "type": event_type, "endpoint": endpoint["id"],
+            "url": endpoint["url"], "payload": payload, "signature": sign(payload, endpoint["_secret"]),
+            "status": None, "error": None,
+        }
+        event["pending_webhooks"] += 1
+        account.deliveries.append(delivery)
+        pending.append(delivery)
+    return pending
+
+
+# --- Products and prices --------------------------------------------------------
+
+def product_create(account: Account, params: dict) -> dict:
+    name = _required(params, "name")
+    product_id = params.get("id") or new_id("prod_", 14)
+    if product_id in account.objects:
+        raise StripeError(400, f"Product already exists: {product_id}", code="resource_already_exists", param="id")
+    product = {"id": product_id, "object": "product", "livemode": account.livemode, "created": now(),
+               "name": name, "active": params.get("active", "true") != "false", "description": params.get("description"),
+               "metadata": _metadata(params), "default_price": None, "type": "service"}
+    account.objects[product_id] = product
+    return product
+
+
+def price_create(account: Account, params: dict) -> dict:
+    currency = str(_required(params, "currency")).lower()
+    unit_amount = _int(_required(params, "unit_amount"), "unit_amount")
+    if params.get("product_data"):
+        product_id = product_create(account, params["product_data"])["id"]
+    else:
+        product_id = account.get("product", "product", _required(params, "product"), "product")["id"]
+    recurring = params.get("recurring")
+    if recurring:
+        recurring = {"interval": _required(recurring, "interval"),
+                     "interval_count": _int(recurring.get("interval_count", 1), "recurring[interval_count]", minimum=1)}
+    return _new(account, "price_", "price", active=params.get("active", "true") != "false", currency=currency,
+                unit_amount=unit_amount, unit_amount_decimal=str(unit_amount), product=product_id,
+                type="recurring" if recurring else "one_time", recurring=recurring or None,
+                billing_scheme="per_unit", metadata=_metadata(params), nickname=params.get("nickname"))
+
+
+# --- Checkout -------------------------------------------------------------------
+
+def _line_item(account: Account, item: dict, index: int, mode: str) -> dict:
+    param = f"line_items[{index}]"
+    quantity = _int(item.get("quantity", 1), f"{param}[quantity]", minimum=1)
+    if item.get("price"):
+        price = account.objects.get(item["price"])
+        if price is None or price.get("object") != "price":
+            raise StripeError(400, f"No such price: '{item['price']}'", code="resource_missing", param=f"{param}[price]")
+        if not price["active"]:
+            raise StripeError(400, "The price specified is inactive. This field only accepts active prices.",
+                              param=f"{param}[price]")
+        if price["type"] == "recurring" and mode == "payment":
+            raise StripeError(400, "You specified `payment` mode but passed a recurring price. Either switch to "
+                                   "`subscription` mode or use only one-time prices.", param=f"{param}[price]")
+        return _priced_item(price, quantity)
+    data = item.get("price_data")
+    if not data:
+        raise StripeError(400, "You must specify either `price` or `price_data` in each line item.", param=param)
+    currency = str(_required(data, "currency")).lower()
+    unit_amount = _int(_required(data, "unit_amount"), f"{param}[price_data][unit_amount]")
+    if data.get("product"):
+        product = account.objects.get(data["product"])
+        if product is None or product.get("object") != "product":
+            raise StripeError(400, f"No such product: '{data['product']}'", code="resource_missing",
+                              param=f"{param}[price_data][product]")
+        product_id = product["id"]
+    elif data.get("product_data"):
+        product_id = product_create(account, data["product_data"])["id"]
+    else:
+        raise StripeError(400, "You must specify either `product` or `product_data`.", param=f"{param}[price_data]")
+    # Like Stripe, price_data makes an inline price that cannot be used again.
+    price = _new(account, "price_", "price", active=False, currency=currency, unit_amount=unit_amount,
+                 unit_amount_decimal=str(unit_amount), product=product_id, type="one_time", recurring=None,
+                 billing_scheme="per_unit", metadata={}, nickname=None)
+    return _priced_item(price, quantity)
+
+
+def _priced_item(price: dict, quantity: int) -> dict:
+    amount = price["unit_amount"] * quantity
+    return {"id": new_id("li_"), "object": "item", "amount_subtotal": amount, "amount_total": amount,
+            "currency": price["currency"], "quantity": quantity, "price": copy.deepcopy(price)}
+
+
+def session_create(account: Account, params: dict, public_base: str) -> dict:
+    mode = _required(params, "mode")
+    if mode != "payment":
+        raise StripeError(400, "The stand-in implements `payment` mode only.", param="mode")
+    items = params.get("line_items")
+    if not isinstance(items, list) or not items:
+        raise StripeError(400, "Missing required param: line_items.", code="parameter_missing", param="line_items")
+    success_url = _required(params, "success_url")
+    line_items = [_line_item(account, item, index, mode) for index, item in enumerate(items)]
+    total = sum(item["amount_total"] for item in line_items)
+    currencies = {item["currency"] for item in line_items}
+    if len(currencies) != 1:
+        raise StripeError(400, "All line items must use the same currency.", param="line_items")
+    session_id = new_id(f"cs_{account.mode}_", 40)
+    session = {
+        "id": session_id, "object": "checkout.session", "livemode": account.livemode, "created": now(),
+        "expires_at": now() + 24 * 3600, "mode": mode, "status": "open", "payment_status": "unpaid",
+        "amount_subtotal": total, "amount_total": total, "currency": currencies.pop(),
+        "client_reference_id": params.get("client_reference_id"), "customer": None,
+        "customer_email": params.get("customer_email"), "customer_details": None,
+        "metadata": _metadata(params), "payment_intent": None,
+        "success_url": success_url, "cancel_url": params.get("cancel_url"),
+        "url": f"{public_base}/c/pay/{session_id}",
+        "_payment_intent_metadata": _metadata(params.get("payment_intent_data") or {}),
+        "_line_items": line_items,
+    }
+    account.objects[session_id] = session
+    return session
+
+
+def session_pay(account: Account, session: dict, *, delayed: bool, amount_total: int | None = None) -> list[dict]:
+    """The customer pays on the hosted page: by card (paid now) or a delayed method."""
+    if session["status"] != "open":
+        raise StripeError(400, "This Checkout Session is no longer open.", code="checkout_session_not_open")
+    if amount_total is not None:  # stand-in only: as if a discount were applied on the page
+        session["amount_total"] = amount_total
+    intent = _new(account, "pi_", "payment_intent", amount=session["amount_total"], currency=session["currency"],
+                  status="processing" if delayed else "succeeded", latest_charge=None,
+                  metadata=dict(session["_payment_intent_metadata"]),
+                  payment_method_types=["sepa_debit" if delayed else "card"])
+    session.update(status="complete", payment_intent=intent["id"], payment_status="unpaid" if delayed else "paid",
+                   customer_details={"email": session["customer_email"]},
+                   _settlement="processing" if delayed else "succeeded")
+    if not delayed:
+        _charge_create(account, intent)
+    pending = emit(account, "checkout.session.completed", public(session))
+    if not delayed:
+        pending += emit(account, "payment_intent.succeeded", intent)
+    return pending
+
+
+def session_settle(account: Account, session: dict, *, succeeded: bool) -> list[dict]:
+    """A delayed payment method finally succeeds or fails."""
+    intent = account.objects.get(session.get("payment_intent") or "")
+    if session["status"] != "complete" or session["payment_status"] != "unpaid" or not intent \
+            or intent["status"] != "processing":
+        raise StripeError(400, "This Checkout Session has no payment in progress.")
+    if succeeded:
+        intent["status"] = "succeeded"
+        _charge_create(account, intent)
+        session.update(payment_status="paid", _settlement="succeeded")
+        return emit(account, "checkout.session.async_payment_succeeded", public(session))
+    intent["status"] = "requires_payment_method"
+    session["_settlement"] = "failed"
+    return emit(account, "checkout.session.async_payment_failed", public(session))
+
+
+def _charge_create(account: Account, intent: dict) -> dict:
+    charge = _new(account, "ch_", "charge", amount=intent["amount"], amount_captured=intent["amount"],
+                  amount_refunded=0, currency=intent["currency"], paid=True, captured=True, refunded=False,
+                  disputed=False, status="succeeded", payment_intent=intent["id"],
+                  metadata=dict(intent["metadata"]))
+    intent["latest_charge"] = charge["id"]
+    return charge
+
+
+def public(obj: dict) -> dict:
+    """An object as the API shows it: without the stand-in's private fields."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+# --- Refunds and disputes -------------------------------------------------------
+
+def _charge_for(account: Account, params: dict) -> dict:
+    if params.get("charge"):
+        return account.get("charge", "charge", params["charge"], "charge")
+    intent = account.get("payment_intent", "payment_intent", _required(params, "payment_intent"), "payment_intent")
+    if not intent.get("latest_charge"):
+        raise StripeError(400, f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
+                          param="payment_intent")
+    return account.objects[intent["latest_charge"]]
+
+
+def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
+    charge = _charge_for(account, params)
+    remaining = charge["amount"] - charge["amount_refunded"]
+    if remaining <= 0:
+        raise StripeError(400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
+    amount = _int(params["amount"], "amount", minimum=1) if params.get("amount") else remaining
+    if amount > remaining:
+        raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+                          code="amount_too_large", param="amount")
+    refund = _new(account, "re_", "refund", amount=amount, charge=charge["id"], currency=charge["currency"],
+                  payment_intent=charge["payment_intent"], status="succeeded", reason=params.get("reason"),
+                  metadata=_metadata(params))
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+    return refund, emit(account, "charge.refunded", charge) + emit(account, "refund.created", refund)
+
+
+def dispute_create(account: Account, charge: dict, params: dict) -> tuple[dict, list[dict]]:
+    """Stand-in only: the cardholder disputes the charge with their bank."""
+    amount = _int(params["amount"], "amount", minimum=1) if params.get("amount") else charge["amount"]
+    dispute = _new(account, "dp_", "dispute", amount=amount, charge=charge["id"], currency=charge["currency"],
+                   payment_intent=charge["payment_intent"], status="needs_response",
+                   reason=params.get("reason") or "fraudulent", metadata={})
+    charge["disputed"] = True
+    return dispute, emit(account, "charge.dispute.created", dispute)
+
+
+def dispute_close(account: Account, dispute: dict, status: str) -> list[dict]:
+    """Stand-in only: the bank decides; `status` is won or lost."""
+    if status not in {"won", "lost"}:
+        raise StripeError(400, "status must be won or lost", param="status")
+    if dispute["status"] not in DISPUTE_OPEN:
+        raise StripeError(400, f"Dispute {dispute['id']} is already closed.")
+    dispute["status"] = status
+    return emit(account, "charge.dispute.closed", dispute)
+
+
+# --- Webhook endpoints ----------------------------------------------------------
+
+def webhook_endpoint_create(account: Account, params: dict) -> dict:
+    url = _required(params, "url")
+    events = params.get("enabled_events")
+    if not isinstance(events, list) or not events:
+        raise StripeError(400, "Missing required param: enabled_events.", code="parameter_missing",
+                          param="enabled_events")
+    secret = new_id("whsec_", 32)
+    endpoint = _new(account, "we_", "webhook_endpoint", url=url, enabled_events=events, status="enabled",
+                    api_version=params.get("api_version"), description=params.get("description"),
+                    metadata=_metadata(params), _secret=secret)
+    return {**public(endpoint), "secret": secret}  # the secret is shown once, on creation
+
+
+def webhook_endpoint_delete(account: Account, endpoint_id: str) -> dict:
+    endpoint = account.get("webhook_endpoint", "webhook_endpoint", endpoint_id)
+    endpoint["deleted"] = True
+    return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}

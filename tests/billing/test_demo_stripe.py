@@ -1,0 +1,43 @@
+"""`load_demo` leaves the demo agency working end to end against the Stripe stand-in."""
+
+import io
+
+from django.core.management import call_command
+
+from agencies.models import Agency, User
+from tests.billing.flows import bought_and_paid, deliver_last
+from tests.stripe_fixtures import StandInAccount
+
+DEMO_WEBHOOK_URL = "http://localhost/api/webhooks/stripe/demo"
+
+
+def test_load_demo_creates_the_price_and_webhook_on_the_stand_in_idempotently(db, stripe_base):
+    call_command("load_demo", stdout=io.StringIO())
+    first = Agency.objects.get(slug="demo")
+    out = io.StringIO()
+    call_command("load_demo", stdout=out)
+    agency = Agency.objects.get(slug="demo")
+    assert "demo product, price and webhook ready" in out.getvalue()
+
+    account = StandInAccount(stripe_base, agency.stripe_secret_key)
+    price = account.client.v1.prices.retrieve(agency.stripe_price_id)
+    assert (price.unit_amount, price.currency, price.type, price.product) == (
+        4000, "eur", "one_time", agency.stripe_product_id)
+    assert agency.stripe_price_id == first.stripe_price_id  # the second run reused it
+    endpoints = [e for e in account.client.v1.webhook_endpoints.list().data if e.url == DEMO_WEBHOOK_URL]
+    assert len(endpoints) == 1
+    assert "checkout.session.completed" in endpoints[0].enabled_events
+
+
+def test_the_demo_client_buys_credits_on_the_stand_in(db, client, stripe_base):
+    call_command("load_demo", stdout=io.StringIO())
+    agency = Agency.objects.get(slug="demo")
+    agency.stripe = StandInAccount(stripe_base, agency.stripe_secret_key)
+    user = User.objects.get(email="client@example.com", agency=agency)
+
+    bought_and_paid(client, agency, user)
+    delivery = agency.stripe.last_delivery("checkout.session.completed")
+    assert delivery["url"] == DEMO_WEBHOOK_URL
+    assert deliver_last(client, agency, "checkout.session.completed").status_code == 200  # the stored secret fits
+    user.organization.refresh_from_db()
+    assert user.organization.credits_balance == 100

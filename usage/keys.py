@@ -1,0 +1,89 @@
+"""API keys: created and shown once, stored as a hash, looked up by hash, revoked."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import connection
+from django.utils import timezone
+
+from agencies.models import Agency, Organization
+from portal import db
+
+from .models import ApiKey
+
+KEY_START = "wlk_"
+PREFIX_LENGTH = len(KEY_START) + 8
+# last_used_at is written at most this often per key, so a busy key costs no write per request.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _digest(secret: str) -> str:
+    # Keys carry 256 random bits: a fast hash cannot be brute-forced, so no slow KDF.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewKey:
+    api_key: ApiKey
+    secret: str  # the only time the whole key exists outside its owner's hands
+
+
+def api_key_create(
+    *, name: str, organization: Organization | None = None, agency: Agency | None = None, created_by=None,
+) -> NewKey:
+    secret = KEY_START + secrets.token_urlsafe(32)
+    api_key = ApiKey.objects.create(
+        name=name.strip()[:100] or "API key", prefix=secret[:PREFIX_LENGTH], key_hash=_digest(secret),
+        organization=organization, agency=agency, created_by=created_by,
+    )
+    return NewKey(api_key, secret)
+
+
+def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+    """Revoke for good; revoking twice keeps the first time."""
+    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+@dataclass(frozen=True, slots=True)
+class KeyOwner:
+    """Who a presented key belongs to: an agency, or a client organization (and its agency)."""
+
+    api_key_id: int
+    agency_id: int
+    organization_id: int | None
+    revoked: bool
+    touch_due: bool  # last_used_at is older than TOUCH_EVERY
+
+
+def api_key_find(*, secret: str) -> KeyOwner | None:
+    """The owner of the key whose secret this is (revoked or not), in one indexed query.
+
+    Runs on every API request, so it is plain SQL (portal.db).
+    """
+    if not secret.startswith(KEY_START) or len(secret) > 100:
+        return None
+    key = {field: f"k.{db.column(ApiKey, field)}"
+           for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")}
+    stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - TOUCH_EVERY)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT k.id, COALESCE({key['agency']}, o.{db.column(Organization, 'agency')}), {key['organization']}, "
+            f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s "
+            f"FROM {db.table(ApiKey)} k LEFT JOIN {db.table(Organization)} o ON o.id = {key['organization']} "
+            f"WHERE {key['key_hash']} = %s",
+            [stale_before, _digest(secret)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return KeyOwner(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+
+
+def api_key_touch(*, owner: KeyOwner) -> None:
+    """Record use, at most about once a minute per key."""
+    if owner.touch_due:
+        ApiKey.objects.filter(pk=owner.api_key_id).update(last_used_at=timezone.now())

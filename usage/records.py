@@ -1,0 +1,112 @@
+"""Checking one usage record as the calling platform sends it.
+
+Pure functions, no database: the ingest checks everything that needs the
+database (organization, reservation, earlier records) under its locks.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+MAX_RECORD_ID = 100
+MAX_NUMBER_ID = 100
+MAX_DURATION_SEC = 7 * 24 * 3600  # a week: anything longer is a broken counter, not a call
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the platform and us
+DIRECTIONS = ("inbound", "outbound")
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$")
+
+
+def minutes_for(duration_sec: int) -> int:
+    """Whole minutes billed for a call: a 2 min 15 s call costs 3."""
+    return (duration_sec + 59) // 60
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A record whose fields are well-formed; not yet known to be ours or new."""
+
+    index: int
+    record_id: str
+    organization_id: int
+    duration_sec: int
+    minutes: int
+    created_at: datetime
+    number_id: str
+    direction: str
+    reservation_id: uuid.UUID | None
+
+    def content(self) -> tuple:
+        """What must match for a repeat of this id to be a duplicate rather than a conflict."""
+        return (self.organization_id, self.duration_sec, self.created_at, self.number_id,
+                self.direction, self.reservation_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    index: int
+    record_id: str | None
+    code: str
+    reason: str
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(raw: dict, field: str, limit: int) -> str:
+    value = raw.get(field)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{field} must be a non-empty string")
+    if len(value) > limit:
+        raise ValueError(f"{field} must be at most {limit} characters")
+    return value
+
+
+def _timestamp(value, now: datetime) -> datetime:
+    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+        raise ValueError("created_at must be an ISO 8601 time with a time zone, e.g. 2025-12-13T10:00:00.000Z")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("created_at is not a real date and time") from None
+    if moment > now + FUTURE_TOLERANCE:
+        raise ValueError("created_at is in the future")
+    return moment
+
+
+def record_check(index: int, raw, now: datetime) -> Incoming | Rejected:
+    """Parse one record; every problem is named, the first one found is returned."""
+    if not isinstance(raw, dict):
+        return Rejected(index, None, "invalid_record", "each record must be a JSON object")
+    record_id = raw.get("id")
+    shown_id = record_id if isinstance(record_id, str) else None
+    try:
+        record_id = _text(raw, "id", MAX_RECORD_ID)
+        organization_id = raw.get("organization_id")
+        if not _is_int(organization_id) or organization_id <= 0:
+            raise ValueError("organization_id must be a positive integer")
+        duration = raw.get("duration_sec")
+        if not _is_int(duration):
+            raise ValueError("duration_sec must be a whole number of seconds")
+        if duration < 0:
+            raise ValueError("duration_sec must not be negative")
+        if duration > MAX_DURATION_SEC:
+            raise ValueError(f"duration_sec must be at most {MAX_DURATION_SEC}")
+        created_at = _timestamp(raw.get("created_at"), now)
+        number_id = _text(raw, "number_id", MAX_NUMBER_ID)
+        direction = raw.get("direction")
+        if direction not in DIRECTIONS:
+            raise ValueError("direction must be \"inbound\" or \"outbound\"")
+        reservation_id = raw.get("reservation_id")
+        if reservation_id is not None:
+            if not isinstance(reservation_id, str):
+                raise ValueError("reservation_id must be a reservation id string or null")
+            try:
+                reservation_id = uuid.UUID(reservation_id)
+            except ValueError:
+                raise ValueError("reservation_id is not a reservation id") from None
+    except ValueError as problem:
+        return Rejected(index, shown_id, "invalid_record", str(problem))
+    return Incoming(index, record_id, organization_id, duration, minutes_for(duration), created_at,
+                    number_id, direction, reservation_id)

@@ -1,0 +1,152 @@
+"""Reads: balances with what is reserved, usage listings and totals, what minutes cost."""
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from fractions import Fraction
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
+
+from agencies.models import Agency, CreditPackage, Organization
+
+from .models import Reservation, UsageRecord
+
+
+@dataclass(frozen=True)
+class Balance:
+    total: int
+    reserved: int
+
+    @property
+    def free(self) -> int:
+        return self.total - self.reserved
+
+    def as_json(self) -> dict:
+        return {"free": self.free, "reserved": self.reserved, "total": self.total}
+
+
+def _held(now: datetime | None = None) -> QuerySet[Reservation]:
+    return Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__gt=now or timezone.now())
+
+
+def organization_balance(*, organization: Organization) -> Balance:
+    reserved = _held().filter(organization=organization).aggregate(total=Sum("minutes"))["total"] or 0
+    return Balance(organization.credits_balance, reserved)
+
+
+def agency_balance(*, agency: Agency) -> Balance:
+    reserved = _held().filter(agency=agency).aggregate(total=Sum("minutes"))["total"] or 0
+    return Balance(agency.minutes_balance, reserved)
+
+
+def reserved_by_organization(*, organization_ids: Iterable[int]) -> dict[int, int]:
+    """Credits held by active reservations, per organization, in one query."""
+    rows = (
+        _held().filter(organization_id__in=set(organization_ids))
+        .values_list("organization_id").annotate(total=Sum("minutes")).values_list("organization_id", "total")
+    )
+    return dict(rows)
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    now = timezone.localtime(now or timezone.now())
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organization | None = None) -> int:
+    """Billed minutes of calls made since the start of this calendar month (UTC)."""
+    records = UsageRecord.objects.filter(created_at__gte=month_start())
+    records = records.filter(organization=organization) if organization is not None else records.filter(agency=agency)
+    return records.aggregate(total=Sum("minutes"))["total"] or 0
+
+
+# --- Usage listings ------------------------------------------------------------
+
+def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet:
+    """Records of calls made from `start` to `end` inclusive (UTC days), newest first."""
+    records = UsageRecord.objects.filter(
+        created_at__gte=datetime.combine(start, time.min, tzinfo=dt_timezone.utc),
+        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc),
+    )
+    records = records.filter(organization=organization) if organization is not None else records.filter(agency_id=agency_id)
+    return records.order_by("-created_at", "-pk")
+
+
+@dataclass(frozen=True)
+class UsageTotals:
+    calls: int
+    seconds: int
+    minutes: int
+
+
+def usage_totals(records: QuerySet) -> UsageTotals:
+    totals = records.order_by().aggregate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
+    return UsageTotals(totals["calls"], totals["seconds"] or 0, totals["minutes"] or 0)
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def cursor_encode(record: UsageRecord) -> str:
+    raw = f"{record.created_at.isoformat()}|{record.pk}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        moment, pk = raw.split("|")
+        created_at, pk = datetime.fromisoformat(moment), int(pk)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise BadCursor("cursor is not one this API returned") from None
+    if created_at.tzinfo is None:
+        raise BadCursor("cursor is not one this API returned")
+    return created_at, pk
+
+
+def usage_page(records: QuerySet, *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
+    """One page of `records` (newest first) after `cursor`, and the cursor of the next page."""
+    if cursor:
+        created_at, pk = _cursor_decode(cursor)
+        records = records.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
+    page = list(records.only("pk", "record_id", "duration_sec", "created_at", "number_id")[: limit + 1])
+    if len(page) > limit:
+        return page[:limit], cursor_encode(page[limit - 1])
+    return page, None
+
+
+# --- What minutes cost ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class MinutePrice:
+    """price_cents buys `per` minutes (credits), in minor units of `currency`."""
+
+    price_cents: int
+    per: int
+    currency: str
+
+    def cost(self, minutes: int) -> int:
+        """Cost of `minutes` in minor units, rounded half up: integers all the way."""
+        return (2 * minutes * self.price_cents + self.per) // (2 * self.per)
+
+
+def platform_minute_price() -> MinutePrice:
+    """What an agency pays the platform per minute."""
+    return MinutePrice(settings.PLATFORM_MINUTE_PRICE_CENTS, 1, settings.PLATFORM_CURRENCY)
+
+
+def client_credit_price(*, agency_id: int) -> MinutePrice | None:
+    """What a client pays per credit: the agency's lowest per-credit package price.
+
+    The best price the agency sells credits at, so a cost shown to a client
+    never overstates what its calls cost. None when the agency sells nothing.
+    """
+    packages = CreditPackage.objects.filter(agency_id=agency_id).values_list("price_cents", "credits", "currency")
+    best = min(packages, key=lambda p: (Fraction(p[0], p[1]), p[1]), default=None)
+    return MinutePrice(*best) if best else None
