@@ -18,10 +18,13 @@ install: $(STAMP)
 
 run: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
-	@# The Stripe stand-in (stripe_standin/) runs beside the dev server and stops with it.
+	@# The Stripe stand-in (stripe_standin/) and the background worker (db_worker, django-tasks)
+	@# run beside the dev server and stop with it.
 	$(PY) -m stripe_standin --port $(STANDIN_PORT) & standin=$$!; \
-	trap 'kill $$standin 2>/dev/null' EXIT; trap 'kill $$standin 2>/dev/null; exit 130' INT TERM; \
+	$(RUN_ENV) $(PY) manage.py db_worker --no-reload --queue-name '*' & worker=$$!; \
+	trap 'kill $$standin $$worker 2>/dev/null' EXIT; trap 'kill $$standin $$worker 2>/dev/null; exit 130' INT TERM; \
 	$(RUN_ENV) $(PY) manage.py load_demo && \
+	$(RUN_ENV) $(PY) manage.py usage_schedule && \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install

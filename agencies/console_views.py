@@ -111,7 +111,7 @@ def stripe_settings(request):
         check = stripe_api.settings_problems(
             secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
             product_id=data["stripe_product_id"], price_id=data["stripe_price_id"],
-            packages=agency.packages.all(), webhook_url=webhook_url or "",
+            packages=agency.packages.on_sale(), webhook_url=webhook_url or "",
         )
         for field, errors in check.errors.items():
             for error in errors:
@@ -145,7 +145,7 @@ def packages(request):
     context = {
         "agency": agency,
         "form": form,
-        "margins": [margin_for(package) for package in agency.packages.all()],
+        "margins": [margin_for(package) for package in agency.packages.on_sale()],
         "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
         "platform_currency": settings.PLATFORM_CURRENCY,
     }
@@ -156,9 +156,11 @@ def packages(request):
 @require_POST
 def package_delete(request, package_id):
     agency = _agency_or_404(request)
-    package = get_object_or_404(CreditPackage, pk=package_id, agency=agency)
-    services.package_delete(package=package)
-    messages.success(request, "Package removed.")
+    package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency=agency)
+    if services.package_remove(package=package):
+        messages.success(request, "Package removed.")
+    else:
+        messages.success(request, "Package taken off sale. Its past purchases and invoices keep it.")
     return redirect("console:packages")
 
 

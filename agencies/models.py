@@ -70,12 +70,22 @@ class Agency(models.Model):
         return secrets.token_hex(16)
 
 
+class PackageQuerySet(models.QuerySet):
+    def on_sale(self):
+        return self.filter(archived_at__isnull=True)
+
+
 class CreditPackage(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="packages")
     credits = models.PositiveIntegerField()
     price_cents = models.PositiveIntegerField()
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="EUR")
     created_at = models.DateTimeField(default=timezone.now)
+    # A package that was sold is never deleted (purchases and invoices refer to
+    # it); removing it takes it off sale.
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PackageQuerySet.as_manager()
 
     class Meta:
         ordering = ["credits", "price_cents"]

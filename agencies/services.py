@@ -5,6 +5,7 @@ host lookups (agencies.tenancy) before returning.
 """
 
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from . import domains, tenancy
@@ -140,7 +141,7 @@ def activation_missing(agency: Agency) -> list[str]:
         ("stripe_webhook_secret", "Stripe webhook signing secret"),
     ]
     missing = [label for field, label in required if not getattr(agency, field)]
-    if not agency.packages.exists():
+    if not agency.packages.on_sale().exists():
         missing.append("At least one credit package")
     return missing
 
@@ -162,8 +163,17 @@ def package_create(*, agency: Agency, credits: int, price_cents: int, currency: 
     return CreditPackage.objects.create(agency=agency, credits=credits, price_cents=price_cents, currency=currency)
 
 
-def package_delete(*, package: CreditPackage) -> None:
-    package.delete()
+def package_remove(*, package: CreditPackage) -> bool:
+    """Take a package off sale. Returns True when it was deleted outright, False
+    when it had been sold and was archived instead (its purchases keep it)."""
+    try:
+        with transaction.atomic():
+            package.delete()
+        return True
+    except ProtectedError:
+        package.archived_at = timezone.now()
+        package.save(update_fields=["archived_at"])
+        return False
 
 
 @transaction.atomic

@@ -14,7 +14,6 @@ the script migrates it and adds fresh agencies, so it can be run again.
 """
 
 import argparse
-import http.client
 import json
 import os
 import random
@@ -24,6 +23,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from pathlib import Path
@@ -87,11 +87,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int) -> subprocess.Popen:
+def _start_server(port: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, **SERVER_ENV}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "gthread", "--threads", "1", "--keep-alive", "30",
+         "--workers", "1", "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30",
          "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
@@ -106,17 +106,28 @@ def _start_server(port: int) -> subprocess.Popen:
 
 
 class Http:
+    """A lean keep-alive HTTP/1.1 client: the client's own CPU would otherwise count against the API."""
+
     def __init__(self, port: int, key: str):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.headers = {"Host": "localhost", "Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+        self.head = (f"POST /api/v1/usage HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {key}\r\n"
+                     "Content-Type: application/json\r\nContent-Length: ")
 
     def post_usage(self, body) -> dict:
-        self.conn.request("POST", "/api/v1/usage", json.dumps(body), self.headers)
-        response = self.conn.getresponse()
-        data = json.loads(response.read())
-        if response.status not in (200, 201):
-            raise SystemExit(f"API answered {response.status}: {data}")
-        return data
+        data = json.dumps(body).encode()
+        self.sock.sendall(f"{self.head}{len(data)}\r\n\r\n".encode() + data)
+        status = int(self.reader.readline().split()[1])
+        length = 0
+        while (line := self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        answer = json.loads(self.reader.read(length))
+        if status not in (200, 201):
+            raise SystemExit(f"API answered {status}: {answer}")
+        return answer
 
 
 def api_round(http_client: Http, requests: list[list[dict]]) -> int:
@@ -129,9 +140,19 @@ def api_round(http_client: Http, requests: list[list[dict]]) -> int:
     return applied
 
 
+def in_parallel(workers: list, work, requests: list[list[dict]]) -> int:
+    """Share `requests` among the workers (one thread each); total records applied."""
+    if len(workers) == 1:
+        return work(workers[0], requests)
+    shares = [requests[i::len(workers)] for i in range(len(workers))]
+    with ThreadPoolExecutor(len(workers)) as pool:
+        return sum(pool.map(work, workers, shares))
+
+
 # --- The floor: psycopg alone, the same statements ----------------------------------
 
-def floor_round(conn: psycopg.Connection, agency_id: int, requests: list[list[dict]]) -> int:
+def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
+    conn, agency_id = floor
     applied = 0
     for records in requests:
         with conn.transaction(), conn.cursor() as cur:
@@ -203,12 +224,20 @@ def check_totals(agency: Agency, expected_records: int) -> dict:
     }
 
 
+def _floor_connection() -> psycopg.Connection:
+    db = settings.DATABASES["default"]
+    return psycopg.connect(host=db["HOST"] or None, port=db["PORT"] or None, dbname=db["NAME"],
+                           user=db["USER"] or None, password=db["PASSWORD"] or None)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating API/floor rounds per size")
-    parser.add_argument("--single", type=int, default=300, help="single-record requests per round")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating API/floor rounds per size")
+    parser.add_argument("--single", type=int, default=400, help="single-record requests per round")
     parser.add_argument("--batch100", type=int, default=20, help="100-record batches per round")
     parser.add_argument("--batch1000", type=int, default=4, help="1,000-record batches per round")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="clients sending at once, for the API and for the floor alike (default 1)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run against PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench")
@@ -217,44 +246,40 @@ def main():
     api_agency, api_orgs = _tenant("api")
     floor_agency, floor_orgs = _tenant("floor")
     secret = keys.api_key_create(name="bench", agency=api_agency).secret
-    db = settings.DATABASES["default"]
-    floor_conn = psycopg.connect(host=db["HOST"] or None, port=db["PORT"] or None, dbname=db["NAME"],
-                                 user=db["USER"] or None, password=db["PASSWORD"] or None)
     port = _free_port()
-    server = _start_server(port)
-    http_client = Http(port, secret)
+    server = _start_server(port, threads=args.concurrency)
+    http_clients = [Http(port, secret) for _ in range(args.concurrency)]
+    floors = [(_floor_connection(), floor_agency.pk) for _ in range(args.concurrency)]
+    paths = {"api": (http_clients, api_round, api_orgs), "floor": (floors, floor_round, floor_orgs)}
     sizes = [("single", 1, args.single), ("batch 100", 100, args.batch100), ("batch 1,000", 1000, args.batch1000)]
     expected = {"api": 0, "floor": 0}
     results = {}
     try:
-        # Warm up both paths (connections, imports, prepared plans); not counted.
-        api_round(http_client, [_records(api_orgs, 1, "warm")] * 1 + [_records(api_orgs, 100, "warm")])
-        floor_round(floor_conn, floor_agency.pk, [_records(floor_orgs, 1, "warm"), _records(floor_orgs, 100, "warm")])
-        expected["api"] += 101
-        expected["floor"] += 101
+        for path, (workers, work, orgs) in paths.items():
+            # Warm up (connections, imports, plans); not timed.
+            expected[path] += in_parallel(workers, work, [_records(orgs, 1, "warm") for _ in range(20)]
+                                          + [_records(orgs, 100, "warm")])
         for label, size, count in sizes:
-            api_rates, floor_rates = [], []
+            rates = {"api": [], "floor": []}
             for round_no in range(args.rounds):
-                for path in ("api", "floor"):
-                    orgs = api_orgs if path == "api" else floor_orgs
+                for path, (workers, work, orgs) in paths.items():
                     requests = [_records(orgs, size, f"{path}{round_no}") for _ in range(count)]
                     started = time.perf_counter()
-                    if path == "api":
-                        applied = api_round(http_client, requests)
-                    else:
-                        applied = floor_round(floor_conn, floor_agency.pk, requests)
+                    applied = in_parallel(workers, work, requests)
                     elapsed = time.perf_counter() - started
                     assert applied == size * count, (path, applied)
                     expected[path] += applied
-                    (api_rates if path == "api" else floor_rates).append(applied / elapsed)
-            results[label] = (statistics.median(api_rates), statistics.median(floor_rates))
+                    rates[path].append(applied / elapsed)
+            results[label] = (statistics.median(rates["api"]), statistics.median(rates["floor"]))
     finally:
         server.terminate()
         server.wait(10)
-        floor_conn.close()
+        for conn, _agency in floors:
+            conn.close()
 
-    print(f"\nUsage records applied per second (median of {args.rounds} rounds; PostgreSQL "
-          f"{connection.pg_version // 10000}, gunicorn gthread 1 worker, 1 keep-alive client)")
+    print(f"\nUsage records applied per second: median of {args.rounds} alternating rounds, PostgreSQL "
+          f"{connection.pg_version // 10000}, {args.concurrency} client(s) at once; API through gunicorn "
+          f"(gthread, 1 worker, {args.concurrency} thread(s), keep-alive)")
     print(f"{'':12} {'API':>10} {'floor':>10} {'API/floor':>10}")
     for label, (api_rate, floor_rate) in results.items():
         print(f"{label:12} {api_rate:10,.0f} {floor_rate:10,.0f} {api_rate / floor_rate:10.0%}")
@@ -269,9 +294,9 @@ def main():
     print("targets: " + "; ".join(f"{name}: {'met' if ok else 'MISSED'}" for name, ok in targets))
 
     print("\nCorrectness")
-    for label, agency, count in (("API", api_agency, expected["api"]), ("floor", floor_agency, expected["floor"])):
-        totals = check_totals(agency, count)
-        ok = (totals["records"] == count and totals["agency_debits"] == totals["client_debits"]
+    for label, agency in (("API", api_agency), ("floor", floor_agency)):
+        totals = check_totals(agency, expected["api" if label == "API" else "floor"])
+        ok = (totals["records"] == totals["expected_records"] and totals["agency_debits"] == totals["client_debits"]
               == totals["billed_minutes"] == totals["agency_balance_moved"])
         print(f"{label:6} {'ok' if ok else 'WRONG'}: " + ", ".join(f"{k} {v:,}" for k, v in totals.items()))
     problems = ledger.balances_check()

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import LedgerEntry
+from .models import LedgerEntry, Purchase, StripeEvent
 
 
 @admin.register(LedgerEntry)
@@ -20,3 +20,33 @@ class LedgerEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class _ReadOnly(admin.ModelAdmin):
+    """Written only by billing's services, from what Stripe says."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(_ReadOnly):
+    list_display = ["created_at", "agency", "organization", "credits", "amount_cents", "currency", "status",
+                    "stripe_session_id"]
+    list_select_related = ["agency", "organization"]
+    list_filter = ["status", "livemode"]
+    search_fields = ["stripe_session_id", "stripe_payment_intent_id", "reference"]
+
+
+@admin.register(StripeEvent)
+class StripeEventAdmin(_ReadOnly):
+    list_display = ["processed_at", "agency", "type", "event_id", "outcome"]
+    list_select_related = ["agency"]
+    list_filter = ["type"]
+    search_fields = ["event_id"]

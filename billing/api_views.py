@@ -30,7 +30,7 @@ def stripe_webhook(request, slug):
             agency=agency, payload=request.body, signature=request.headers.get("Stripe-Signature"),
         )
         event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
-        obj["id"]
+        obj["id"]  # every event the portal handles is about an object it fetches again by id
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
         logger.warning("Stripe webhook for agency %s refused: %s", agency.pk, type(exc).__name__)
         return HttpResponseBadRequest("Invalid signature or payload.", content_type="text/plain")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from agencies import tenancy
 from agencies.models import Agency, CreditPackage
 from agencies.templatetags.money import money
+from invoices import selectors as invoice_terms, services as invoicing
 
 from . import ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
@@ -36,14 +37,14 @@ def _portal_url(agency: Agency, name: str, **kwargs) -> str:
     return tenancy.portal_url(agency, reverse(name, kwargs=kwargs or None, urlconf=settings.PORTAL_URLCONF))
 
 
-def _line_item(agency: Agency, package: CreditPackage) -> dict:
-    """The agency's own price when it costs exactly what the package costs; else the package's amount."""
+def _line_item(agency: Agency, package: CreditPackage, amount: int) -> dict:
+    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
     if agency.stripe_price_id:
         price = stripe_api.price_retrieve(agency=agency, price_id=agency.stripe_price_id)
-        if (price.active and price.type == "one_time" and price.unit_amount == package.price_cents
+        if (price.active and price.type == "one_time" and price.unit_amount == amount
                 and price.currency == package.currency.lower()):
             return {"price": price.id, "quantity": 1}
-    price_data = {"currency": package.currency.lower(), "unit_amount": package.price_cents}
+    price_data = {"currency": package.currency.lower(), "unit_amount": amount}
     if agency.stripe_product_id:
         price_data["product"] = agency.stripe_product_id
     else:
@@ -61,14 +62,17 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     """
     agency = Agency.objects.get(pk=package.agency_id)
     organization = user.organization
+    # Package price, plus VAT when the agency's prices exclude it; the billing details go to Stripe's customer.
+    amount = invoice_terms.checkout_amount(agency=agency, organization=organization, price_cents=package.price_cents)
+    customer = invoicing.billing_customer_sync(agency=agency, organization=organization, email=user.email)
     reference = uuid.uuid4().hex
     metadata = {"purchase": reference, "organization_id": str(organization.pk),
                 "package_id": str(package.pk), "portal": agency.slug or ""}
     session = stripe_api.session_create(agency=agency, idempotency_key=f"purchase-{reference}", params={
         "mode": "payment",
-        "line_items": [_line_item(agency, package)],
+        "line_items": [_line_item(agency, package, amount)],
         "client_reference_id": client_reference(organization.pk),
-        "customer_email": user.email,
+        **({"customer": customer} if customer else {"customer_email": user.email}),
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
         "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
@@ -76,7 +80,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     })
     purchase = Purchase.objects.create(
         reference=reference, agency=agency, organization=organization, package=package, buyer=user,
-        credits=package.credits, amount_cents=package.price_cents, currency=package.currency,
+        credits=package.credits, amount_cents=amount, currency=package.currency,
         livemode=bool(session.livemode), stripe_session_id=session.id,
     )
     return Started(purchase=purchase, checkout_url=session.url)
@@ -132,6 +136,7 @@ def purchase_fulfil(*, agency: Agency, session) -> Purchase | None:
             if not posted.created:
                 raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
             purchase.status, purchase.fulfilled_at = Status.PAID, timezone.now()
+            invoicing.invoice_issue_for_purchase(purchase=purchase)  # same transaction: credited iff invoiced
             # A refund or dispute that Stripe reported before this payment applies now.
             refunds.credits_sync(purchase)
         elif session.status == "complete" and purchase.status == Status.PENDING:

@@ -12,7 +12,6 @@ from agencies.models import Agency, Organization
 
 from . import ledger, selectors
 from .forms import AllocationForm
-from .models import Purchase
 
 PURCHASES_PAGE_SIZE = 50
 HISTORY_SHOWN = 20

@@ -13,7 +13,7 @@ order, so two such writers cannot deadlock.
 
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
@@ -196,7 +196,7 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("accounts_lock needs an open transaction")
     ids = sorted(set(organization_ids))
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {db.column(Agency, 'minutes_balance')} FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
             [agency_id],

@@ -40,7 +40,7 @@ def home(request):
 @login_required
 def buy(request):
     organization = _organization_or_404(request)
-    packages = CreditPackage.objects.filter(agency_id=request.agency.pk)
+    packages = CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk)
     return render(request, "billing/buy.html", {"organization": organization, "packages": packages})
 
 
@@ -48,7 +48,7 @@ def buy(request):
 @require_POST
 def buy_package(request, package_id):
     _organization_or_404(request)
-    package = get_object_or_404(CreditPackage, pk=package_id, agency_id=request.agency.pk)
+    package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency_id=request.agency.pk)
     try:
         started = checkout.purchase_start(user=request.user, package=package)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected) as exc:

@@ -11,6 +11,7 @@ payment is applied when the payment lands. Balances may go negative.
 from django.db import transaction
 
 from agencies.templatetags.money import money
+from invoices import services as invoicing
 
 from . import ledger
 from .models import LedgerEntry, Purchase
@@ -89,6 +90,7 @@ def refund_record(*, purchase_id: int, charge) -> Purchase:
         # Totals only grow: an older view of the charge changes nothing.
         purchase.refunded_cents = max(purchase.refunded_cents, min(charge.amount_refunded, purchase.amount_cents))
         credits_sync(purchase)
+        invoicing.credit_note_issue_for_refunds(purchase=purchase)  # same transaction as the credits
         purchase.save()
     return purchase
 

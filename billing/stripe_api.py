@@ -160,6 +160,34 @@ def webhook_endpoint_replace(*, agency, url: str, idempotency_key: str) -> str:
     return _call("webhook endpoint replace", agency.stripe_secret_key, replace)
 
 
+def customer_sync(*, agency, customer_id: str, params: dict, tax_id: dict | None, idempotency_key: str) -> str:
+    """Update the customer (name, email, address) and its one tax id, or create it; return its id.
+
+    A customer id Stripe does not know (another account, test keys swapped for
+    live ones) is replaced by a new customer.
+    """
+    def sync(client):
+        if customer_id:
+            try:
+                customer = client.v1.customers.update(customer_id, params)
+            except stripe.InvalidRequestError as exc:
+                if exc.code != "resource_missing":
+                    raise
+            else:
+                kept = False
+                for existing in client.v1.customers.tax_ids.list(customer.id, {"limit": 100}).data:
+                    if tax_id and (existing.type, existing.value) == (tax_id["type"], tax_id["value"]):
+                        kept = True
+                    else:
+                        client.v1.customers.tax_ids.delete(customer.id, existing.id)
+                if tax_id and not kept:
+                    client.v1.customers.tax_ids.create(customer.id, tax_id, {"idempotency_key": f"{idempotency_key}-tax"})
+                return customer.id
+        created = {**params, "tax_id_data": [tax_id]} if tax_id else params
+        return client.v1.customers.create(created, {"idempotency_key": idempotency_key}).id
+    return _call("customer sync", agency.stripe_secret_key, sync)
+
+
 # --- Checking an agency's settings ------------------------------------------------
 
 @dataclass

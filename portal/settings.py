@@ -79,6 +79,18 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTI
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
 
+# --- Invoices ------------------------------------------------------------------
+# The platform as a seller (call minutes bought by agencies): printed on its invoices.
+PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", PLATFORM_NAME)
+PLATFORM_ADDRESS = env("PLATFORM_ADDRESS", "")
+PLATFORM_COUNTRY = env("PLATFORM_COUNTRY", "").upper()
+PLATFORM_VAT_ID = env("PLATFORM_VAT_ID", "")
+PLATFORM_INVOICE_PREFIX = env("PLATFORM_INVOICE_PREFIX", "PLAT")
+# The agency logo on invoice PDFs is fetched when a PDF is made; past this the PDF shows the name alone.
+INVOICE_LOGO_TIMEOUT_SECONDS = env_int("INVOICE_LOGO_TIMEOUT_SECONDS", 3)
+# A TrueType font for invoice PDFs; empty: DejaVu Sans when installed, else a built-in Latin-1 font.
+INVOICE_PDF_FONT = env("INVOICE_PDF_FONT", "")
+
 # --- Usage API and background work -------------------------------------------
 # Requests per minute per API key (failed authentications: per client address).
 # Counted in the default cache, so shared by all workers when REDIS_URL is set.
@@ -109,6 +121,7 @@ INSTALLED_APPS = [
     "agencies",
     "billing",
     "usage",
+    "invoices",
 ]
 
 MIDDLEWARE = [
@@ -237,5 +250,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # The stripe package logs every request at INFO; billing.stripe_api logs what matters.
-    "loggers": {"stripe": {"level": env("STRIPE_LOG_LEVEL", "WARNING")}},
+    # fontTools (invoice PDFs) logs every font subsetting step at INFO.
+    "loggers": {"stripe": {"level": env("STRIPE_LOG_LEVEL", "WARNING")}, "fontTools": {"level": "WARNING"}},
 }

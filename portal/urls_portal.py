@@ -9,6 +9,7 @@ urlpatterns = [
     path("", portal_views.home, name="home"),
     path("accounts/", include("allauth.urls")),
     path("billing/", include("billing.urls_portal")),
+    path("settings/billing/", include("invoices.urls_portal")),
     path("api/v1/", include("usage.urls_api")),
     path("", include("usage.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),

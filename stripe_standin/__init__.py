@@ -2,9 +2,9 @@
 
 Real Stripe REST shapes over HTTP, so the official ``stripe`` package talks to
 it unchanged (set ``STRIPE_API_BASE`` to its URL): products, prices, Checkout
-Sessions with a hosted payment page, payment intents, charges, refunds,
-disputes, events and webhook endpoints whose signed deliveries use Stripe's
-``Stripe-Signature`` scheme. State is in memory, one account per secret key;
+Sessions with a hosted payment page, customers and their tax ids, payment
+intents, charges, refunds, disputes, events and webhook endpoints whose signed
+deliveries use Stripe's ``Stripe-Signature`` scheme. State is in memory, one account per secret key;
 an unknown key gets 401. Accounts are made with ``POST /_standin/accounts``.
 
 Run it with ``python -m stripe_standin --port 12111``; tests call ``start()``.

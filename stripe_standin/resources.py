@@ -157,6 +157,15 @@ def _priced_item(price: dict, quantity: int) -> dict:
             "currency": price["currency"], "quantity": quantity, "price": copy.deepcopy(price)}
 
 
+def _session_customer(account: Account, params: dict) -> str | None:
+    if not params.get("customer"):
+        return None
+    if params.get("customer_email"):
+        raise StripeError(400, "You may only specify one of these parameters: customer, customer_email.",
+                          param="customer_email")
+    return account.get("customer", "customer", params["customer"], "customer")["id"]
+
+
 def session_create(account: Account, params: dict, public_base: str) -> dict:
     mode = _required(params, "mode")
     if mode != "payment":
@@ -175,7 +184,7 @@ def session_create(account: Account, params: dict, public_base: str) -> dict:
         "id": session_id, "object": "checkout.session", "livemode": account.livemode, "created": now(),
         "expires_at": now() + 24 * 3600, "mode": mode, "status": "open", "payment_status": "unpaid",
         "amount_subtotal": total, "amount_total": total, "currency": currencies.pop(),
-        "client_reference_id": params.get("client_reference_id"), "customer": None,
+        "client_reference_id": params.get("client_reference_id"), "customer": _session_customer(account, params),
         "customer_email": params.get("customer_email"), "customer_details": None,
         "metadata": _metadata(params), "payment_intent": None,
         "success_url": success_url, "cancel_url": params.get("cancel_url"),

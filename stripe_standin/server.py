@@ -11,6 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from . import customers as cus
 from . import pages
 from . import resources as res
 from .forms import decode_form
@@ -79,6 +80,16 @@ for _path, _kind, _type in [
     api.add("GET", f"/v1/{_path}/{ID}")(_retrieve(_kind, _type))
 
 
+def _list(path: str, object_type: str):
+    def handler(store, account, match, params, request):
+        return res.listing(path, [res.public(o) for o in account.of_type(object_type)])
+    return handler
+
+
+api.add("GET", "/v1/products")(_list("/v1/products", "product"))
+api.add("GET", "/v1/prices")(_list("/v1/prices", "price"))
+
+
 @api.add("POST", "/v1/products")
 def _product_create(store, account, match, params, request):
     return res.product_create(account, params)
@@ -122,6 +133,42 @@ def _endpoint_list(store, account, match, params, request):
 @api.add("DELETE", f"/v1/webhook_endpoints/{ID}")
 def _endpoint_delete(store, account, match, params, request):
     return res.webhook_endpoint_delete(account, match.group(1))
+
+
+@api.add("POST", "/v1/customers")
+def _customer_create(store, account, match, params, request):
+    return cus.customer_create(account, params)
+
+
+@api.add("GET", "/v1/customers")
+def _customer_list(store, account, match, params, request):
+    return res.listing("/v1/customers", account.of_type("customer"))
+
+
+@api.add("GET", f"/v1/customers/{ID}")
+def _customer_retrieve(store, account, match, params, request):
+    return account.get("customer", "customer", match.group(1))
+
+
+@api.add("POST", f"/v1/customers/{ID}")
+def _customer_update(store, account, match, params, request):
+    return cus.customer_update(account, account.get("customer", "customer", match.group(1)), params)
+
+
+@api.add("GET", f"/v1/customers/{ID}/tax_ids")
+def _tax_id_list(store, account, match, params, request):
+    customer = account.get("customer", "customer", match.group(1))
+    return res.listing(f"/v1/customers/{customer['id']}/tax_ids", cus.tax_ids_of(account, customer))
+
+
+@api.add("POST", f"/v1/customers/{ID}/tax_ids")
+def _tax_id_create(store, account, match, params, request):
+    return cus.tax_id_create(account, account.get("customer", "customer", match.group(1)), params)
+
+
+@api.add("DELETE", f"/v1/customers/{ID}/tax_ids/{ID}")
+def _tax_id_delete(store, account, match, params, request):
+    return cus.tax_id_delete(account, account.get("customer", "customer", match.group(1)), match.group(2))
 
 
 @api.add("GET", "/v1/events")

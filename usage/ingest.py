@@ -22,7 +22,7 @@ zero, and the record is then marked overdraft.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing import ledger
@@ -110,7 +110,7 @@ CONTENT_FIELDS = ("organization", "duration_sec", "created_at", "number_id", "di
 def _stored(agency_id: int, record_ids: list[str]) -> dict[str, tuple]:
     """The content of records the agency already sent, by record id (plain SQL: every sync runs it)."""
     columns = ", ".join(db.column(UsageRecord, field) for field in ("record_id", *CONTENT_FIELDS))
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT {columns} FROM {db.table(UsageRecord)} WHERE {db.column(UsageRecord, 'agency')} = %s "
             f"AND {db.column(UsageRecord, 'record_id')} IN ({db.placeholders(len(record_ids))})",

@@ -69,7 +69,7 @@ def api_key_find(*, secret: str) -> KeyOwner | None:
     key = {field: f"k.{db.column(ApiKey, field)}"
            for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")}
     stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - TOUCH_EVERY)
-    with connection.cursor() as cursor:
+    with db.hot_cursor() as cursor:
         cursor.execute(
             f"SELECT k.id, COALESCE({key['agency']}, o.{db.column(Organization, 'agency')}), {key['organization']}, "
             f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s "

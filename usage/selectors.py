@@ -147,6 +147,6 @@ def client_credit_price(*, agency_id: int) -> MinutePrice | None:
     The best price the agency sells credits at, so a cost shown to a client
     never overstates what its calls cost. None when the agency sells nothing.
     """
-    packages = CreditPackage.objects.filter(agency_id=agency_id).values_list("price_cents", "credits", "currency")
+    packages = CreditPackage.objects.on_sale().filter(agency_id=agency_id).values_list("price_cents", "credits", "currency")
     best = min(packages, key=lambda p: (Fraction(p[0], p[1]), p[1]), default=None)
     return MinutePrice(*best) if best else None

@@ -1,5 +1,9 @@
 """What clients, agencies and Stripe do in the billing tests, over the real HTTP paths."""
 
+import threading
+
+from django.db import connection
+
 from billing.models import Purchase
 from tests.conftest import host
 
@@ -40,3 +44,23 @@ def bought_and_paid(client, agency, user, **pay):
     _, purchase = checkout_start(client, agency, user)
     agency.stripe.pay(purchase.stripe_session_id, **pay)
     return purchase
+
+
+def in_threads(count, work):
+    """Run work(i) in `count` threads released together; each closes its own connection."""
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def run(i):
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results

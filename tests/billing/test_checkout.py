@@ -1,11 +1,12 @@
 """Buying credits on an agency's portal: Checkout Session, Purchase, success page."""
 
 import pytest
+from django.test import Client
 
 from agencies import services
 from billing import checkout
 from billing.models import LedgerEntry, Purchase
-from tests.billing.flows import bought_and_paid, checkout_start, deliver_last, success_page
+from tests.billing.flows import bought_and_paid, checkout_start, deliver_last, in_threads, success_page
 from tests.conftest import host
 from tests.stripe_fixtures import closed_port
 
@@ -270,3 +271,17 @@ def test_a_test_mode_session_never_credits_an_agency_with_live_keys(client, stri
     assert purchase.status == Purchase.Status.MISMATCH
     assert "test-mode payment" in purchase.mismatch_reason
     assert not LedgerEntry.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_purchase_fulfil_run_in_two_threads_credits_once(stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    purchase = bought_and_paid(Client(), agency, user)
+    session = agency.stripe.client.v1.checkout.sessions.retrieve(purchase.stripe_session_id)
+    results = in_threads(2, lambda i: checkout.purchase_fulfil(agency=agency, session=session))
+    assert [r.status for r in results] == ["paid", "paid"]
+    user.organization.refresh_from_db()
+    assert user.organization.credits_balance == 100
+    assert LedgerEntry.objects.filter(purchase=purchase).count() == 1

@@ -1,9 +1,12 @@
 """Refunds and disputes take credits back, proportionally and never twice."""
 
+import pytest
+from django.test import Client
+
 from agencies.models import Organization
 from billing import ledger
 from billing.models import LedgerEntry, Purchase
-from tests.billing.flows import bought_and_paid, deliver, deliver_last
+from tests.billing.flows import bought_and_paid, deliver, deliver_last, in_threads
 
 
 def _credited(client, stripe_agency, make_client_user):
@@ -130,3 +133,21 @@ def test_a_dispute_closure_delivered_before_its_opening_ends_the_same(client, st
     purchase.refresh_from_db()
     assert _balance(organization) == 100 and purchase.status == Purchase.Status.PAID
     assert not LedgerEntry.objects.filter(purchase=purchase, kind="dispute").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_refund_events_processed_in_parallel_add_up(stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    purchase = bought_and_paid(Client(), agency, user)
+    deliver_last(Client(), agency, "checkout.session.completed")
+    purchase.refresh_from_db()
+    for cents in (1000, 1000, 2000):
+        agency.stripe.refund(purchase.stripe_payment_intent_id, amount=cents)
+    deliveries = agency.stripe.deliveries("charge.refunded")
+    responses = in_threads(len(deliveries) * 2, lambda i: deliver(Client(), agency, deliveries[i % len(deliveries)]))
+    assert {r.status_code for r in responses} == {200}
+    purchase.refresh_from_db()
+    assert _balance(user.organization) == 0
+    assert (purchase.status, purchase.credits_refunded) == ("refunded", 100)

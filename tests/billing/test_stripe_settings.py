@@ -112,3 +112,14 @@ def test_secrets_are_never_rendered(console, stripe_agency):
     response = _post(console, agency, stripe_product_id="prod_Missing0001")
     assert agency.stripe_secret_key not in response.text
     assert agency.stripe_webhook_secret not in response.text
+
+
+def test_a_new_secret_key_alone_is_checked_against_stripe(console, stripe_agency, stripe_account):
+    agency = stripe_agency()
+    other = stripe_account()
+    response = _post(console, agency, stripe_secret_key=other.secret_key, stripe_product_id="", stripe_price_id="")
+    assert "Stripe settings saved." in response.text
+    assert Agency.objects.get(pk=agency.pk).stripe_secret_key == other.secret_key
+    refused = _post(console, agency, stripe_secret_key="sk_test_NotARealKey123456", stripe_product_id="",
+                    stripe_price_id="")
+    assert refused.status_code == 400 and "Stripe refused this secret key." in refused.text

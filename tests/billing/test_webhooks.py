@@ -1,16 +1,14 @@
 """POST /api/webhooks/stripe/<slug>: signatures, idempotency, outages, concurrency."""
 
 import json
-import threading
 import time
 
 import pytest
 import stripe
-from django.db import connection
 from django.test import Client
 
 from billing.models import LedgerEntry, Purchase, StripeEvent
-from tests.billing.flows import bought_and_paid, deliver, deliver_last, success_page, webhook_post
+from tests.billing.flows import bought_and_paid, deliver, deliver_last, in_threads, success_page, webhook_post
 from tests.stripe_fixtures import closed_port
 
 
@@ -142,26 +140,6 @@ def test_a_webhook_answers_well_within_a_second(client, stripe_agency, make_clie
     assert time.monotonic() - started < 1.0
 
 
-def _in_threads(count, work):
-    """Run work(i) in `count` threads released together; each closes its own connection."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_event_ten_times_in_parallel_credits_once(stripe_agency, make_client_user):
@@ -170,7 +148,7 @@ def test_the_same_event_ten_times_in_parallel_credits_once(stripe_agency, make_c
     purchase = bought_and_paid(Client(), agency, user)
     delivery = agency.stripe.last_delivery("checkout.session.completed")
 
-    responses = _in_threads(10, lambda i: deliver(Client(), agency, delivery))
+    responses = in_threads(10, lambda i: deliver(Client(), agency, delivery))
     assert [r.status_code for r in responses] == [200] * 10
     user.organization.refresh_from_db()
     purchase.refresh_from_db()
@@ -187,7 +165,7 @@ def test_webhook_and_success_page_racing_credit_once(stripe_agency, make_client_
         buyer = Client()
         purchase = bought_and_paid(buyer, agency, user)
         delivery = agency.stripe.last_delivery("checkout.session.completed")
-        responses = _in_threads(2, lambda i: deliver(Client(), agency, delivery) if i == 0
+        responses = in_threads(2, lambda i: deliver(Client(), agency, delivery) if i == 0
                                 else success_page(buyer, agency, purchase))
         assert [r.status_code for r in responses] == [200, 200]
         assert "+100 credits" in responses[1].text

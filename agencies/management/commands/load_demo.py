@@ -9,12 +9,13 @@ secret stored on the agency.
 """
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from agencies import services, tenancy
 from agencies.models import Agency, CreditPackage, User
 from billing.demo_stripe import stripe_connect
+from billing.stripe_api import StripeRejected, StripeUnavailable
 
 OPERATOR = ("operator@example.com", "operator-demo-pass")
 AGENCY_ADMIN = ("agency@example.com", "agency-demo-pass")
@@ -35,7 +36,11 @@ class Command(BaseCommand):
         agency = self._load()
         if settings.STRIPE_API_BASE:
             # Slow I/O, kept out of the transaction that wrote the demo.
-            stripe_connect(agency)
+            try:
+                stripe_connect(agency)
+            except (OSError, RuntimeError, StripeUnavailable, StripeRejected) as exc:
+                raise CommandError(f"Could not set up the demo's Stripe account at {settings.STRIPE_API_BASE} "
+                                   f"({exc}). Is the stand-in running? python -m stripe_standin") from None
             self.stdout.write(f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready.")
         else:
             self.stdout.write("Stripe: the demo agency has placeholder keys. Run with STRIPE_API_BASE pointing at the "

@@ -1,0 +1,81 @@
+"""Invoices in the agency console: seller details, the agency's own billing details, documents.
+
+An agency admin sees its own agency's documents only; any other id is 404.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+
+from agencies.models import Agency
+
+from . import pdf, selectors, services
+from .forms import BillingDetailsForm, SellerDetailsForm
+from .logo import logo_fetch
+from .portal_views import pdf_response
+
+PAGE_SIZE = 50
+
+
+def _agency_or_404(request) -> Agency:
+    """The agency the logged-in console user administers (console host only)."""
+    if request.agency is not None or request.user.managed_agency_id is None:
+        raise Http404("No agency")
+    return Agency.objects.get(pk=request.user.managed_agency_id)
+
+
+@login_required
+def documents(request):
+    agency = _agency_or_404(request)
+    page = Paginator(selectors.agency_invoices(agency=agency), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "invoices/console_invoices.html", {
+        "agency": agency, "page": page, "seller": selectors.seller_of(agency=agency),
+        "credit_notes": selectors.agency_credit_notes(agency=agency)[:PAGE_SIZE],
+    })
+
+
+@login_required
+def seller(request):
+    agency = _agency_or_404(request)
+    form = SellerDetailsForm(request.POST or None, instance=selectors.seller_of(agency=agency),
+                             initial={"invoice_prefix": selectors.invoice_prefix(agency=agency)})
+    if request.method == "POST" and form.is_valid():
+        services.seller_details_save(agency=agency, data=form.cleaned_data)
+        messages.success(request, "Seller details saved. Invoices issued from now on carry them.")
+        return redirect("console_invoices:seller")
+    return render(request, "invoices/console_seller.html", {"agency": agency, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@login_required
+def billing(request):
+    """The agency's own details as a buyer (call minutes bought from the platform)."""
+    agency = _agency_or_404(request)
+    form = BillingDetailsForm(request.POST or None, instance=selectors.billing_details(agency_id=agency.pk))
+    if request.method == "POST" and form.is_valid():
+        services.billing_details_save(agency=agency, data=form.cleaned_data)
+        messages.success(request, "Billing details saved.")
+        return redirect("console_invoices:billing")
+    return render(request, "invoices/console_billing.html", {"agency": agency, "form": form},
+                  status=400 if form.errors else 200)
+
+
+@never_cache
+@login_required
+def invoice_download(request, invoice_id):
+    agency = _agency_or_404(request)
+    invoice = get_object_or_404(selectors.agency_invoices(agency=agency), pk=invoice_id)
+    content = pdf.invoice_pdf(invoice, brand=agency.company_name, logo=logo_fetch(agency.logo_url))
+    return pdf_response(content, invoice.number)
+
+
+@never_cache
+@login_required
+def credit_note_download(request, note_id):
+    agency = _agency_or_404(request)
+    note = get_object_or_404(selectors.agency_credit_notes(agency=agency), pk=note_id)
+    content = pdf.credit_note_pdf(note, brand=agency.company_name, logo=logo_fetch(agency.logo_url))
+    return pdf_response(content, note.number)

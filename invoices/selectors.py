@@ -1,0 +1,101 @@
+"""Reads: details, the VAT terms of a sale, and the documents a tenant may see."""
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from agencies.models import Agency, Organization
+
+from . import vat
+from .countries import country_name
+from .models import BillingDetails, CreditNote, Invoice, SellerDetails
+
+
+def seller_of(*, agency: Agency) -> SellerDetails | None:
+    return SellerDetails.objects.filter(agency=agency).first()
+
+
+def billing_details(*, organization_id: int | None = None, agency_id: int | None = None) -> BillingDetails | None:
+    if organization_id is not None:
+        return BillingDetails.objects.filter(organization_id=organization_id).first()
+    return BillingDetails.objects.filter(agency_id=agency_id).first()
+
+
+def invoice_prefix(*, agency: Agency) -> str:
+    """The agency's own prefix, else one made from its slug (ACME-CALLS -> ACMECALLS)."""
+    seller = seller_of(agency=agency)
+    if seller is not None:
+        return seller.invoice_prefix
+    return re.sub(r"[^A-Z0-9]", "", (agency.slug or "").upper())[:10] or "INV"
+
+
+def vat_decision(*, seller: SellerDetails | None, buyer: BillingDetails | None) -> vat.Decision:
+    return vat.decide(
+        seller_country=seller.country if seller else "",
+        buyer_country=buyer.country if buyer else "",
+        buyer_vat_id=buyer.vat_id if buyer else "",
+    )
+
+
+@dataclass(frozen=True)
+class CheckoutTerms:
+    prices_include_vat: bool
+    decision: vat.Decision
+    amounts: vat.Amounts
+
+    @property
+    def vat_label(self) -> str:
+        if self.decision.rate_bp == 0:
+            return "no VAT (reverse charge)" if self.decision.treatment == vat.Treatment.REVERSE_CHARGE else "no VAT"
+        return f"{vat.format_rate(self.decision.rate_bp)} VAT ({country_name(self.decision.country)})"
+
+
+def checkout_terms(*, agency: Agency, organization: Organization, price_cents: int) -> CheckoutTerms:
+    """What a client pays for a package priced `price_cents`, with the VAT its details call for now."""
+    seller = seller_of(agency=agency)
+    decision = vat_decision(seller=seller, buyer=billing_details(organization_id=organization.pk))
+    include = seller.prices_include_vat if seller else True
+    amounts = vat.amounts_from_price(price=price_cents, rate_bp=decision.rate_bp, prices_include_vat=include)
+    return CheckoutTerms(prices_include_vat=include, decision=decision, amounts=amounts)
+
+
+def checkout_amount(*, agency: Agency, organization: Organization, price_cents: int) -> int:
+    """The amount Checkout charges for a package: its price, plus VAT when the agency's prices exclude it."""
+    return checkout_terms(agency=agency, organization=organization, price_cents=price_cents).amounts.gross
+
+
+def seller_party(*, agency: Agency, seller: SellerDetails | None) -> dict:
+    """The seller fields an invoice copies: the agency's seller details, or its name alone."""
+    if seller is None:
+        return {"seller_name": agency.company_name, "seller_address": "", "seller_country": "", "seller_vat_id": ""}
+    return {"seller_name": seller.company_name, "seller_address": "\n".join(seller.address_lines()),
+            "seller_country": seller.country, "seller_vat_id": seller.vat_id}
+
+
+def buyer_party(*, buyer: BillingDetails | None, fallback_name: str, email: str) -> dict:
+    if buyer is None:
+        return {"buyer_name": fallback_name, "buyer_address": "", "buyer_country": "", "buyer_vat_id": "",
+                "buyer_email": email}
+    return {"buyer_name": buyer.company_name, "buyer_address": "\n".join(buyer.address_lines()),
+            "buyer_country": buyer.country, "buyer_vat_id": buyer.vat_id, "buyer_email": email}
+
+
+# --- Documents, scoped to who may see them --------------------------------------
+
+def organization_invoices(*, organization: Organization) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(organization=organization, agency_id=organization.agency_id)
+
+
+def organization_credit_notes(*, organization: Organization) -> QuerySet[CreditNote]:
+    return (CreditNote.objects.filter(organization=organization, agency_id=organization.agency_id)
+            .select_related("invoice"))
+
+
+def agency_invoices(*, agency: Agency) -> QuerySet[Invoice]:
+    """Every invoice of the agency: to its clients, and (later) the platform's to it."""
+    return Invoice.objects.filter(agency=agency).select_related("organization", "purchase")
+
+
+def agency_credit_notes(*, agency: Agency) -> QuerySet[CreditNote]:
+    return CreditNote.objects.filter(agency=agency).select_related("organization", "invoice")

@@ -1,0 +1,171 @@
+"""Writes: billing and seller details, issuing invoices and credit notes, the Stripe customer.
+
+invoice_issue_for_purchase and credit_note_issue_for_refunds run inside the
+transaction that credits or refunds the purchase (billing.checkout and
+billing.refunds call them with the purchase row locked), so a purchase is
+credited if and only if it is invoiced. Numbers come from a DocumentCounter
+row locked last, after the purchase and the client's balance, so issuers
+queue without deadlocking and a rolled-back issue leaves no gap.
+"""
+
+import hashlib
+import json
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from agencies.models import Agency, Organization
+
+from . import selectors, vat
+from .models import BillingDetails, CreditNote, DocumentCounter, Invoice, SellerDetails
+
+DETAIL_FIELDS = ["company_name", "address_line1", "address_line2", "postal_code", "city", "country", "vat_id"]
+SELLER_FIELDS = DETAIL_FIELDS + ["invoice_prefix", "prices_include_vat"]
+# Stripe's tax id types for the VAT IDs the portal accepts.
+STRIPE_TAX_ID_TYPES = {"GB": "gb_vat", "CH": "ch_vat", "NO": "no_vat"}
+
+
+# --- Details --------------------------------------------------------------------
+
+def billing_details_save(*, data: dict, organization: Organization | None = None,
+                         agency: Agency | None = None) -> BillingDetails:
+    """Create or replace a buyer's billing details (already validated by BillingDetailsForm)."""
+    owner = {"organization": organization} if organization is not None else {"agency": agency}
+    details, _ = BillingDetails.objects.update_or_create(**owner, defaults={f: data[f] for f in DETAIL_FIELDS})
+    return details
+
+
+def seller_details_save(*, agency: Agency, data: dict) -> SellerDetails:
+    details, _ = SellerDetails.objects.update_or_create(agency=agency, defaults={f: data[f] for f in SELLER_FIELDS})
+    return details
+
+
+# --- Numbers --------------------------------------------------------------------
+
+def _next_sequence(*, scope: str, series: str, year: int) -> int:
+    """Take the next number of a sequence. Call inside the issuing transaction."""
+    counter, _ = DocumentCounter.objects.select_for_update().get_or_create(scope=scope, series=series, year=year)
+    counter.last_number += 1
+    counter.save(update_fields=["last_number"])
+    return counter.last_number
+
+
+def _number(prefix: str, series: str, year: int, sequence: int) -> str:
+    middle = "-CN" if series == DocumentCounter.Series.CREDIT_NOTE else ""
+    return f"{prefix}{middle}-{year}-{sequence:06d}"
+
+
+def _numbered(*, agency: Agency, series: str) -> dict:
+    """Number, sequence and issue date of the next document the agency issues in `series`."""
+    today = timezone.localdate()
+    sequence = _next_sequence(scope=f"agency:{agency.pk}", series=series, year=today.year)
+    prefix = selectors.invoice_prefix(agency=agency)
+    return {"number": _number(prefix, series, today.year, sequence), "sequence": sequence, "issue_date": today}
+
+
+# --- Invoices and credit notes --------------------------------------------------
+
+def invoice_issue_for_purchase(*, purchase) -> Invoice:
+    """The invoice of a paid purchase: issued now, or the one already issued.
+
+    Call in the transaction that credits the purchase, with its row locked.
+    The VAT decision is taken here, from the seller's and buyer's details as
+    they are now, and the amount Stripe charged is split into net and VAT.
+    A refund reported before the payment gets its credit note at once.
+    """
+    existing = Invoice.objects.filter(purchase_id=purchase.pk).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        agency = Agency.objects.get(pk=purchase.agency_id)
+        seller = selectors.seller_of(agency=agency)
+        buyer = selectors.billing_details(organization_id=purchase.organization_id)
+        decision = selectors.vat_decision(seller=seller, buyer=buyer)
+        amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
+        buyer_party = selectors.buyer_party(
+            buyer=buyer, fallback_name=purchase.organization.name,
+            email=purchase.buyer.email if purchase.buyer_id else "",
+        )
+        invoice = Invoice.objects.create(
+            agency=agency, organization_id=purchase.organization_id, purchase=purchase,
+            **_numbered(agency=agency, series=DocumentCounter.Series.INVOICE),
+            **selectors.seller_party(agency=agency, seller=seller), **buyer_party,
+            description=f"{purchase.credits:,} call credits (1 credit = 1 minute)", quantity=1,
+            currency=purchase.currency, net_cents=amounts.net, vat_cents=amounts.vat, gross_cents=amounts.gross,
+            vat_rate_bp=decision.rate_bp, vat_treatment=decision.treatment, vat_country=decision.country,
+            vat_rates_as_of=vat.RATES_AS_OF, legal_note=decision.note,
+            prices_include_vat=seller.prices_include_vat if seller else True,
+        )
+        credit_note_issue_for_refunds(purchase=purchase)
+    return invoice
+
+
+def credit_note_issue_for_refunds(*, purchase) -> CreditNote | None:
+    """Credit the part of the purchase's invoice refunded since the last credit note.
+
+    Works from Stripe's running refund total on the purchase (like the
+    credits), so a redelivered refund issues nothing twice. Cumulative VAT is
+    rounded on the cumulative amount, so notes that add up to the whole invoice
+    cancel its net and VAT exactly. Call with the purchase row locked. Does
+    nothing for a purchase without an invoice.
+    """
+    invoice = Invoice.objects.filter(purchase_id=purchase.pk).first()
+    if invoice is None:
+        return None
+    refunded = min(purchase.refunded_cents, invoice.gross_cents)
+    before = invoice.credit_notes.aggregate(gross=Sum("gross_cents"), vat=Sum("vat_cents"))
+    credited, credited_vat = before["gross"] or 0, before["vat"] or 0
+    if refunded <= credited:
+        return None
+    vat_after = invoice.vat_cents if refunded == invoice.gross_cents else vat.vat_in_gross(refunded, invoice.vat_rate_bp)
+    gross, vat_cents = refunded - credited, vat_after - credited_vat
+    with transaction.atomic():
+        agency = Agency.objects.get(pk=invoice.agency_id)
+        return CreditNote.objects.create(
+            invoice=invoice, agency=agency, organization_id=invoice.organization_id,
+            **_numbered(agency=agency, series=DocumentCounter.Series.CREDIT_NOTE),
+            reason=f"Refund of {'the whole' if refunded == invoice.gross_cents else 'part of the'} "
+                   f"payment for invoice {invoice.number}",
+            currency=invoice.currency, net_cents=gross - vat_cents, vat_cents=vat_cents, gross_cents=gross,
+            vat_rate_bp=invoice.vat_rate_bp, vat_treatment=invoice.vat_treatment, credited_total_cents=refunded,
+        )
+
+
+# --- The Stripe customer --------------------------------------------------------
+
+def _stripe_tax_id(details: BillingDetails) -> dict | None:
+    if not details.vat_id:
+        return None
+    kind = "eu_vat" if details.country in vat.EU_COUNTRIES else STRIPE_TAX_ID_TYPES.get(details.country)
+    return {"type": kind, "value": details.vat_id} if kind else None
+
+
+def billing_customer_sync(*, agency: Agency, organization: Organization, email: str) -> str:
+    """Bring the organization's Stripe customer on the agency's account in line with its billing details.
+
+    Returns the customer id for the Checkout Session, or "" when the
+    organization has no billing details (Checkout then takes the email alone).
+    Stripe errors propagate (StripeUnavailable / StripeRejected): checkout
+    stops before anything is written.
+    """
+    from billing import stripe_api  # billing calls into invoices; imported where it is used
+
+    details = selectors.billing_details(organization_id=organization.pk)
+    if details is None:
+        return ""
+    params = {
+        "name": details.company_name, "email": email,
+        "address": {"line1": details.address_line1, "line2": details.address_line2,
+                    "postal_code": details.postal_code, "city": details.city, "country": details.country},
+        "metadata": {"organization_id": str(organization.pk)},
+    }
+    tax_id = _stripe_tax_id(details)
+    digest = hashlib.sha256(json.dumps([params, tax_id], sort_keys=True).encode()).hexdigest()[:24]
+    customer_id = stripe_api.customer_sync(
+        agency=agency, customer_id=details.stripe_customer_id, params=params, tax_id=tax_id,
+        idempotency_key=f"customer-{organization.pk}-{digest}",
+    )
+    if customer_id != details.stripe_customer_id:
+        BillingDetails.objects.filter(pk=details.pk).update(stripe_customer_id=customer_id)
+    return customer_id
