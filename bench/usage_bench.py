@@ -87,11 +87,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(port: int, threads: int) -> subprocess.Popen:
+def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {**os.environ, **SERVER_ENV}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "portal.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30",
+         "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads), "--keep-alive", "30",
          "--log-level", "warning"],
         cwd=ROOT, env=env,
     )
@@ -150,21 +150,41 @@ def in_parallel(workers: list, work, requests: list[list[dict]]) -> int:
 
 
 # --- The floor: psycopg alone, the same statements ----------------------------------
+# The very SQL the app sends (portal/db.py, billing/ledger.py, usage/ingest.py) with the
+# same prepare policy (statements of at most 60 parameters are prepared), so the ratio
+# measures what Django, JSON and HTTP add, nothing else.
+
+PREPARE_MAX_PARAMS = 60
+RECORD_COLUMNS = ('"agency_id", "organization_id", "record_id", "duration_sec", "minutes", "created_at", '
+                  '"number_id", "direction", "reservation_id", "overdraft", "received_at"')
+ENTRY_COLUMNS = ('"organization_id", "agency_id", "amount", "kind", "reference", "balance_after", "actor_id", '
+                 '"description", "created_at"')
+
+
+def _run(cur, sql: str, params: list):
+    return cur.execute(sql, params, prepare=len(params) <= PREPARE_MAX_PARAMS)
+
+
+def _marks(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
 
 def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
     conn, agency_id = floor
     applied = 0
     for records in requests:
         with conn.transaction(), conn.cursor() as cur:
-            (agency_balance,) = cur.execute(
-                "SELECT minutes_balance FROM agencies_agency WHERE id = %s FOR UPDATE", (agency_id,)).fetchone()
+            (agency_balance,) = _run(cur, 'SELECT "minutes_balance" FROM "agencies_agency" WHERE id = %s FOR UPDATE',
+                                     [agency_id]).fetchone()
             org_ids = sorted({r["organization_id"] for r in records})
-            balances = dict(cur.execute(
-                "SELECT id, credits_balance FROM agencies_organization WHERE agency_id = %s AND id = ANY(%s) "
-                "ORDER BY id FOR UPDATE", (agency_id, org_ids)).fetchall())
-            seen = {row[0] for row in cur.execute(
-                "SELECT record_id FROM usage_usagerecord WHERE agency_id = %s AND record_id = ANY(%s)",
-                (agency_id, [r["id"] for r in records])).fetchall()}
+            balances = dict(_run(cur, f'SELECT id, "credits_balance" FROM "agencies_organization" WHERE "agency_id" = %s '
+                                      f'AND id IN ({_marks(len(org_ids))}) ORDER BY id FOR UPDATE',
+                                 [agency_id, *org_ids]).fetchall())
+            ids = [r["id"] for r in records]
+            seen = {row[0] for row in _run(
+                cur, f'SELECT "record_id", "organization_id", "duration_sec", "created_at", "number_id", "direction", '
+                     f'"reservation_id" FROM "usage_usagerecord" WHERE "agency_id" = %s AND "record_id" IN ({_marks(len(ids))})',
+                [agency_id, *ids]).fetchall()}
             now = datetime.now(dt_timezone.utc)
             old_agency, old_orgs = agency_balance, dict(balances)
             record_rows, entry_rows = [], []
@@ -174,38 +194,42 @@ def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
                 minutes = (r["duration_sec"] + 59) // 60
                 balances[r["organization_id"]] -= minutes
                 agency_balance -= minutes
-                created = datetime.fromisoformat(r["created_at"])
-                record_rows.append((agency_id, r["organization_id"], r["id"], r["duration_sec"], minutes, created,
-                                    r["number_id"], r["direction"], None, False, now))
-                ref = f"usage:{r['id']}"
+                record_rows.append((agency_id, r["organization_id"], r["id"], r["duration_sec"], minutes,
+                                    datetime.fromisoformat(r["created_at"]), r["number_id"], r["direction"], None,
+                                    False, now))
+                ref, text = f"usage:{r['id']}", f"Call {r['id']}"
                 entry_rows.append((r["organization_id"], None, -minutes, "usage", ref, balances[r["organization_id"]],
-                                   None, f"Call {r['id']}", now))
-                entry_rows.append((None, agency_id, -minutes, "usage", ref, agency_balance, None, f"Call {r['id']}", now))
-            _insert(cur, "usage_usagerecord", "agency_id, organization_id, record_id, duration_sec, minutes, created_at, "
-                    "number_id, direction, reservation_id, overdraft, received_at", record_rows)
-            _insert(cur, "billing_ledgerentry", "organization_id, agency_id, amount, kind, reference, balance_after, "
-                    "actor_id, description, created_at", entry_rows)
-            cur.execute("UPDATE agencies_agency SET minutes_balance = %s WHERE id = %s AND minutes_balance = %s",
-                        (agency_balance, agency_id, old_agency))
-            changed = [(pk, old_orgs[pk], balances[pk]) for pk in org_ids if balances[pk] != old_orgs[pk]]
-            whens = " ".join(["WHEN %s THEN %s"] * len(changed))
-            cur.execute(
-                f"UPDATE agencies_organization SET credits_balance = CASE id {whens} END "
-                f"WHERE id IN ({', '.join(['%s'] * len(changed))}) AND credits_balance = CASE id {whens} END",
-                [v for pk, _o, new in changed for v in (pk, new)] + [pk for pk, _o, _n in changed]
-                + [v for pk, old, _n in changed for v in (pk, old)])
-            assert cur.rowcount == len(changed)
+                                   None, text, now))
+                entry_rows.append((None, agency_id, -minutes, "usage", ref, agency_balance, None, text, now))
+            _insert(cur, "billing_ledgerentry", ENTRY_COLUMNS, entry_rows)
+            _swap(cur, "agencies_agency", "minutes_balance", {agency_id: (old_agency, agency_balance)})
+            _swap(cur, "agencies_organization", "credits_balance",
+                  {pk: (old_orgs[pk], balances[pk]) for pk in org_ids if balances[pk] != old_orgs[pk]})
+            _insert(cur, "usage_usagerecord", RECORD_COLUMNS, record_rows)
             applied += len(record_rows)
     return applied
 
 
 def _insert(cur, table: str, columns: str, rows: list[tuple]) -> None:
     if len(rows) >= 20:
-        with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        with cur.copy(f'COPY "{table}" ({columns}) FROM STDIN') as copy:
             for row in rows:
                 copy.write_row(row)
-    else:
-        cur.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(columns.split(',')))})", rows)
+    elif rows:
+        row_sql = f"({_marks(len(rows[0]))})"
+        _run(cur, f'INSERT INTO "{table}" ({columns}) VALUES {", ".join([row_sql] * len(rows))}',
+             [value for row in rows for value in row])
+
+
+def _swap(cur, table: str, column: str, changes: dict) -> None:
+    if not changes:
+        return
+    whens = " ".join(["WHEN %s THEN %s"] * len(changes))
+    _run(cur, f'UPDATE "{table}" SET "{column}" = CASE "id" {whens} END WHERE "id" IN ({_marks(len(changes))}) '
+              f'AND "{column}" = CASE "id" {whens} END',
+         [v for pk, (_o, new) in changes.items() for v in (pk, new)] + list(changes)
+         + [v for pk, (old, _n) in changes.items() for v in (pk, old)])
+    assert cur.rowcount == len(changes)
 
 
 # --- The run ----------------------------------------------------------------------
@@ -238,6 +262,7 @@ def main():
     parser.add_argument("--batch1000", type=int, default=4, help="1,000-record batches per round")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="clients sending at once, for the API and for the floor alike (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run against PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench")
@@ -247,7 +272,7 @@ def main():
     floor_agency, floor_orgs = _tenant("floor")
     secret = keys.api_key_create(name="bench", agency=api_agency).secret
     port = _free_port()
-    server = _start_server(port, threads=args.concurrency)
+    server = _start_server(port, workers=args.workers, threads=max(1, args.concurrency // args.workers))
     http_clients = [Http(port, secret) for _ in range(args.concurrency)]
     floors = [(_floor_connection(), floor_agency.pk) for _ in range(args.concurrency)]
     paths = {"api": (http_clients, api_round, api_orgs), "floor": (floors, floor_round, floor_orgs)}
@@ -279,7 +304,7 @@ def main():
 
     print(f"\nUsage records applied per second: median of {args.rounds} alternating rounds, PostgreSQL "
           f"{connection.pg_version // 10000}, {args.concurrency} client(s) at once; API through gunicorn "
-          f"(gthread, 1 worker, {args.concurrency} thread(s), keep-alive)")
+          f"(gthread, {args.workers} worker(s) x {max(1, args.concurrency // args.workers)} thread(s), keep-alive)")
     print(f"{'':12} {'API':>10} {'floor':>10} {'API/floor':>10}")
     for label, (api_rate, floor_rate) in results.items():
         print(f"{label:12} {api_rate:10,.0f} {floor_rate:10,.0f} {api_rate / floor_rate:10.0%}")

@@ -12,6 +12,7 @@ from functools import cached_property, wraps
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -35,8 +36,9 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
     return response
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
-    """Anything under /api/v1/ that is not an endpoint."""
+    """Anything under /api/v1/ that is not an endpoint (any method: no CSRF page either)."""
     return error_response(404, "not_found", "There is no such API endpoint.")
 
 
@@ -64,7 +66,7 @@ class Caller:
     def organization(self) -> Organization | None:
         if self.organization_id is None:
             return None
-        return Organization.objects.select_related("agency").get(pk=self.organization_id)
+        return Organization.objects.get(pk=self.organization_id)
 
 
 def _client_address(request) -> str:
@@ -154,6 +156,8 @@ def json_body(request):
         raise ApiError(400, "invalid_json", "Send the body as application/json.")
     try:
         return json.loads(request.body)
+    except RequestDataTooBig:
+        raise ApiError(400, "invalid_batch", "The body is too large: send at most 1,000 records a request.") from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
 

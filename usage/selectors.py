@@ -73,7 +73,10 @@ def usage_in_range(*, agency_id: int, organization: Organization | None, start: 
         created_at__gte=datetime.combine(start, time.min, tzinfo=dt_timezone.utc),
         created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc),
     )
-    records = records.filter(organization=organization) if organization is not None else records.filter(agency_id=agency_id)
+    if organization is not None:
+        records = records.filter(organization=organization)
+    else:
+        records = records.filter(agency_id=agency_id)
     return records.order_by("-created_at", "-pk")
 
 
@@ -142,11 +145,13 @@ def platform_minute_price() -> MinutePrice:
 
 
 def client_credit_price(*, agency_id: int) -> MinutePrice | None:
-    """What a client pays per credit: the agency's lowest per-credit package price.
+    """What a client pays per credit: the lowest per-credit price among the agency's packages on sale.
 
     The best price the agency sells credits at, so a cost shown to a client
     never overstates what its calls cost. None when the agency sells nothing.
     """
-    packages = CreditPackage.objects.on_sale().filter(agency_id=agency_id).values_list("price_cents", "credits", "currency")
+    packages = CreditPackage.objects.on_sale().filter(agency_id=agency_id).values_list(
+        "price_cents", "credits", "currency",
+    )
     best = min(packages, key=lambda p: (Fraction(p[0], p[1]), p[1]), default=None)
     return MinutePrice(*best) if best else None

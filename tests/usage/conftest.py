@@ -82,7 +82,8 @@ class Api:
     """Calls /api/v1/ as the calling platform would: JSON, Bearer key, any served host."""
 
     def __init__(self, host="localhost"):
-        self.client = Client(HTTP_HOST=host)
+        # CSRF checks on, as for any real client: the API must not depend on Django's test leniency.
+        self.client = Client(HTTP_HOST=host, enforce_csrf_checks=True)
 
     def _headers(self, key):
         return {"HTTP_AUTHORIZATION": f"Bearer {key}"} if key else {}

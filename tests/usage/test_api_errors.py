@@ -274,3 +274,10 @@ def test_no_key_reads_another_tenants_organization(api, agency, agency_key, clie
     assert_error(api.get(path, client_key, organization_id=other_agency.org.pk), 404, "organization_not_found")
     assert_error(api.get(path, client_key, organization_id=sibling.pk), 404, "organization_not_found")
     assert_error(api.get(path, other_agency.key, organization_id=sibling.pk), 404, "organization_not_found")
+
+
+def test_a_body_over_the_upload_limit_is_400_not_an_error_page(api, org, agency_key, world, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_000
+    batch = [record(org, id=f"long-{n}", number_id="n" * 100) for n in range(20)]
+    assert_error(api.post("usage", {"records": batch}, agency_key), 400, "invalid_batch")
+    assert snapshot() == world

@@ -53,6 +53,15 @@ def test_a_client_sees_free_reserved_total_and_its_recent_calls(agency, org, mak
     assert "cannot cover a new call" in page.text
 
 
+@pytest.mark.parametrize("path", ["/", "/usage/", "/settings/api-keys/", "/billing/"])
+def test_every_client_page_links_to_usage_and_api_keys(agency, org, path):
+    browser = Client(HTTP_HOST=host(agency))
+    browser.force_login(org.owner)
+    page = browser.get(path)
+    assert page.status_code == 200
+    assert 'href="/usage/"' in page.text and 'href="/settings/api-keys/"' in page.text
+
+
 def test_the_usage_page_needs_a_client_login(agency):
     assert Client(HTTP_HOST=host(agency)).get("/usage/").status_code == 302
 
