@@ -1,42 +1,22 @@
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
+
 from .models import LedgerEntry, Purchase, StripeEvent
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(admin.ModelAdmin):
-    """Read-only: the ledger is append-only, corrections are new entries."""
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    """The ledger is append-only: corrections are new entries."""
 
     list_display = ["created_at", "organization", "agency", "kind", "amount", "balance_after", "reference", "actor"]
     list_select_related = ["organization", "agency", "actor"]
     list_filter = ["kind"]
     search_fields = ["reference", "description"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class _ReadOnly(admin.ModelAdmin):
-    """Written only by billing's services, from what Stripe says."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Purchase)
-class PurchaseAdmin(_ReadOnly):
+class PurchaseAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "agency", "organization", "credits", "amount_cents", "currency", "status",
                     "stripe_session_id"]
     list_select_related = ["agency", "organization"]
@@ -45,7 +25,7 @@ class PurchaseAdmin(_ReadOnly):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(_ReadOnly):
+class StripeEventAdmin(ReadOnlyAdmin):
     list_display = ["processed_at", "agency", "type", "event_id", "outcome"]
     list_select_related = ["agency"]
     list_filter = ["type"]

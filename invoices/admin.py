@@ -1,19 +1,12 @@
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
+
 from .models import BillingDetails, CreditNote, Invoice, SellerDetails
 
 
-class _Issued(admin.ModelAdmin):
-    """Read-only: issued documents never change; a correction is a credit note."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class _Issued(ReadOnlyAdmin):
+    """Issued documents never change; a correction is a credit note."""
 
 
 @admin.register(Invoice)

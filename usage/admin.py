@@ -1,21 +1,12 @@
 from django.contrib import admin
 
+from portal.admin import ReadOnlyAdmin
+
 from .models import ApiKey, Reservation, UsageRecord
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ApiKey)
-class ApiKeyAdmin(_ReadOnly):
+class ApiKeyAdmin(ReadOnlyAdmin):
     """Owners create keys in their settings; the operator only sees them (never the secret)."""
 
     list_display = ["name", "prefix", "organization", "agency", "created_at", "last_used_at", "revoked_at"]
@@ -25,7 +16,7 @@ class ApiKeyAdmin(_ReadOnly):
 
 
 @admin.register(UsageRecord)
-class UsageRecordAdmin(_ReadOnly):
+class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ["record_id", "organization", "agency", "duration_sec", "minutes", "created_at", "overdraft"]
     list_select_related = ["organization", "agency"]
     list_filter = ["overdraft", "direction"]
@@ -33,7 +24,7 @@ class UsageRecordAdmin(_ReadOnly):
 
 
 @admin.register(Reservation)
-class ReservationAdmin(_ReadOnly):
+class ReservationAdmin(ReadOnlyAdmin):
     list_display = ["id", "organization", "agency", "minutes", "status", "expires_at", "created_at"]
     list_select_related = ["organization", "agency"]
     list_filter = ["status"]
