@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
 
-from . import stripe_api, webhooks
+from . import accounts, stripe_api, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -24,19 +24,35 @@ def stripe_webhook(request, slug):
     503: Stripe cannot be asked about the event right now; Stripe retries.
     200: processed, a duplicate, not ours, or a type we do not handle.
     """
-    agency = get_object_or_404(Agency, slug=slug)
+    return _webhook(request, get_object_or_404(Agency, slug=slug))
+
+
+@csrf_exempt
+@require_POST
+def platform_stripe_webhook(request):
+    """Stripe events for the platform's own account (agencies buying minutes), signed with
+    PLATFORM_STRIPE_WEBHOOK_SECRET. Answers as stripe_webhook does. "platform" is a reserved
+    slug (agencies.validators), so no agency's URL can be this one."""
+    return _webhook(request, accounts.platform_account())
+
+
+def _webhook(request, account):
     try:
         event = stripe_api.event_construct(
-            agency=agency, payload=request.body, signature=request.headers.get("Stripe-Signature"),
+            agency=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
         )
         event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
         obj["id"]  # every event the portal handles is about an object it fetches again by id
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
-        logger.warning("Stripe webhook for agency %s refused: %s", agency.pk, type(exc).__name__)
+        logger.warning("Stripe webhook for %s refused: %s", _name(account), type(exc).__name__)
         return HttpResponseBadRequest("Invalid signature or payload.", content_type="text/plain")
     try:
-        outcome = webhooks.event_process(agency=agency, event_id=event_id, event_type=event_type, obj=obj)
+        outcome = webhooks.event_process(agency=account, event_id=event_id, event_type=event_type, obj=obj)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
         return HttpResponse("Stripe could not be asked about this event now; retry later.",
                             status=503, content_type="text/plain")
     return JsonResponse({"received": True, "outcome": outcome})
+
+
+def _name(account) -> str:
+    return "the platform" if accounts.is_platform(account) else f"agency {account.pk}"

@@ -20,7 +20,7 @@ from agencies.models import Agency, CreditPackage
 from agencies.templatetags.money import money
 from invoices import selectors as invoice_terms, services as invoicing
 
-from . import ledger, refunds, stripe_api
+from . import accounts, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
 
 logger = logging.getLogger(__name__)
@@ -90,31 +90,37 @@ def client_reference(organization_id: int) -> str:
     return f"org_{organization_id}"
 
 
-def session_problem(*, agency: Agency, purchase: Purchase, session) -> str:
-    """Why this session must not credit this purchase ("" when it may)."""
+def session_problem(*, agency, purchase: Purchase, session) -> str:
+    """Why this session must not credit this purchase ("" when it may).
+
+    `agency` is the account the session is on: the agency, or for minutes the
+    PlatformAccount (billing.accounts).
+    """
     metadata = session.metadata.to_dict() if session.metadata else {}
     if metadata.get("purchase") != purchase.reference or \
-            session.client_reference_id != client_reference(purchase.organization_id):
-        return "The Checkout Session does not name this purchase and organization."
+            session.client_reference_id != accounts.client_reference(purchase):
+        return "The Checkout Session does not name this purchase and buyer."
     if session.mode != "payment":
         return f"The Checkout Session is in {session.mode} mode, not payment mode."
     if (session.currency or "").upper() != purchase.currency or session.amount_total != purchase.amount_cents:
         charged = money(session.amount_total or 0, (session.currency or "").upper())
-        return f"Stripe charged {charged}, the package costs {money(purchase.amount_cents, purchase.currency)}."
+        return f"Stripe charged {charged}, the purchase costs {money(purchase.amount_cents, purchase.currency)}."
     if stripe_api.is_live_key(agency.stripe_secret_key) and not session.livemode:
-        return "A test-mode payment cannot credit a portal that uses live Stripe keys."
+        return "A test-mode payment cannot credit an account that uses live Stripe keys."
     return ""
 
 
-def purchase_fulfil(*, agency: Agency, session) -> Purchase | None:
+def purchase_fulfil(*, agency, session) -> Purchase | None:
     """Credit a paid Checkout Session exactly once; None when the session is not ours.
 
-    `session` must come from Stripe with the agency's key, not from a request.
-    Credits only when payment_status is paid, the session names this purchase
-    and the amount and currency are what the package cost; a mismatch is
-    recorded on the purchase and credits nothing.
+    `agency` is the Stripe account: an agency (a client's credit purchase) or
+    the PlatformAccount (an agency's minute purchase). `session` must come
+    from Stripe with that account's key, not from a request. Credits only
+    when payment_status is paid, the session names this purchase and the
+    amount and currency are what it cost; a mismatch is recorded on the
+    purchase and credits nothing.
     """
-    found = Purchase.objects.filter(agency=agency, stripe_session_id=session.id).values_list("pk", flat=True).first()
+    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
     if found is None:
         return None
     with transaction.atomic():
@@ -129,9 +135,10 @@ def purchase_fulfil(*, agency: Agency, session) -> Purchase | None:
             purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
         elif session.payment_status == "paid":
             posted = ledger.entry_post(
-                organization=purchase.organization, amount=purchase.credits, kind=LedgerEntry.Kind.PURCHASE,
+                **purchase.ledger_account(), amount=purchase.credits, kind=LedgerEntry.Kind.PURCHASE,
                 reference=f"purchase:{purchase.pk}", purchase=purchase,
-                description=f"Bought {purchase.credits:,} credits ({money(purchase.amount_cents, purchase.currency)})",
+                description=f"Bought {purchase.credits:,} {purchase.unit} "
+                            f"({money(purchase.amount_cents, purchase.currency)})",
             )
             if not posted.created:
                 raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
@@ -145,11 +152,11 @@ def purchase_fulfil(*, agency: Agency, session) -> Purchase | None:
     return purchase
 
 
-def purchase_fail(*, agency: Agency, session) -> Purchase | None:
+def purchase_fail(*, agency, session) -> Purchase | None:
     """A delayed payment failed: mark the purchase failed (it never credited anything)."""
     if session.payment_status == "paid":
         return purchase_fulfil(agency=agency, session=session)  # a stale failure: Stripe says paid
-    found = Purchase.objects.filter(agency=agency, stripe_session_id=session.id).values_list("pk", flat=True).first()
+    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
     if found is None:
         return None
     with transaction.atomic():

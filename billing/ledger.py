@@ -14,7 +14,7 @@ order, so two such writers cannot deadlock.
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
@@ -128,25 +128,31 @@ def purchases_check() -> list[Mismatch]:
 
     A fulfilled Checkout session holds its credits minus what refunds and open
     or lost disputes took back; an unfulfilled one holds nothing. The entries
-    must also sit on the purchase's own organization.
+    must also sit on the purchase's own account: its organization, or for
+    minutes bought from the platform, its agency.
     """
     sums = dict(
         LedgerEntry.objects.filter(purchase__isnull=False)
         .values_list("purchase").annotate(total=Sum("amount")).values_list("purchase", "total")
     )
+    # A client's purchase moves that client's credits; a minute purchase its agency's minutes.
+    off_client = Q(purchase__organization__isnull=False) & (
+        Q(organization__isnull=True) | ~Q(organization=F("purchase__organization")))
+    off_agency = Q(purchase__organization__isnull=True) & (
+        Q(agency__isnull=True) | ~Q(agency=F("purchase__agency")))
     misplaced = set(
-        LedgerEntry.objects.filter(purchase__isnull=False).exclude(organization=F("purchase__organization"))
+        LedgerEntry.objects.filter(purchase__isnull=False).filter(off_client | off_agency)
         .values_list("purchase", flat=True)
     )
     problems = []
     for purchase in Purchase.objects.only(
-        "pk", "credits", "credits_refunded", "credits_disputed", "fulfilled_at", "organization_id",
+        "pk", "credits", "credits_refunded", "credits_disputed", "fulfilled_at", "organization_id", "agency_id",
     ).iterator():
         total = sums.get(purchase.pk, 0)
         if total != purchase.credits_kept or purchase.pk in misplaced:
-            problems.append(Mismatch(
-                f"purchase {purchase.pk} (organization {purchase.organization_id})", purchase.credits_kept, total,
-            ))
+            owner = (f"agency {purchase.agency_id}, minutes" if purchase.is_minutes
+                     else f"organization {purchase.organization_id}")
+            problems.append(Mismatch(f"purchase {purchase.pk} ({owner})", purchase.credits_kept, total))
     return problems
 
 

@@ -33,7 +33,8 @@ class LedgerEntry(models.Model):
     balance_after = models.BigIntegerField()
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     description = models.CharField(max_length=300, blank=True)
-    # The Checkout purchase an entry credits, refunds or holds; ledger_check adds these up.
+    # The Checkout purchase an entry credits, refunds or holds; ledger_check adds these up and
+    # checks each sits on its purchase's own account (the client, or the agency for minutes).
     purchase = models.ForeignKey(
         "Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
     )
@@ -43,9 +44,6 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-pk"]
         verbose_name_plural = "ledger entries"
         constraints = [
-            models.CheckConstraint(
-                condition=Q(purchase__isnull=True) | Q(organization__isnull=False), name="ledger_purchase_on_organization",
-            ),
             models.CheckConstraint(
                 condition=(Q(organization__isnull=False) & Q(agency__isnull=True))
                 | (Q(organization__isnull=True) & Q(agency__isnull=False)),
@@ -94,7 +92,13 @@ class DisputeStatus(models.TextChoices):
 
 
 class Purchase(models.Model):
-    """A client buying a credit package through Stripe Checkout on the agency's account.
+    """A payment through Stripe Checkout that credits a balance once paid. Two kinds:
+
+    - a client buying a credit package on its agency's Stripe account
+      (`organization` and `package` set; the client's credits move);
+    - an agency buying call minutes from the platform on the platform's own
+      Stripe account (`organization` and `package` empty; `credits` counts
+      minutes and the agency's minutes move).
 
     Created before the customer is sent to Stripe; the Stripe ids map back to
     it. Money and credits are integers. The credits it granted and took back
@@ -108,8 +112,13 @@ class Purchase(models.Model):
 
     reference = models.CharField(max_length=32, unique=True, help_text="Sent to Stripe as metadata and idempotency key.")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="purchases")
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="purchases")
-    package = models.ForeignKey("agencies.CreditPackage", on_delete=models.PROTECT, related_name="purchases")
+    # Empty for minutes an agency buys from the platform (then `agency` is the buyer).
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="purchases",
+    )
+    package = models.ForeignKey(
+        "agencies.CreditPackage", null=True, blank=True, on_delete=models.PROTECT, related_name="purchases",
+    )
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # The package's terms when it was sold: what Stripe must have charged.
     credits = models.PositiveIntegerField()
@@ -164,6 +173,15 @@ class Purchase(models.Model):
                 fields=["agency", "stripe_payment_intent_id"], condition=~Q(stripe_payment_intent_id=""),
                 name="purchase_payment_intent_unique_per_agency",
             ),
+            # Minute purchases are all paid on the platform's one Stripe account.
+            models.UniqueConstraint(
+                fields=["stripe_payment_intent_id"], condition=Q(organization__isnull=True) & ~Q(stripe_payment_intent_id=""),
+                name="purchase_platform_payment_intent_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(organization__isnull=False, package__isnull=False) | Q(organization__isnull=True, package__isnull=True),
+                name="purchase_package_for_client_only",
+            ),
         ]
         indexes = [
             models.Index(fields=["agency", "-created_at"], name="purchase_agency_recent"),
@@ -171,7 +189,24 @@ class Purchase(models.Model):
         ]
 
     def __str__(self):
+        if self.is_minutes:
+            return f"{self.credits} minutes for agency {self.agency_id} ({self.status})"
         return f"{self.credits} credits for {self.organization} ({self.status})"
+
+    @property
+    def is_minutes(self) -> bool:
+        """An agency buying call minutes from the platform (not a client buying credits)."""
+        return self.organization_id is None
+
+    @property
+    def unit(self) -> str:
+        return "minutes" if self.is_minutes else "credits"
+
+    def ledger_account(self) -> dict:
+        """The entry_post keyword naming the balance this purchase moves."""
+        if self.is_minutes:
+            return {"agency": Agency(pk=self.agency_id)}
+        return {"organization": Organization(pk=self.organization_id)}
 
     @property
     def badge(self) -> str:
@@ -187,9 +222,12 @@ class Purchase(models.Model):
 
 
 class StripeEvent(models.Model):
-    """A Stripe event an agency's webhook has processed: a redelivery changes nothing."""
+    """A Stripe event a webhook has processed: a redelivery changes nothing.
 
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="stripe_events")
+    `agency` names the agency's own Stripe account; empty, the platform's.
+    """
+
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="stripe_events")
     event_id = models.CharField(max_length=255)
     type = models.CharField(max_length=100)
     outcome = models.CharField(max_length=200, blank=True)
@@ -199,6 +237,8 @@ class StripeEvent(models.Model):
         ordering = ["-processed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["agency", "event_id"], name="stripe_event_once_per_agency"),
+            models.UniqueConstraint(fields=["event_id"], condition=Q(agency__isnull=True),
+                                    name="stripe_event_once_for_platform"),
         ]
 
     def __str__(self):

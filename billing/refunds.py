@@ -5,7 +5,8 @@ dispute's amount and state); credits_sync then moves the client's balance to
 match with ledger entries. Because it works from Stripe's running totals and
 not from one event's news, partial refunds add up, a redelivered or
 out-of-order event removes nothing twice, and a refund reported before the
-payment is applied when the payment lands. Balances may go negative.
+payment is applied when the payment lands. Balances may go negative. The same holds for the minutes an
+agency bought from the platform: their purchase moves the agency's minutes.
 """
 
 from django.db import transaction
@@ -30,7 +31,7 @@ def _share(credits: int, cents: int, of_cents: int) -> int:
 
 
 def _post(purchase: Purchase, *, amount: int, kind: str, reference: str, description: str) -> None:
-    posted = ledger.entry_post(organization=purchase.organization, amount=amount, kind=kind,
+    posted = ledger.entry_post(**purchase.ledger_account(), amount=amount, kind=kind,
                                reference=reference, description=description, purchase=purchase)
     if not posted.created:
         # The counters on the locked purchase said this change was not made yet.
@@ -51,16 +52,16 @@ def credits_sync(purchase: Purchase) -> None:
         removed = refunded - purchase.credits_refunded
         _post(purchase, amount=-removed, kind=Kind.REFUND, reference=f"purchase:{purchase.pk}:refunded:{refunded}",
               description=f"Refund ({money(purchase.refunded_cents, purchase.currency)} refunded so far): "
-                          f"{removed:,} credits removed")
+                          f"{removed:,} {purchase.unit} removed")
         purchase.credits_refunded = refunded
     if held > purchase.credits_disputed:
         _post(purchase, amount=-(held - purchase.credits_disputed), kind=Kind.DISPUTE,
               reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:held:{held}",
-              description=f"Payment disputed: {held - purchase.credits_disputed:,} credits held")
+              description=f"Payment disputed: {held - purchase.credits_disputed:,} {purchase.unit} held")
     elif held < purchase.credits_disputed:
         _post(purchase, amount=purchase.credits_disputed - held, kind=Kind.REVERSAL,
               reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:released:{held}",
-              description=f"Dispute won: {purchase.credits_disputed - held:,} credits returned")
+              description=f"Dispute won: {purchase.credits_disputed - held:,} {purchase.unit} returned")
     purchase.credits_disputed = held
     purchase.status = _status(purchase)
 

@@ -1,7 +1,10 @@
 """What the portal does with a verified Stripe event.
 
 An event is only a trigger (pretix): its object is fetched again from Stripe
-with the agency's key before anything is believed. Each handled type has a
+with the account's own key before anything is believed. The account is an
+agency's (its clients' credit purchases) or the platform's (agencies' minute
+purchases, billing.accounts.PlatformAccount); each sees only its own
+purchases and keeps its own record of processed events. Each handled type has a
 fetch step (Stripe I/O, outside any transaction) and an apply step (database
 only). The apply step and the record of the event id commit together, so an
 event is either fully applied or not at all, and a redelivery changes nothing.
@@ -15,7 +18,7 @@ from django.db import IntegrityError, transaction
 
 from agencies.models import Agency
 
-from . import checkout, refunds, stripe_api
+from . import accounts, checkout, refunds, stripe_api
 from .models import Purchase, StripeEvent
 
 logger = logging.getLogger(__name__)
@@ -54,13 +57,14 @@ def _purchase_for_payment(agency: Agency, payment_intent_id: str | None) -> int 
     """
     if not payment_intent_id:
         return None
-    known = Purchase.objects.filter(agency=agency, stripe_payment_intent_id=payment_intent_id)
+    mine = accounts.purchases_on(agency)
+    known = mine.filter(stripe_payment_intent_id=payment_intent_id)
     found = known.values_list("pk", flat=True).first()
     if found is not None:
         return found
     intent = stripe_api.payment_intent_retrieve(agency=agency, payment_intent_id=payment_intent_id)
     reference = intent.metadata.to_dict().get("purchase") if intent.metadata else None
-    purchase = Purchase.objects.filter(agency=agency, reference=reference).first() if reference else None
+    purchase = mine.filter(reference=reference).first() if reference else None
     if purchase is None:
         return None
     session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
@@ -77,7 +81,7 @@ def _apply_refund(agency: Agency, fetched) -> str:
     if purchase_id is None:
         return "ignored: not a payment for a purchase of this portal"
     purchase = refunds.refund_record(purchase_id=purchase_id, charge=charge)
-    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_refunded} credits refunded"
+    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_refunded} {purchase.unit} refunded"
 
 
 def _fetch_dispute(agency: Agency, obj):
@@ -90,7 +94,7 @@ def _apply_dispute(agency: Agency, fetched) -> str:
     if purchase_id is None:
         return "ignored: not a payment for a purchase of this portal"
     purchase = refunds.dispute_record(purchase_id=purchase_id, dispute=dispute)
-    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_disputed} credits held"
+    return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_disputed} {purchase.unit} held"
 
 
 HANDLERS: dict[str, Handler] = {
@@ -112,7 +116,8 @@ def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str
     handler = HANDLERS.get(event_type)
     if handler is None:
         return "ignored: event type not handled"
-    if StripeEvent.objects.filter(agency=agency, event_id=event_id).exists():
+    owner = accounts.event_owner(agency)
+    if StripeEvent.objects.filter(agency=owner, event_id=event_id).exists():
         return "duplicate: already processed"
     try:
         fetched = handler.fetch(agency, obj)
@@ -123,12 +128,13 @@ def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = StripeEvent.objects.create(agency=agency, event_id=event_id, type=event_type)
+                record = StripeEvent.objects.create(agency=owner, event_id=event_id, type=event_type)
         except IntegrityError:
             return "duplicate: processed concurrently"
         if fetched is not None:
             outcome = handler.apply(agency, fetched)
         record.outcome = outcome[:200]
         record.save(update_fields=["outcome"])
-    logger.info("Stripe event %s (%s) for agency %s: %s", event_id, event_type, agency.pk, outcome)
+    logger.info("Stripe event %s (%s) for %s: %s", event_id, event_type,
+                f"agency {agency.pk}" if owner else "the platform", outcome)
     return outcome

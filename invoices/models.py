@@ -177,7 +177,7 @@ class Invoice(_Document):
     `agency` is the agency the invoice belongs to. The buyer is `organization`
     (the agency is the seller) or, when it is empty, the agency itself buying
     call minutes from the platform (the platform is the seller, numbered in the
-    platform's own sequence; that flow is not built yet).
+    platform's own sequence; `purchase` is then the minute purchase).
     """
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="invoices")
@@ -209,8 +209,6 @@ class Invoice(_Document):
             models.UniqueConstraint(fields=["agency", "number"], name="invoice_number_unique_per_agency"),
             models.UniqueConstraint(fields=["number"], condition=Q(organization__isnull=True),
                                     name="invoice_platform_number_unique"),
-            models.CheckConstraint(condition=Q(purchase__isnull=True) | Q(organization__isnull=False),
-                                   name="invoice_purchase_has_client_buyer"),
         ]
         indexes = [
             models.Index(fields=["organization", "-issued_at"], name="invoice_org_recent"),

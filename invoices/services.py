@@ -11,13 +11,14 @@ queue without deadlocking and a rolled-back issue leaves no gap.
 import hashlib
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
 
-from . import selectors, vat
+from . import platform, selectors, vat
 from .models import BillingDetails, CreditNote, DocumentCounter, Invoice, SellerDetails
 
 DETAIL_FIELDS = ["company_name", "address_line1", "address_line2", "postal_code", "city", "country", "vat_id"]
@@ -56,11 +57,15 @@ def _number(prefix: str, series: str, year: int, sequence: int) -> str:
     return f"{prefix}{middle}-{year}-{sequence:06d}"
 
 
-def _numbered(*, agency: Agency, series: str) -> dict:
-    """Number, sequence and issue date of the next document the agency issues in `series`."""
+def _numbered(*, agency: Agency, series: str, by_platform: bool = False) -> dict:
+    """Number, sequence and issue date of the next document the agency (or, by_platform, the
+    platform) issues in `series`."""
     today = timezone.localdate()
-    sequence = _next_sequence(scope=f"agency:{agency.pk}", series=series, year=today.year)
-    prefix = selectors.invoice_prefix(agency=agency)
+    if by_platform:
+        scope, prefix = platform.SCOPE, settings.PLATFORM_INVOICE_PREFIX
+    else:
+        scope, prefix = f"agency:{agency.pk}", selectors.invoice_prefix(agency=agency)
+    sequence = _next_sequence(scope=scope, series=series, year=today.year)
     return {"number": _number(prefix, series, today.year, sequence), "sequence": sequence, "issue_date": today}
 
 
@@ -77,6 +82,8 @@ def invoice_issue_for_purchase(*, purchase) -> Invoice:
     existing = Invoice.objects.filter(purchase_id=purchase.pk).first()
     if existing is not None:
         return existing
+    if purchase.is_minutes:
+        return _minutes_invoice_issue(purchase)
     with transaction.atomic():
         agency = Agency.objects.get(pk=purchase.agency_id)
         seller = selectors.seller_of(agency=agency)
@@ -96,6 +103,30 @@ def invoice_issue_for_purchase(*, purchase) -> Invoice:
             vat_rate_bp=decision.rate_bp, vat_treatment=decision.treatment, vat_country=decision.country,
             vat_rates_as_of=vat.RATES_AS_OF, legal_note=decision.note,
             prices_include_vat=seller.prices_include_vat if seller else True,
+        )
+        credit_note_issue_for_refunds(purchase=purchase)
+    return invoice
+
+
+def _minutes_invoice_issue(purchase) -> Invoice:
+    """The platform's invoice to an agency for call minutes it bought (a minute purchase)."""
+    with transaction.atomic():
+        agency = Agency.objects.get(pk=purchase.agency_id)
+        decision = platform.decision_for(agency=agency)
+        amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
+        buyer_party = selectors.buyer_party(
+            buyer=selectors.billing_details(agency_id=agency.pk), fallback_name=agency.company_name,
+            email=purchase.buyer.email if purchase.buyer_id else "",
+        )
+        invoice = Invoice.objects.create(
+            agency=agency, organization=None, purchase=purchase,
+            **_numbered(agency=agency, series=DocumentCounter.Series.INVOICE, by_platform=True),
+            **platform.seller_party(), **buyer_party,
+            description=f"{purchase.credits:,} call minutes", quantity=1,
+            currency=purchase.currency, net_cents=amounts.net, vat_cents=amounts.vat, gross_cents=amounts.gross,
+            vat_rate_bp=decision.rate_bp, vat_treatment=decision.treatment, vat_country=decision.country,
+            vat_rates_as_of=vat.RATES_AS_OF, legal_note=decision.note,
+            prices_include_vat=settings.PLATFORM_PRICES_INCLUDE_VAT,
         )
         credit_note_issue_for_refunds(purchase=purchase)
     return invoice
@@ -124,7 +155,7 @@ def credit_note_issue_for_refunds(*, purchase) -> CreditNote | None:
         agency = Agency.objects.get(pk=invoice.agency_id)
         return CreditNote.objects.create(
             invoice=invoice, agency=agency, organization_id=invoice.organization_id,
-            **_numbered(agency=agency, series=DocumentCounter.Series.CREDIT_NOTE),
+            **_numbered(agency=agency, series=DocumentCounter.Series.CREDIT_NOTE, by_platform=invoice.sold_by_platform),
             reason=f"Refund of {'the whole' if refunded == invoice.gross_cents else 'part of the'} "
                    f"payment for invoice {invoice.number}",
             currency=invoice.currency, net_cents=gross - vat_cents, vat_cents=vat_cents, gross_cents=gross,

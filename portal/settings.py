@@ -79,6 +79,17 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTI
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
 
+# The platform's own Stripe account, on which agencies buy call minutes (Checkout; webhook at
+# /api/webhooks/stripe/platform). Empty: buying minutes is switched off. `make run` uses the stand-in.
+PLATFORM_STRIPE_SECRET_KEY = env("PLATFORM_STRIPE_SECRET_KEY", "")
+PLATFORM_STRIPE_PUBLISHABLE_KEY = env("PLATFORM_STRIPE_PUBLISHABLE_KEY", "")
+PLATFORM_STRIPE_WEBHOOK_SECRET = env("PLATFORM_STRIPE_WEBHOOK_SECRET", "")
+# Smallest and largest number of minutes one purchase may buy.
+PLATFORM_MINUTES_MIN_PURCHASE = env_int("PLATFORM_MINUTES_MIN_PURCHASE", 1000)
+PLATFORM_MINUTES_MAX_PURCHASE = env_int("PLATFORM_MINUTES_MAX_PURCHASE", 10_000_000)
+# Whether PLATFORM_MINUTE_PRICE_CENTS includes VAT; by default VAT is added on top (a B2B price).
+PLATFORM_PRICES_INCLUDE_VAT = env_bool("PLATFORM_PRICES_INCLUDE_VAT", False)
+
 # --- Invoices ------------------------------------------------------------------
 # The platform as a seller (call minutes bought by agencies): printed on its invoices.
 PLATFORM_LEGAL_NAME = env("PLATFORM_LEGAL_NAME", PLATFORM_NAME)

@@ -110,7 +110,7 @@ def test_prices_excluding_vat_add_nothing_under_reverse_charge(client, stripe_ag
     user = make_client_user(agency)
     billing_set(user.organization, country="NL", vat_id="NL004495445B01")
     client.force_login(user)
-    assert "Price excludes VAT; for you: no VAT (reverse charge)." in \
+    assert "No VAT (reverse charge): you pay the price shown." in \
         client.get("/billing/buy/", HTTP_HOST=host(agency)).text
     purchase = paid(client, agency, user)
     assert purchase.amount_cents == 4000 and Invoice.objects.get().net_cents == 4000

@@ -16,6 +16,7 @@ from agencies import services, tenancy
 from agencies.models import Agency, CreditPackage, User
 from billing.demo_stripe import stripe_connect
 from billing.stripe_api import StripeRejected, StripeUnavailable
+from invoices.services import seller_details_save
 
 OPERATOR = ("operator@example.com", "operator-demo-pass")
 AGENCY_ADMIN = ("agency@example.com", "agency-demo-pass")
@@ -69,6 +70,11 @@ class Command(BaseCommand):
             })
             services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
             services.package_create(agency=agency, credits=500, price_cents=17500, currency="EUR")
+            seller_details_save(agency=agency, data={
+                "company_name": "Demo Agency B.V.", "address_line1": "Keizersgracht 1", "address_line2": "",
+                "postal_code": "1015 CJ", "city": "Amsterdam", "country": "NL", "vat_id": "NL004495445B01",
+                "invoice_prefix": "DEMO", "prices_include_vat": True,
+            })
         missing = services.agency_set_active(agency=agency, active=True)
         if missing:
             self.stderr.write(f"Demo portal not activated, missing: {', '.join(missing)}")
