@@ -5,6 +5,7 @@ import io
 from django.core.management import call_command
 
 from agencies.models import Agency, User
+from invoices.models import Invoice
 from tests.billing.flows import bought_and_paid, deliver_last
 from tests.stripe_fixtures import StandInAccount
 
@@ -41,3 +42,8 @@ def test_the_demo_client_buys_credits_on_the_stand_in(db, client, stripe_base):
     assert deliver_last(client, agency, "checkout.session.completed").status_code == 200  # the stored secret fits
     user.organization.refresh_from_db()
     assert user.organization.credits_balance == 100
+    invoice = Invoice.objects.get(organization=user.organization)
+    assert invoice.number.startswith("DEMO-")
+    # A Dutch seller, a client without billing details: domestic Dutch VAT, included in the price.
+    assert (invoice.gross_cents, invoice.vat_rate_bp) == (4000, 2100)
+    assert invoice.net_cents + invoice.vat_cents == 4000
