@@ -49,9 +49,14 @@ def branding(request):
     # The form edits a copy, so a rejected value never leaks into the page chrome.
     form = BrandingForm(request.POST or None, instance=Agency.objects.get(pk=agency.pk))
     if request.method == "POST" and form.is_valid():
-        services.agency_update_branding(agency=agency, data=form.cleaned_data)
-        messages.success(request, "Branding saved.")
-        return redirect("console:branding")
+        try:
+            services.agency_update_branding(agency=agency, data=form.cleaned_data)
+        except services.SlugTaken:
+            agency = Agency.objects.get(pk=agency.pk)  # the failed save must not dress the page
+            form.add_error("slug", "This slug is already taken.")
+        else:
+            messages.success(request, "Branding saved.")
+            return redirect("console:branding")
     context = {"form": form, "agency": agency, "base_domain": settings.PORTAL_BASE_DOMAIN}
     return render(request, "console/branding.html", context, status=400 if form.errors else 200)
 

@@ -4,7 +4,7 @@ Every save that can change which host serves which agency forgets the cached
 host lookups (agencies.tenancy) before returning.
 """
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
@@ -29,12 +29,21 @@ def agency_create(*, company_name: str, admin: User) -> Agency:
     return agency
 
 
-@transaction.atomic
+class SlugTaken(Exception):
+    """Another agency took the slug between the form's check and our save."""
+
+
 def agency_update_branding(*, agency: Agency, data: dict) -> Agency:
     old_hosts = tenancy.agency_hosts(agency)
     for field in BRANDING_FIELDS:
         setattr(agency, field, data[field])
-    _save_and_forget(agency, old_hosts=old_hosts, fields=BRANDING_FIELDS)
+    try:
+        with transaction.atomic():
+            _save_and_forget(agency, old_hosts=old_hosts, fields=BRANDING_FIELDS)
+    except IntegrityError:
+        if Agency.objects.filter(slug=data["slug"]).exclude(pk=agency.pk).exists():
+            raise SlugTaken(data["slug"]) from None
+        raise
     return agency
 
 

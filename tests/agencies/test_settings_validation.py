@@ -406,3 +406,18 @@ def test_package_is_saved_in_integer_cents(console, with_package, currency):
     added = CreditPackage.objects.get(agency=with_package, credits=250)
     assert (added.price_cents, added.currency) == (8990, currency)
     assert CreditPackage.objects.filter(agency=with_package).count() == 2
+
+
+def test_slug_taken_between_check_and_save_is_reported_not_a_crash(make_agency):
+    # The form's uniqueness check and the save are not one step: a competing
+    # save in between must surface as "taken", and change nothing.
+    first = make_agency(slug="contested")
+    second = make_agency(slug="other-one")
+    data = {"company_name": "Second", "logo_url": "", "primary_color": "#000000",
+            "accent_color": "#FFFFFF", "slug": "contested"}
+
+    with pytest.raises(services.SlugTaken):
+        services.agency_update_branding(agency=second, data=data)
+
+    assert Agency.objects.get(pk=second.pk).slug == "other-one"
+    assert Agency.objects.get(pk=first.pk).slug == "contested"
