@@ -37,6 +37,10 @@ class TenantMiddleware:
         return self.get_response(request)
 
 
+async def _anonymous():
+    return AnonymousUser()
+
+
 class PortalAccountMiddleware:
     """An account is only ever logged in on its own host.
 
@@ -53,4 +57,5 @@ class PortalAccountMiddleware:
             expected = request.agency.pk if request.agency else None
             if user.agency_id != expected:
                 request.user = AnonymousUser()
+                request.auser = _anonymous  # async views ask through auser()
         return self.get_response(request)
