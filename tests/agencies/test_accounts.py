@@ -308,3 +308,25 @@ def test_admin_login_is_rate_limited(client, operator):
 
     assert "Too many failed login attempts" in response.text
     assert client.get("/admin/", HTTP_HOST="localhost").status_code == 302
+
+
+def test_a_foreign_session_is_anonymous_for_async_code_too(rf, make_agency, make_client_user):
+    import asyncio
+
+    from agencies.middleware import PortalAccountMiddleware
+
+    portal_a, portal_b = make_agency(active=True), make_agency(active=True)
+    user_of_a = make_client_user(portal_a)
+    request = rf.get("/", HTTP_HOST=f"{portal_b.slug}.localhost")
+    request.agency = portal_b
+    request.user = user_of_a
+
+    async def auser():
+        return user_of_a
+
+    request.auser = auser
+    seen = {}
+    PortalAccountMiddleware(lambda req: seen.update(user=req.user, auser=asyncio.run(req.auser())))(request)
+
+    assert not seen["user"].is_authenticated
+    assert not seen["auser"].is_authenticated
