@@ -4,7 +4,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | md5sum | cut -c1-12)
 DEV_ENV := DEBUG=1 PORTAL_HTTPS=0 PORTAL_PUBLIC_PORT=8000
 STANDIN_PORT := 12111
-RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT)
+# The platform's own Stripe account (agencies buy minutes on it), on the stand-in: demo keys only.
+PLATFORM_DEMO := PLATFORM_STRIPE_SECRET_KEY=sk_test_platformdemo0000 PLATFORM_STRIPE_PUBLISHABLE_KEY=pk_test_platformdemo0000 \
+	PLATFORM_STRIPE_WEBHOOK_SECRET=whsec_platformdemo0000000000000000
+RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT) $(PLATFORM_DEMO)
 
 .PHONY: install run test clean
 
@@ -25,6 +28,7 @@ run: install
 	trap 'kill $$standin $$worker 2>/dev/null' EXIT; trap 'kill $$standin $$worker 2>/dev/null; exit 130' INT TERM; \
 	$(RUN_ENV) $(PY) manage.py load_demo && \
 	$(RUN_ENV) $(PY) manage.py usage_schedule && \
+	$(RUN_ENV) $(PY) manage.py ops_schedule && \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 test: install

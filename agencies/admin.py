@@ -1,15 +1,35 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from usage.admin_actions import minutes_adjust
 
-from . import tenancy
+from . import tenancy, validators
 from .models import Agency, CreditPackage, Organization, User
+
+
+class AgencyAdminForm(forms.ModelForm):
+    """The operator's edits obey the same rules as the agency's own settings."""
+
+    class Meta:
+        model = Agency
+        fields = "__all__"
+
+    def clean_slug(self):
+        slug = self.cleaned_data.get("slug")
+        if slug:
+            validators.validate_slug(slug)
+        return slug or None
+
+    def clean_custom_domain(self):
+        domain = self.cleaned_data.get("custom_domain")
+        return validators.normalize_hostname(domain) if domain else None
 
 
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
+    form = AgencyAdminForm
     list_display = ["company_name", "slug", "custom_domain", "domain_status", "is_active", "minutes_balance", "created_at"]
     search_fields = ["company_name", "slug", "custom_domain"]
     list_filter = ["is_active", "domain_status"]

@@ -104,7 +104,8 @@ def session_problem(*, agency, purchase: Purchase, session) -> str:
         return f"The Checkout Session is in {session.mode} mode, not payment mode."
     if (session.currency or "").upper() != purchase.currency or session.amount_total != purchase.amount_cents:
         charged = money(session.amount_total or 0, (session.currency or "").upper())
-        return f"Stripe charged {charged}, the purchase costs {money(purchase.amount_cents, purchase.currency)}."
+        what = "the minutes cost" if purchase.is_minutes else "the package costs"
+        return f"Stripe charged {charged}, {what} {money(purchase.amount_cents, purchase.currency)}."
     if stripe_api.is_live_key(agency.stripe_secret_key) and not session.livemode:
         return "A test-mode payment cannot credit an account that uses live Stripe keys."
     return ""

@@ -1,17 +1,21 @@
-"""Billing pages of the agency console: purchases and manual credits, own agency only."""
+"""Billing pages of the agency console: purchases, manual credits, minutes from the platform; own agency only."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 
 from agencies.models import Agency, Organization
 
-from . import ledger, selectors
-from .forms import AllocationForm
+from . import accounts, checkout, ledger, minutes, selectors, stripe_api
+from .forms import AllocationForm, MinutesForm
+from .models import Purchase
+from .portal_views import HttpResponseSeeOther
 
 PURCHASES_PAGE_SIZE = 50
 HISTORY_SHOWN = 20
@@ -76,3 +80,71 @@ def allocate(request, org_id):
     else:
         messages.info(request, "This form was already submitted; nothing was added twice.")
     return redirect("console_billing:allocate", org_id=organization.pk)
+
+
+# --- Call minutes bought from the platform ----------------------------------------
+
+def _minutes_page(request, agency, form, status=200):
+    quote = None
+    if form.is_bound and form.is_valid():
+        quote = minutes.minutes_quote(agency=agency, minutes=form.cleaned_data["minutes"])
+    return render(request, "billing/console/minutes.html", {
+        "agency": agency, "form": form, "quote": quote,
+        "example": minutes.minutes_quote(agency=agency, minutes=settings.PLATFORM_MINUTES_MIN_PURCHASE),
+        "available": accounts.platform_account().configured,
+        "price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS, "currency": settings.PLATFORM_CURRENCY,
+        "min_minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE,
+        "purchases": minutes.minute_purchases(agency=agency)[:PURCHASES_PAGE_SIZE],
+    }, status=status)
+
+
+@login_required
+def minutes_buy(request):
+    """Buy call minutes from the platform: Checkout on the platform's Stripe account."""
+    agency = _agency_or_404(request)
+    if request.method != "POST":
+        return _minutes_page(request, agency, MinutesForm(initial={"minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE}))
+    form = MinutesForm(request.POST)
+    if not form.is_valid():
+        return _minutes_page(request, agency, form, status=400)
+    try:
+        started = minutes.minutes_purchase_start(agency=agency, user=request.user, minutes=form.cleaned_data["minutes"])
+    except (stripe_api.StripeUnavailable, stripe_api.StripeRejected) as exc:
+        # Nothing was written: the platform's Stripe account is at fault, not the agency.
+        if isinstance(exc, stripe_api.StripeUnavailable):
+            form.add_error(None, "Stripe could not be reached. Nothing was charged; please try again in a minute.")
+        else:
+            form.add_error(None, "Buying minutes is not available right now: the platform's payment account is "
+                                 "not set up. Nothing was charged; please contact the platform.")
+        status = 503 if isinstance(exc, stripe_api.StripeUnavailable) else 502
+        return _minutes_page(request, agency, form, status=status)
+    return HttpResponseSeeOther(started.checkout_url)
+
+
+@never_cache
+@login_required
+def minutes_success(request):
+    """Where Stripe sends the agency admin after paying: confirm with Stripe and credit, once."""
+    agency = _agency_or_404(request)
+    purchase = get_object_or_404(minutes.minute_purchases(agency=agency),
+                                 stripe_session_id=request.GET.get("session_id", ""))
+    unconfirmed = False
+    if purchase.fulfilled_at is None and purchase.status != Purchase.Status.MISMATCH:
+        platform = accounts.platform_account()
+        try:
+            session = stripe_api.session_retrieve(agency=platform, session_id=purchase.stripe_session_id)
+            purchase = checkout.purchase_fulfil(agency=platform, session=session)
+        except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
+            unconfirmed = True  # the webhook will still credit it; say so
+    agency.refresh_from_db(fields=["minutes_balance"])
+    return render(request, "billing/console/minutes_done.html", {
+        "agency": agency, "purchase": purchase, "unconfirmed": unconfirmed,
+    })
+
+
+@login_required
+def minutes_cancelled(request, reference):
+    agency = _agency_or_404(request)
+    purchase = get_object_or_404(minutes.minute_purchases(agency=agency), reference=reference)
+    return render(request, "billing/console/minutes_done.html", {"agency": agency, "purchase": purchase,
+                                                                 "cancelled": True})

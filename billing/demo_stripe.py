@@ -1,4 +1,4 @@
-"""Wire the demo agency to the bundled Stripe stand-in (load_demo, under `make run`).
+"""Wire the demo agency, and the platform's own account, to the bundled Stripe stand-in (load_demo, under `make run`).
 
 The stand-in keeps its state in memory, so every start is an empty Stripe:
 this makes the demo key known, makes sure the product and a price matching
@@ -53,3 +53,24 @@ def stripe_connect(agency: Agency) -> None:
         "stripe_publishable_key": agency.stripe_publishable_key, "stripe_product_id": product_id,
         "stripe_price_id": price_id, "stripe_secret_key": "", "stripe_webhook_secret": secret,
     })
+
+
+def platform_connect() -> bool:
+    """Make the platform's own Stripe account (agencies buy minutes on it) work on the stand-in.
+
+    Its keys and webhook signing secret are settings, so the endpoint for
+    /api/webhooks/stripe/platform is registered with that very secret (a
+    stand-in control; on real Stripe the operator copies Stripe's secret into
+    PLATFORM_STRIPE_WEBHOOK_SECRET). False when the platform has no keys.
+    """
+    from stripe_standin.client import account_ensure, webhook_endpoint_set
+
+    if not (settings.PLATFORM_STRIPE_SECRET_KEY and settings.PLATFORM_STRIPE_WEBHOOK_SECRET):
+        return False
+    account_ensure(settings.STRIPE_API_BASE, settings.PLATFORM_STRIPE_SECRET_KEY)
+    webhook_endpoint_set(
+        settings.STRIPE_API_BASE, settings.PLATFORM_STRIPE_SECRET_KEY,
+        url=tenancy.console_url(reverse("api:platform_stripe_webhook", urlconf=settings.ROOT_URLCONF)),
+        signing_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET, events=stripe_api.WEBHOOK_EVENTS,
+    )
+    return True

@@ -40,3 +40,19 @@ class AllocationForm(forms.Form):
         if not re.fullmatch(r"[0-9a-f]{32}", token):
             raise ValidationError("This form has expired; reload the page and try again.")
         return token
+
+
+class MinutesForm(forms.Form):
+    """How many call minutes an agency buys from the platform (limits in settings)."""
+
+    minutes = forms.IntegerField(label="Minutes", min_value=1, error_messages={
+        "invalid": "Enter a whole number of minutes.", "min_value": "Enter a whole number of minutes.",
+    })
+
+    def clean_minutes(self):
+        from .minutes import MinutesRefused, minutes_validate  # forms stay importable without billing services
+
+        try:
+            return minutes_validate(self.cleaned_data["minutes"])
+        except MinutesRefused as refused:
+            raise ValidationError(str(refused)) from None

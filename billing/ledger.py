@@ -18,6 +18,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
+from ops import alerts
 from portal import db
 
 from .models import LedgerEntry, Purchase
@@ -81,6 +82,9 @@ def entry_post(
             amount=amount, kind=kind, reference=reference, description=description[:300],
             balance_after=balance + amount, actor=actor, purchase=purchase, **owner,
         )
+        if amount < 0:  # under the row lock: exactly one debit sees the balance cross its alert threshold
+            alerts.drops_check([alerts.Drop(owner.get("organization_id"), owner.get("agency_id"), balance,
+                                            [(reference, balance + amount)])])
     return Posted(entry, created=True)
 
 
@@ -283,4 +287,6 @@ def paired_debits_post(
         pk: (locked.organization_balances[pk], balance)
         for pk, balance in org_balances.items() if balance != locked.organization_balances[pk]
     })
+    # Still under the locks: a debit that takes a balance below its alert threshold records the alert.
+    alerts.paired_drops_check(locked=locked, debits=debits, postings=postings)
     return postings

@@ -175,11 +175,13 @@ class Purchase(models.Model):
             ),
             # Minute purchases are all paid on the platform's one Stripe account.
             models.UniqueConstraint(
-                fields=["stripe_payment_intent_id"], condition=Q(organization__isnull=True) & ~Q(stripe_payment_intent_id=""),
+                fields=["stripe_payment_intent_id"],
+                condition=Q(organization__isnull=True) & ~Q(stripe_payment_intent_id=""),
                 name="purchase_platform_payment_intent_unique",
             ),
             models.CheckConstraint(
-                condition=Q(organization__isnull=False, package__isnull=False) | Q(organization__isnull=True, package__isnull=True),
+                condition=Q(organization__isnull=False, package__isnull=False)
+                | Q(organization__isnull=True, package__isnull=True),
                 name="purchase_package_for_client_only",
             ),
         ]

@@ -14,6 +14,8 @@ def ledger_history(*, organization: Organization) -> QuerySet[LedgerEntry]:
 
 
 def agency_purchases(*, agency: Agency) -> QuerySet[Purchase]:
-    """The agency's purchases, newest first, with client and package in the same query."""
-    return (Purchase.objects.filter(agency=agency)
+    """The agency's clients' purchases, newest first, with client and package in the same query.
+
+    Minutes the agency bought from the platform are its own purchases, listed by billing.minutes."""
+    return (Purchase.objects.filter(agency=agency, organization__isnull=False)
             .select_related("organization", "package", "buyer").order_by("-created_at", "-pk"))

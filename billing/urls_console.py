@@ -10,4 +10,7 @@ urlpatterns = [
     path("purchases/", views.purchases, name="purchases"),
     path("purchases/<int:purchase_id>/", views.purchase_detail, name="purchase"),
     path("clients/<int:org_id>/allocate/", views.allocate, name="allocate"),
+    path("minutes/", views.minutes_buy, name="minutes"),
+    path("minutes/success/", views.minutes_success, name="minutes_success"),
+    path("minutes/cancelled/<str:reference>/", views.minutes_cancelled, name="minutes_cancelled"),
 ]

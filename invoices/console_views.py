@@ -3,6 +3,7 @@
 An agency admin sees its own agency's documents only; any other id is 404.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -25,6 +26,13 @@ def _agency_or_404(request) -> Agency:
     if request.agency is not None or request.user.managed_agency_id is None:
         raise Http404("No agency")
     return Agency.objects.get(pk=request.user.managed_agency_id)
+
+
+def _brand(agency: Agency, invoice) -> dict:
+    """The platform's documents to the agency (minutes) carry the platform's name; the agency's, its own brand."""
+    if invoice.sold_by_platform:
+        return {"brand": settings.PLATFORM_NAME, "logo": None}
+    return {"brand": agency.company_name, "logo": logo_fetch(agency.logo_url)}
 
 
 @login_required
@@ -68,7 +76,7 @@ def billing(request):
 def invoice_download(request, invoice_id):
     agency = _agency_or_404(request)
     invoice = get_object_or_404(selectors.agency_invoices(agency=agency), pk=invoice_id)
-    content = pdf.invoice_pdf(invoice, brand=agency.company_name, logo=logo_fetch(agency.logo_url))
+    content = pdf.invoice_pdf(invoice, **_brand(agency, invoice))
     return pdf_response(content, invoice.number)
 
 
@@ -77,5 +85,5 @@ def invoice_download(request, invoice_id):
 def credit_note_download(request, note_id):
     agency = _agency_or_404(request)
     note = get_object_or_404(selectors.agency_credit_notes(agency=agency), pk=note_id)
-    content = pdf.credit_note_pdf(note, brand=agency.company_name, logo=logo_fetch(agency.logo_url))
+    content = pdf.credit_note_pdf(note, **_brand(agency, note.invoice))
     return pdf_response(content, note.number)

@@ -112,6 +112,25 @@ RESERVATION_GRACE_SECONDS = env_int("RESERVATION_GRACE_SECONDS", 120)
 RESERVATION_MAX_MINUTES = env_int("RESERVATION_MAX_MINUTES", 240)
 # How often the self-rescheduling task marks expired reservations.
 RESERVATION_SWEEP_SECONDS = env_int("RESERVATION_SWEEP_SECONDS", 60)
+# --- Pull sync, low-balance alerts (ops/) ----------------------------------------
+# Outbound HTTP to addresses tenants type in (upstream usage APIs, alert webhooks) is refused to
+# loopback and private networks unless this is on: on by default only with DEBUG.
+OUTBOUND_ALLOW_PRIVATE_HOSTS = env_bool("OUTBOUND_ALLOW_PRIVATE_HOSTS", DEBUG)
+# How often the self-rescheduling sweep looks for due pulls and deliveries.
+OPS_SWEEP_SECONDS = env_int("OPS_SWEEP_SECONDS", 30)
+# Retries back off from RETRY_BASE_SECONDS, doubling, up to RETRY_MAX_SECONDS.
+RETRY_BASE_SECONDS = env_int("RETRY_BASE_SECONDS", 30)
+RETRY_MAX_SECONDS = env_int("RETRY_MAX_SECONDS", 3600)
+USAGE_PULL_INTERVAL_SECONDS = env_int("USAGE_PULL_INTERVAL_SECONDS", 300)
+USAGE_PULL_TIMEOUT_SECONDS = env_int("USAGE_PULL_TIMEOUT_SECONDS", 10)
+# Days before the high-water mark pulled again on every run, for calls reported late.
+USAGE_PULL_LOOKBACK_DAYS = env_int("USAGE_PULL_LOOKBACK_DAYS", 1)
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env_int("ALERT_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Tries of one email or webhook delivery before it is marked failed.
+ALERT_DELIVERY_ATTEMPTS = env_int("ALERT_DELIVERY_ATTEMPTS", 8)
+# Dashboards: a client without its own threshold counts as running low below this many credits.
+LOW_BALANCE_DEFAULT_CREDITS = env_int("LOW_BALANCE_DEFAULT_CREDITS", 10)
+
 # Background tasks (django-tasks) are queued in the database; `manage.py
 # db_worker` runs them, any number of workers on any number of hosts.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
@@ -133,6 +152,7 @@ INSTALLED_APPS = [
     "billing",
     "usage",
     "invoices",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("console/billing/", include("billing.urls_console")),
     path("console/invoices/", include("invoices.urls_console")),
+    path("console/ops/", include("ops.urls_console")),
     path("console/", include("agencies.urls_console")),
     path("console/api-keys/", include("usage.urls_console")),
     path("api/v1/", include("usage.urls_api")),

@@ -12,5 +12,6 @@ urlpatterns = [
     path("settings/billing/", include("invoices.urls_portal")),
     path("api/v1/", include("usage.urls_api")),
     path("", include("usage.urls_portal")),
+    path("", include("ops.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
 ]

@@ -298,13 +298,14 @@ def dispute_close(account: Account, dispute: dict, status: str) -> list[dict]:
 
 # --- Webhook endpoints ----------------------------------------------------------
 
-def webhook_endpoint_create(account: Account, params: dict) -> dict:
+def webhook_endpoint_create(account: Account, params: dict, *, secret: str | None = None) -> dict:
+    """`secret` (stand-in only) gives the endpoint a signing secret chosen beforehand."""
     url = _required(params, "url")
     events = params.get("enabled_events")
     if not isinstance(events, list) or not events:
         raise StripeError(400, "Missing required param: enabled_events.", code="parameter_missing",
                           param="enabled_events")
-    secret = new_id("whsec_", 32)
+    secret = secret or new_id("whsec_", 32)
     endpoint = _new(account, "we_", "webhook_endpoint", url=url, enabled_events=events, status="enabled",
                     api_version=params.get("api_version"), description=params.get("description"),
                     metadata=_metadata(params), _secret=secret)

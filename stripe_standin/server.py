@@ -199,6 +199,22 @@ def _deliveries(store, account, match, params, request):
     return res.listing("/_standin/deliveries", rows)
 
 
+@api.add("POST", "/_standin/webhook_endpoints")
+def _endpoint_create_with_secret(store, account, match, params, request):
+    """An endpoint whose signing secret is the one given (a platform whose secret is a setting)."""
+    secret = str(_required_param(params, "secret"))
+    for endpoint in account.of_type("webhook_endpoint"):
+        if endpoint["url"] == params.get("url"):
+            endpoint["deleted"] = True
+    return res.webhook_endpoint_create(account, params, secret=secret)
+
+
+def _required_param(params: dict, name: str):
+    if not params.get(name):
+        raise StripeError(400, f"Missing required param: {name}.", code="parameter_missing", param=name)
+    return params[name]
+
+
 @api.add("POST", f"/_standin/checkout/sessions/{ID}/pay")
 def _session_pay(store, account, match, params, request):
     session = account.get("checkout.session", "checkout.session", match.group(1))

@@ -99,8 +99,10 @@ def _usage_list(request, caller: Caller):
         price = selectors.client_credit_price(agency_id=caller.agency_id)
     return JsonResponse({
         "usage": [
+            # The seed's four fields, plus what a pull sync needs to charge the call again
+            # elsewhere (so one portal can pull from another's API).
             {"id": r.record_id, "duration_sec": r.duration_sec, "created_at": _timestamp(r.created_at),
-             "number_id": r.number_id}
+             "number_id": r.number_id, "organization_id": r.organization_id, "direction": r.direction}
             for r in page
         ],
         "summary": {

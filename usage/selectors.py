@@ -118,7 +118,7 @@ def usage_page(records: QuerySet, *, cursor: str | None, limit: int) -> tuple[li
     if cursor:
         created_at, pk = _cursor_decode(cursor)
         records = records.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    page = list(records.only("pk", "record_id", "duration_sec", "created_at", "number_id")[: limit + 1])
+    page = list(records.only("pk", "record_id", "duration_sec", "created_at", "number_id", "organization_id", "direction")[: limit + 1])
     if len(page) > limit:
         return page[:limit], cursor_encode(page[limit - 1])
     return page, None

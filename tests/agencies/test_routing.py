@@ -310,3 +310,22 @@ def test_top_bar_text_stays_readable_on_the_agency_colour(client, make_agency, p
 
     assert f"--brand-primary: {primary}; " in page
     assert f"--brand-on-primary: {text};" in page
+
+
+def test_operator_cannot_give_an_agency_a_reserved_slug_in_django_admin(client, make_agency):
+    from agencies.models import Agency, User
+
+    agency = make_agency(active=True, slug="honest")
+    operator = User.objects.create_superuser("root2@example.com", "x-long-password-1")
+    client.force_login(operator)
+    url = f"/admin/agencies/agency/{agency.pk}/change/"
+    form = client.get(url, HTTP_HOST="localhost").context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None}
+    data.update(slug="platform", created_at_0=agency.created_at.strftime("%Y-%m-%d"),
+                created_at_1=agency.created_at.strftime("%H:%M:%S"), is_active="on")
+
+    response = client.post(url, data, HTTP_HOST="localhost")
+
+    assert response.status_code == 200
+    assert "reserved" in str(response.context["adminform"].form.errors["slug"])
+    assert Agency.objects.get(pk=agency.pk).slug == "honest"

@@ -70,6 +70,7 @@ def test_usage_lists_calls_newest_first_with_a_summary_of_the_whole_range(api, a
     assert [u["id"] for u in body["usage"]] == ["late", "mid", "early"]
     assert body["usage"][0] == {
         "id": "late", "duration_sec": 135, "created_at": "2025-12-31T23:59:59.000Z", "number_id": "n-2",
+        "organization_id": org.pk, "direction": "outbound",
     }
     # 2 + 3 + 1 minutes, for a client at the agency's best per-credit price (100 credits for 40.00 EUR).
     assert body["summary"] == {"total_seconds": 279, "total_minutes": 6, "total_cost": 240, "currency": "EUR"}

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from agencies import services, tenancy
 from agencies.models import Agency, CreditPackage, User
-from billing.demo_stripe import stripe_connect
+from billing.demo_stripe import platform_connect, stripe_connect
 from billing.stripe_api import StripeRejected, StripeUnavailable
 from invoices.services import seller_details_save
 
@@ -39,10 +39,12 @@ class Command(BaseCommand):
             # Slow I/O, kept out of the transaction that wrote the demo.
             try:
                 stripe_connect(agency)
+                platform = platform_connect()  # agencies buy minutes on the platform's account
             except (OSError, RuntimeError, StripeUnavailable, StripeRejected) as exc:
                 raise CommandError(f"Could not set up the demo's Stripe account at {settings.STRIPE_API_BASE} "
                                    f"({exc}). Is the stand-in running? python -m stripe_standin") from None
-            self.stdout.write(f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready.")
+            self.stdout.write(f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready"
+                              + ("; the platform's account takes minute purchases." if platform else "."))
         else:
             self.stdout.write("Stripe: the demo agency has placeholder keys. Run with STRIPE_API_BASE pointing at the "
                               "stand-in (make run does), or enter your own sk_test_ keys in the console.")

@@ -1,0 +1,85 @@
+from django import forms
+from django.contrib import admin
+from django.utils import timezone
+
+from portal.admin import ReadOnlyAdmin
+
+from . import outbound
+from .models import AlertDelivery, AlertSettings, BalanceAlert, PullRejection, UsageSource
+
+
+class UsageSourceForm(forms.ModelForm):
+    """The API key is write-only: typed to set or replace it, never shown (not even to the operator)."""
+
+    new_api_key = forms.CharField(
+        label="API key", required=False, widget=forms.PasswordInput(render_value=False),
+        help_text="Sent as Authorization: Bearer. Leave empty to keep the stored key.",
+    )
+
+    class Meta:
+        model = UsageSource
+        fields = ["agency", "name", "base_url", "enabled", "start_date", "synced_through"]
+
+    def clean_base_url(self):
+        url = self.cleaned_data["base_url"].rstrip("/")
+        problem = outbound.url_problem(url)
+        if problem:
+            raise forms.ValidationError(problem)
+        return url
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("new_api_key") and not (self.instance.pk and self.instance.api_key):
+            self.add_error("new_api_key", "Enter the API key the calling platform gave you.")
+        return data
+
+    def save(self, commit=True):
+        source = super().save(commit=False)
+        if self.cleaned_data.get("new_api_key"):
+            source.api_key = self.cleaned_data["new_api_key"]
+        source.failures, source.next_attempt_at = 0, timezone.now()
+        if commit:
+            source.save()
+        return source
+
+
+@admin.register(UsageSource)
+class UsageSourceAdmin(admin.ModelAdmin):
+    """An empty agency makes a platform-wide source: its records go to the agency of their organization."""
+
+    form = UsageSourceForm
+    list_display = ["__str__", "agency", "base_url", "enabled", "synced_through", "last_success_at", "failures",
+                    "last_error"]
+    list_select_related = ["agency"]
+    list_filter = ["enabled"]
+    readonly_fields = ["next_attempt_at", "last_attempt_at", "last_success_at", "last_error", "last_error_at",
+                       "failures", "last_counts"]
+
+
+@admin.register(PullRejection)
+class PullRejectionAdmin(ReadOnlyAdmin):
+    list_display = ["last_seen_at", "source", "record_id", "code", "reason", "times"]
+    list_select_related = ["source"]
+    list_filter = ["code"]
+
+
+@admin.register(AlertSettings)
+class AlertSettingsAdmin(ReadOnlyAdmin):
+    """Set by each organization and agency; the signing secret is never shown."""
+
+    list_display = ["__str__", "threshold", "webhook_url", "secret_created_at", "updated_at"]
+    exclude = ["signing_secret"]
+
+
+@admin.register(BalanceAlert)
+class BalanceAlertAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "organization", "agency", "threshold", "balance_before", "balance_after", "reference"]
+    list_select_related = ["organization", "agency"]
+
+
+@admin.register(AlertDelivery)
+class AlertDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "alert", "channel", "status", "attempts", "last_status_code", "last_error",
+                    "next_attempt_at"]
+    list_filter = ["channel", "status"]
+    exclude = ["payload"]

@@ -1,0 +1,103 @@
+"""Agency console pages: the business dashboard, low-balance alerts, the upstream usage source."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from agencies.models import Agency
+
+from . import alert_pages, charts, dashboards, sources
+from .forms import UsageSourceForm
+from .models import UsageSource
+
+
+def _agency_or_404(request) -> Agency:
+    """The agency the logged-in console user administers (console host only, fresh balances)."""
+    if request.agency is not None or request.user.managed_agency_id is None:
+        raise Http404("No agency")
+    return Agency.objects.get(pk=request.user.managed_agency_id)
+
+
+@login_required
+def business(request):
+    agency = _agency_or_404(request)
+    start, end, problem = dashboards.period_from(request.GET)
+    board = dashboards.agency_dashboard(agency=agency, start=start, end=end)
+    return render(request, "ops/business.html", {
+        "agency": agency, "board": board, "period_problem": problem,
+        "chart": charts.daily_minutes_chart(board.daily, color="#10B981", label="Minutes used per day, all clients"),
+        "platform_currency": settings.PLATFORM_CURRENCY, "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
+        "low_default": settings.LOW_BALANCE_DEFAULT_CREDITS,
+    }, status=400 if problem else 200)
+
+
+def _alert_place(agency: Agency) -> dict:
+    return {"base": "console/base.html", "unit": "minutes", "account_name": agency.company_name,
+            "self_url": reverse("ops_console:alerts"), "roll_url": reverse("ops_console:alerts_secret")}
+
+
+@login_required
+def alerts(request):
+    agency = _agency_or_404(request)
+    return alert_pages.alerts_settings(request, owner={"agency": agency}, place=_alert_place(agency))
+
+
+@login_required
+@require_POST
+def alerts_secret(request):
+    agency = _agency_or_404(request)
+    return alert_pages.secret_roll(request, owner={"agency": agency}, place=_alert_place(agency))
+
+
+def _source_page(request, agency, source, form, status=200):
+    return render(request, "ops/usage_source.html", {
+        "agency": agency, "source": source, "form": form,
+        "rejections": source.rejections.all()[:20] if source else [],
+        "lookback_days": settings.USAGE_PULL_LOOKBACK_DAYS,
+    }, status=status)
+
+
+@sensitive_post_parameters("api_key")
+@login_required
+def usage_source(request):
+    agency = _agency_or_404(request)
+    source = UsageSource.objects.filter(agency=agency).first()
+    if request.method != "POST":
+        initial = {"base_url": source.base_url, "start_date": source.start_date, "enabled": source.enabled} \
+            if source else {"start_date": dashboards.today(), "enabled": True}
+        return _source_page(request, agency, source, UsageSourceForm(initial=initial, has_key=bool(source)))
+    form = UsageSourceForm(request.POST, has_key=bool(source and source.api_key))
+    if not form.is_valid():
+        return _source_page(request, agency, source, form, status=400)
+    source = sources.usage_source_save(agency=agency, **form.cleaned_data)
+    if source.enabled:
+        sources.usage_source_pull_now(source=source)
+    messages.success(request, "Usage source saved." + (" The first sync starts in a moment." if source.enabled else ""))
+    return redirect("ops_console:usage_source")
+
+
+@login_required
+@require_POST
+def usage_source_sync(request):
+    agency = _agency_or_404(request)
+    source = UsageSource.objects.filter(agency=agency).first()
+    if source is None or not source.enabled:
+        messages.error(request, "Set up and enable a usage source first.")
+    else:
+        sources.usage_source_pull_now(source=source)
+        messages.success(request, "A sync is queued; refresh this page in a moment to see how it went.")
+    return redirect("ops_console:usage_source")
+
+
+@login_required
+@require_POST
+def usage_source_delete(request):
+    agency = _agency_or_404(request)
+    if sources.usage_source_remove(agency=agency):
+        messages.success(request, "Usage source removed: nothing is pulled any more. Calls already charged stay.")
+    return redirect("ops_console:usage_source")

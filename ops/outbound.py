@@ -1,0 +1,145 @@
+"""HTTP requests to addresses that tenants type in: upstream usage APIs and alert webhooks.
+
+Tenants choose these URLs, so a request must not become a way into the
+portal's own network: unless OUTBOUND_ALLOW_PRIVATE_HOSTS is on (development,
+tests), the connection is refused when the address actually connected to is
+loopback, private, link-local or otherwise not public. The check runs on the
+connected socket, after DNS, so a name that resolves differently later
+("DNS rebinding") gains nothing. Redirects are not followed, proxies from the
+environment are not used, the answer is capped in size, and every request
+has a timeout. Errors come out as OutboundError with a message safe to show
+the tenant (it never contains a key or a header).
+"""
+
+import http.client
+import ipaddress
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+USER_AGENT = "ResellerPortal/1.0"
+
+
+class OutboundError(Exception):
+    """The request failed before an HTTP answer arrived, or the answer was unusable."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+def _public_only(sock: socket.socket) -> None:
+    if settings.OUTBOUND_ALLOW_PRIVATE_HOSTS:
+        return
+    address = ipaddress.ip_address(sock.getpeername()[0])
+    if not address.is_global or address.is_multicast:
+        sock.close()
+        raise OutboundError("the address is not a public internet address")
+
+
+class _GuardedHTTP(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        _public_only(self.sock)
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    def connect(self):
+        # HTTPSConnection.connect wraps the socket in TLS after the TCP connect; check the peer first.
+        http.client.HTTPConnection.connect(self)
+        _public_only(self.sock)
+        if self._tunnel_host:
+            server_hostname = self._tunnel_host
+        else:
+            server_hostname = self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_GuardedHTTP, req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_GuardedHTTPS, req)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 3xx comes back as the answer
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _HTTPHandler, _HTTPSHandler, _NoRedirect)
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be a target ("" when it can): checked when a tenant saves it."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "Enter a full http:// or https:// address."
+    if parts.username or parts.password:
+        return "Leave user names and passwords out of the address."
+    if not settings.OUTBOUND_ALLOW_PRIVATE_HOSTS:
+        try:
+            address = ipaddress.ip_address(parts.hostname)
+        except ValueError:
+            if parts.hostname == "localhost" or parts.hostname.endswith((".localhost", ".internal", ".local")):
+                return "Enter an address on the public internet."
+        else:
+            if not address.is_global:
+                return "Enter an address on the public internet."
+    return ""
+
+
+def request(method: str, url: str, *, headers: dict, body: bytes | None = None, timeout: float,
+            max_bytes: int) -> Answer:
+    """Send one request; any HTTP status comes back as an Answer, anything else as OutboundError."""
+    problem = url_problem(url)
+    if problem:
+        raise OutboundError(problem)
+    prepared = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
+    try:
+        with _opener.open(prepared, timeout=timeout) as response:
+            return Answer(response.status, _read(response, max_bytes))
+    except urllib.error.HTTPError as error:
+        try:
+            content = _read(error, max_bytes)
+        except OutboundError:
+            content = b""
+        return Answer(error.code, content)
+    except OutboundError:
+        raise
+    except (TimeoutError, socket.timeout):
+        raise OutboundError(f"no answer within {timeout:g} seconds") from None
+    except urllib.error.URLError as error:
+        reason = error.reason
+        if isinstance(reason, OutboundError):
+            raise reason from None
+        if isinstance(reason, (TimeoutError, socket.timeout)):
+            raise OutboundError(f"no answer within {timeout:g} seconds") from None
+        raise OutboundError(f"could not connect ({_describe(reason)})") from None
+    except (OSError, http.client.HTTPException) as error:
+        raise OutboundError(f"the connection failed ({_describe(error)})") from None
+
+
+def _read(response, max_bytes: int) -> bytes:
+    content = response.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise OutboundError(f"the answer is larger than {max_bytes:,} bytes")
+    return content
+
+
+def _describe(reason) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, socket.gaierror):
+        return "the host name does not resolve"
+    text = getattr(reason, "strerror", None) or type(reason).__name__
+    return str(text)[:120]

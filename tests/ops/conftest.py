@@ -1,0 +1,96 @@
+"""Fixtures for pull sync, alerts and dashboards: an agency with clients and balances, local servers."""
+
+import io
+import itertools
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from billing import ledger
+from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
+
+_refs = itertools.count(1)
+_calls = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _local_servers_allowed(settings):
+    # The stand-ins listen on 127.0.0.1, which production refuses (see test_outbound.py).
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
+    settings.RETRY_BASE_SECONDS = 30
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # Whatever a scenario did, every balance still equals the sum of its ledger entries.
+    result = yield
+    if {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db"):
+        call_command("ledger_check", stdout=io.StringIO())
+    return result
+
+
+def credits_add(organization, amount: int):
+    ledger.credits_allocate(organization=organization, amount=amount, description="test top-up", actor=None,
+                            reference=f"ops-topup-{next(_refs)}")
+    organization.refresh_from_db()
+
+
+def minutes_add(agency, amount: int):
+    ledger.minutes_add(agency=agency, amount=amount, description="test minutes", actor=None,
+                       reference=f"ops-minutes-{next(_refs)}")
+    agency.refresh_from_db()
+
+
+def call(organization, *, minutes=1, days_ago=0, **fields) -> dict:
+    """A usage record as the calling platform sends it: `minutes` whole minutes long."""
+    moment = timezone.now() - timedelta(days=days_ago, minutes=5)
+    data = {"id": f"call-{next(_calls)}", "organization_id": organization.pk, "duration_sec": minutes * 60,
+            "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "number_id": "number-1",
+            "direction": "outbound"}
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def agency(make_agency):
+    agency = make_agency(active=True)
+    minutes_add(agency, 10_000)
+    return agency
+
+
+@pytest.fixture
+def client_user(agency, make_client_user):
+    user = make_client_user(agency, company_name="Client One")
+    credits_add(user.organization, 100)
+    return user
+
+
+@pytest.fixture
+def org(client_user):
+    return client_user.organization
+
+
+@pytest.fixture
+def upstream():
+    server = UpstreamUsageApi().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver():
+    server = WebhookReceiver().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    from django.db import connection
+
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
+                    "runs in the PostgreSQL pass of .ci/run")

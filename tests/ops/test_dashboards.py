@@ -1,0 +1,192 @@
+"""The client's usage report (range table, CSV, 30-day chart) and the agency's business dashboard,
+with query counts that stay the same as clients and calls grow."""
+
+import csv
+import io
+import itertools
+from decimal import Decimal
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from agencies import services
+from billing import ledger
+from billing.models import LedgerEntry, Purchase
+from ops import alerts
+from tests.conftest import host
+from tests.ops.conftest import call, credits_add
+from usage.ingest import usage_ingest
+
+_refs = itertools.count(1)
+
+
+@pytest.fixture
+def portal(client_user, agency):
+    client = Client(HTTP_HOST=host(agency))
+    client.force_login(client_user)
+    return client
+
+
+@pytest.fixture
+def console(agency):
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(agency.admin)
+    return client
+
+
+def calls(org, *specs):
+    """Ingest calls given as (minutes, days_ago)."""
+    outcomes = usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=m, days_ago=d) for m, d in specs])
+    assert {o.status for o in outcomes} == {"applied"}
+
+
+def sold(org, *, credits, cents, currency="EUR", refunded_cents=0, days_ago=0):
+    """A paid credit purchase with its ledger entries, as Checkout would leave it."""
+    package = services.package_create(agency=org.agency, credits=credits, price_cents=cents, currency=currency)
+    n = next(_refs)
+    purchase = Purchase.objects.create(
+        reference=f"ref{n}", agency_id=org.agency_id, organization=org, package=package, credits=credits,
+        amount_cents=cents, currency=currency, livemode=False, stripe_session_id=f"cs_test_{n}", status="paid",
+        fulfilled_at=timezone.now() - timedelta(days=days_ago),
+    )
+    ledger.entry_post(organization=org, amount=credits, kind=LedgerEntry.Kind.PURCHASE, reference=f"purchase:{n}",
+                      purchase=purchase)
+    if refunded_cents:
+        removed = credits * refunded_cents // cents
+        ledger.entry_post(organization=org, amount=-removed, kind=LedgerEntry.Kind.REFUND,
+                          reference=f"purchase:{n}:refund", purchase=purchase)
+        Purchase.objects.filter(pk=purchase.pk).update(refunded_cents=refunded_cents, credits_refunded=removed,
+                                                       status="partially_refunded")
+    return purchase
+
+
+# --- The client's usage report ------------------------------------------------------
+
+def test_the_report_lists_the_range_with_totals_and_charts_the_last_30_days(portal, org, agency, make_client_user):
+    calls(org, (2, 0), (3, 1), (4, 10), (7, 40))
+    stranger = make_client_user(agency).organization
+    credits_add(stranger, 50)
+    calls(stranger, (9, 0))
+    today = timezone.now().date()
+
+    page = portal.get("/usage/report/", {"start": str(today - timedelta(days=5)), "end": str(today)})
+
+    assert page.status_code == 200
+    html = page.text
+    assert html.count('data-testid="range-row"') == 2
+    assert '<p class="figure" data-testid="range-minutes">5</p>' in html
+    assert html.count("<svg") == 2 and "chart-desktop" in html and "chart-phone" in html
+    assert "<script" not in html.split("<svg", 1)[1]
+    assert agency.primary_color in html
+    table = html.split('data-testid="chart-table"', 1)[1]
+    assert table.count("<tr><td>") == 30  # the fallback table: one row a day
+    assert f"<tr><td>{today - timedelta(days=10):%Y-%m-%d}</td><td>4</td></tr>" in table
+    assert f"{today - timedelta(days=40):%Y-%m-%d}" not in table
+
+
+def test_the_csv_holds_every_call_of_the_range_oldest_first_and_defuses_formulas(portal, org):
+    usage_ingest(agency_id=org.agency_id, records=[
+        call(org, minutes=2, days_ago=1, id="first"), call(org, minutes=1, id="=HYPERLINK(\"x\")", number_id="+31"),
+    ])
+    today = timezone.now().date()
+    response = portal.get("/usage/report.csv", {"start": str(today - timedelta(days=2)), "end": str(today)})
+
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0] == ["call_id", "created_at_utc", "number_id", "direction", "duration_sec", "credits", "overdraft"]
+    assert [r[0] for r in rows[1:]] == ["first", "'=HYPERLINK(\"x\")"]
+    assert rows[2][2] == "'+31" and rows[1][4:6] == ["120", "2"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"start": "2026-13-01", "end": "2026-12-01"}, "Enter dates as YYYY-MM-DD."),
+    ({"start": "2026-02-01", "end": "2026-01-01"}, "The start must not be after the end."),
+    ({"start": "2024-01-01", "end": "2026-01-01"}, "Choose at most 366 days."),
+])
+def test_bad_ranges_get_a_reason(portal, query, message):
+    page = portal.get("/usage/report/", query)
+    assert page.status_code == 400 and message in page.text
+    export = portal.get("/usage/report.csv", query)
+    assert export.status_code == 400 and message in export.text
+
+
+def test_the_report_query_count_does_not_grow_with_calls(portal, org, django_assert_num_queries):
+    calls(org, (1, 0), (1, 3))
+    portal.get("/usage/report/")  # warms the host -> agency cache, as any earlier request does
+    with django_assert_num_queries(REPORT_QUERIES):
+        assert portal.get("/usage/report/").status_code == 200
+    credits_add(org, 1000)
+    calls(org, *[(1, day % 29) for day in range(120)])
+    with django_assert_num_queries(REPORT_QUERIES):
+        assert portal.get("/usage/report/").status_code == 200
+
+
+# session, user, organization, paginator count, page, totals, daily series
+REPORT_QUERIES = 7
+
+
+# --- The agency's business dashboard ------------------------------------------------
+
+def test_the_dashboard_adds_up_usage_sales_cost_margin_and_low_clients(console, agency, org, make_client_user, settings):
+    settings.PLATFORM_MINUTE_PRICE_CENTS = 7
+    settings.EXCHANGE_RATES = {"EUR": Decimal(1), "USD": Decimal("0.5")}
+    low = make_client_user(agency, company_name="Low Co").organization
+    credits_add(low, 8)  # below the default of 10
+    alerted = make_client_user(agency, company_name="Picky Co").organization
+    credits_add(alerted, 80)
+    alerts.alert_settings_save(organization=alerted, threshold=100, webhook_url="")
+    calls(org, (10, 0), (20, 2), (5, 45))  # 30 minutes in the last 30 days
+    sold(org, credits=100, cents=4000)
+    sold(org, credits=100, cents=4000, refunded_cents=1000)
+    sold(org, credits=500, cents=10000, currency="USD")
+    sold(org, credits=100, cents=4000, days_ago=60)  # outside the period
+
+    html = console.get("/console/ops/business/").text
+
+    assert '<p class="figure" data-testid="minutes-used">30</p>' in html
+    assert '<p class="figure" data-testid="minutes-balance">9,965</p>' in html
+    assert html.count('data-testid="sales-row"') == 2
+    assert "€70.00" in html and "$100.00" in html and "€10.00" in html  # EUR revenue 80 - 10; USD 100; refunded 10
+    assert '<span data-testid="platform-cost">€2.10</span>' in html  # 30 minutes x 7 cents
+    assert '<p class="figure" data-testid="margin">€117.90</p>' in html  # 70 + 100 x 0.5 - 2.10
+    low_rows = html.split('data-testid="low-client"')[1:]
+    assert [("Low Co" in r, "Picky Co" in r) for r in low_rows] == [(True, False), (False, True)]
+
+
+def test_a_chosen_period_counts_only_its_days(console, org):
+    calls(org, (10, 0), (20, 40))
+    today = timezone.now().date()
+    html = console.get("/console/ops/business/", {"start": str(today - timedelta(days=60)),
+                                                   "end": str(today - timedelta(days=30))}).text
+    assert '<p class="figure" data-testid="minutes-used">20</p>' in html
+
+
+def test_sales_without_an_exchange_rate_are_left_out_of_the_margin_and_said_so(console, org, settings):
+    settings.EXCHANGE_RATES = {"EUR": Decimal(1)}
+    sold(org, credits=100, cents=5000, currency="GBP")
+    html = console.get("/console/ops/business/").text
+    assert "Leaves out sales in GBP" in html
+    assert '<p class="figure" data-testid="margin">€0.00</p>' in html
+
+
+def test_the_dashboard_query_count_does_not_grow_with_clients_or_calls(console, agency, org, make_client_user,
+                                                                         django_assert_num_queries):
+    sold(org, credits=100, cents=4000)
+    calls(org, (3, 1))
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert console.get("/console/ops/business/").status_code == 200
+    for n in range(15):
+        other = make_client_user(agency).organization
+        credits_add(other, 5 + n)
+        alerts.alert_settings_save(organization=other, threshold=20, webhook_url="")
+        calls(other, (2, n), (1, n + 1))
+        sold(other, credits=50, cents=2000, currency="USD" if n % 2 else "EUR")
+    with django_assert_num_queries(DASHBOARD_QUERIES):
+        assert console.get("/console/ops/business/").status_code == 200
+
+
+# session, user, agency, daily series, sales, reserved minutes, minutes bought, low clients, client count
+DASHBOARD_QUERIES = 9
