@@ -153,6 +153,21 @@ def purchase_fulfil(*, agency, session) -> Purchase | None:
     return purchase
 
 
+def purchase_confirm(*, agency, purchase: Purchase) -> tuple[Purchase, bool]:
+    """What a success page does: ask Stripe about the purchase's session and fulfil it.
+
+    Returns the purchase and whether Stripe could not be asked (the webhook
+    will still credit it). `agency` is the Stripe account, as for purchase_fulfil.
+    """
+    if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH:
+        return purchase, False
+    try:
+        session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
+        return purchase_fulfil(agency=agency, session=session) or purchase, False
+    except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
+        return purchase, True
+
+
 def purchase_fail(*, agency, session) -> Purchase | None:
     """A delayed payment failed: mark the purchase failed (it never credited anything)."""
     if session.payment_status == "paid":

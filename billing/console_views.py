@@ -128,14 +128,7 @@ def minutes_success(request):
     agency = _agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency),
                                  stripe_session_id=request.GET.get("session_id", ""))
-    unconfirmed = False
-    if purchase.fulfilled_at is None and purchase.status != Purchase.Status.MISMATCH:
-        platform = accounts.platform_account()
-        try:
-            session = stripe_api.session_retrieve(agency=platform, session_id=purchase.stripe_session_id)
-            purchase = checkout.purchase_fulfil(agency=platform, session=session)
-        except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
-            unconfirmed = True  # the webhook will still credit it; say so
+    purchase, unconfirmed = checkout.purchase_confirm(agency=accounts.platform_account(), purchase=purchase)
     agency.refresh_from_db(fields=["minutes_balance"])
     return render(request, "billing/console/minutes_done.html", {
         "agency": agency, "purchase": purchase, "unconfirmed": unconfirmed,
