@@ -1,13 +1,17 @@
+import io
 import itertools
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 
 from agencies import services
 from agencies.models import Agency, User
+from billing import ledger
 
 _seq = itertools.count(1)
+_refs = itertools.count(1)
 PASSWORD = "a-long-test-password-1"
 
 
@@ -83,3 +87,41 @@ def console(client):
     """A test client on the console host."""
     client.defaults["HTTP_HOST"] = "localhost"
     return client
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only(request):
+    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
+                    "runs in the PostgreSQL pass of .ci/run")
+
+
+@pytest.fixture
+def ledger_broken_on_purpose():
+    """Requested by tests that corrupt the ledger to see ledger_check catch it."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    # Every scenario that touched the database ends with `manage.py ledger_check`
+    # passing: each balance equals the sum of its entries, and purchases hold
+    # exactly the credits Stripe says were paid for.
+    result = yield
+    uses_db = {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db")
+    if uses_db and "ledger_broken_on_purpose" not in item.fixturenames:
+        call_command("ledger_check", stdout=io.StringIO())
+    return result
+
+
+def credits_add(organization, amount: int):
+    """Top a client up through the ledger, as an agency's allocation does."""
+    ledger.credits_allocate(organization=organization, amount=amount, description="test top-up", actor=None,
+                            reference=f"test-topup-{next(_refs)}")
+    organization.refresh_from_db()
+
+
+def minutes_add(agency, amount: int):
+    """Give an agency minutes through the ledger, as the operator does."""
+    ledger.minutes_add(agency=agency, amount=amount, description="test minutes", actor=None,
+                       reference=f"test-minutes-{next(_refs)}")
+    agency.refresh_from_db()

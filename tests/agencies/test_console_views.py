@@ -6,6 +6,8 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.conftest import credits_add
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
@@ -226,7 +228,7 @@ def test_deactivation_switches_the_portal_off(console, make_agency):
 
 def test_users_table_shows_email_organization_balance_and_joined(console, agency, make_client_user):
     user = make_client_user(agency, email="alice@clients.example", company_name="Alice Dental")
-    Organization.objects.filter(pk=user.organization_id).update(credits_balance=12500)
+    credits_add(user.organization, 12500)
     User.objects.filter(pk=user.pk).update(date_joined="2025-03-04T10:00:00Z")
     response = console.get("/console/users/")
     row = next(r for r in response.text.split("<tr")[1:] if "alice@clients.example" in r)

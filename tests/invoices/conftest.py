@@ -1,18 +1,8 @@
-import pytest
-from django.db import connection
-
 from invoices import services
 from tests.billing.flows import bought_and_paid, deliver_last
 from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
 
 SELLER_VAT_ID = "DE136695976"
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(request):
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
-                    "runs in the PostgreSQL pass of .ci/run")
 
 
 def seller_set(agency, *, country="DE", vat_id=SELLER_VAT_ID, prefix="ACME", include=True, name="Acme Calls GmbH"):

@@ -1,17 +1,14 @@
 """Fixtures for pull sync, alerts and dashboards: an agency with clients and balances, local servers."""
 
-import io
 import itertools
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
-from billing import ledger
 from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
+from tests.conftest import credits_add, minutes_add
 
-_refs = itertools.count(1)
 _calls = itertools.count(1)
 
 
@@ -21,27 +18,6 @@ def _local_servers_allowed(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = True
     settings.RETRY_BASE_SECONDS = 30
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    # Whatever a scenario did, every balance still equals the sum of its ledger entries.
-    result = yield
-    if {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db"):
-        call_command("ledger_check", stdout=io.StringIO())
-    return result
-
-
-def credits_add(organization, amount: int):
-    ledger.credits_allocate(organization=organization, amount=amount, description="test top-up", actor=None,
-                            reference=f"ops-topup-{next(_refs)}")
-    organization.refresh_from_db()
-
-
-def minutes_add(agency, amount: int):
-    ledger.minutes_add(agency=agency, amount=amount, description="test minutes", actor=None,
-                       reference=f"ops-minutes-{next(_refs)}")
-    agency.refresh_from_db()
 
 
 def call(organization, *, minutes=1, days_ago=0, **fields) -> dict:
@@ -85,12 +61,3 @@ def receiver():
     server = WebhookReceiver().start()
     yield server
     server.stop()
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(request):
-    from django.db import connection
-
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
-                    "runs in the PostgreSQL pass of .ci/run")

@@ -16,7 +16,8 @@ from billing import ledger
 from billing.models import LedgerEntry, Purchase
 from ops import alerts
 from tests.conftest import host
-from tests.ops.conftest import call, credits_add
+from tests.conftest import credits_add
+from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 
 _refs = itertools.count(1)

@@ -10,7 +10,8 @@ from agencies.models import Agency, Organization
 from billing.models import LedgerEntry
 from ops.models import PullRejection, UsageSource
 from ops.pull import source_pull
-from tests.ops.conftest import call, credits_add, minutes_add
+from tests.conftest import credits_add, minutes_add
+from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 from usage.models import UsageRecord
 

@@ -12,7 +12,8 @@ from django_tasks_db.models import DBTaskResult
 from ops import alerts
 from ops.models import AlertDelivery, BalanceAlert, UsageSource
 from ops.tasks import alert_deliver, due_work_enqueue, ops_sweep, sweep_schedule, usage_source_pull
-from tests.ops.conftest import call, credits_add
+from tests.conftest import credits_add
+from tests.ops.conftest import call
 
 
 def queued(task) -> list:

@@ -1,55 +1,16 @@
 """Fixtures for the usage API: an agency with clients, keys, balances, and a JSON client."""
 
-import io
 import itertools
 import json
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 
-from billing import ledger
 from billing.models import LedgerEntry
 from usage import keys
 from usage.models import Reservation, UsageRecord
+from tests.conftest import credits_add, minutes_add
 
-_refs = itertools.count(1)
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Accounts are made in most tests; password hashing is not under test here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only(request):
-    if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
-                    "runs in the PostgreSQL pass of .ci/run")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item):
-    # Every usage scenario ends with `manage.py ledger_check` passing: each balance
-    # equals the sum of its entries, whatever the scenario did.
-    result = yield
-    if {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db"):
-        call_command("ledger_check", stdout=io.StringIO())
-    return result
-
-
-def credits_add(organization, amount: int):
-    ledger.credits_allocate(organization=organization, amount=amount, description="test top-up", actor=None,
-                            reference=f"test-topup-{next(_refs)}")
-    organization.refresh_from_db()
-
-
-def minutes_add(agency, amount: int):
-    ledger.minutes_add(agency=agency, amount=amount, description="test minutes", actor=None,
-                       reference=f"test-minutes-{next(_refs)}")
-    agency.refresh_from_db()
 
 
 _record_ids = itertools.count(1)

@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.usage.conftest import credits_add, minutes_add, snapshot
+from tests.conftest import credits_add, minutes_add
+from tests.usage.conftest import snapshot
 from usage.models import Reservation
 from usage.reservations import INSUFFICIENT_MESSAGE
 

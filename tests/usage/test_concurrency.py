@@ -12,7 +12,8 @@ from django.db.models import Sum
 
 from billing import ledger
 from billing.models import LedgerEntry
-from tests.usage.conftest import Api, credits_add, minutes_add, record
+from tests.conftest import credits_add, minutes_add
+from tests.usage.conftest import Api, record
 from usage import keys
 from usage.models import Reservation, UsageRecord
 

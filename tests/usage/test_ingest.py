@@ -8,7 +8,8 @@ from django.utils import timezone
 from agencies.models import Organization
 from billing import ledger
 from billing.models import LedgerEntry
-from tests.usage.conftest import credits_add, minutes_add, record, snapshot
+from tests.conftest import credits_add, minutes_add
+from tests.usage.conftest import record, snapshot
 from usage.ingest import usage_ingest
 from usage.models import Reservation, UsageRecord
 from usage.reservations import call_authorize
