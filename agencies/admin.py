@@ -12,6 +12,8 @@ from .models import Agency, CreditPackage, Organization, User
 class AgencyAdminForm(forms.ModelForm):
     """The operator's edits obey the same rules as the agency's own settings."""
 
+    logo_url = forms.URLField(max_length=500, required=False, assume_scheme="https", label="Logo URL")
+
     class Meta:
         model = Agency
         fields = "__all__"

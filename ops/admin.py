@@ -11,6 +11,8 @@ from .models import AlertDelivery, AlertSettings, BalanceAlert, PullRejection, U
 class UsageSourceForm(forms.ModelForm):
     """The API key is write-only: typed to set or replace it, never shown (not even to the operator)."""
 
+    base_url = forms.URLField(max_length=500, assume_scheme="https",
+                              help_text="e.g. https://api.example.com; /api/v1/usage is appended.")
     new_api_key = forms.CharField(
         label="API key", required=False, widget=forms.PasswordInput(render_value=False),
         help_text="Sent as Authorization: Bearer. Leave empty to keep the stored key.",
