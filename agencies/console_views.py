@@ -4,22 +4,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from . import domains, selectors, services, tenancy
+from . import access, domains, selectors, services, tenancy
 from .forms import BrandingForm, DomainForm, PackageForm, StripeForm
 from .margin import margin_for
 from .models import Agency, CreditPackage
-
-
-def _agency_or_404(request) -> Agency:
-    """The agency the logged-in console user administers (fresh from the database)."""
-    if request.user.managed_agency_id is None:
-        raise Http404("No agency")
-    return Agency.objects.get(pk=request.user.managed_agency_id)
 
 
 def home(request):
@@ -32,7 +24,7 @@ def home(request):
 def dashboard(request):
     from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
 
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     return render(request, "console/dashboard.html", {
         "agency": agency,
         "missing": services.activation_missing(agency),
@@ -45,7 +37,7 @@ def dashboard(request):
 
 @login_required
 def branding(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     # The form edits a copy, so a rejected value never leaks into the page chrome.
     form = BrandingForm(request.POST or None, instance=Agency.objects.get(pk=agency.pk))
     if request.method == "POST" and form.is_valid():
@@ -72,7 +64,7 @@ def _domain_page(request, agency, form, status=200):
 
 @login_required
 def domain(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     if request.method == "POST":
         form = DomainForm(request.POST, agency=agency)
         if not form.is_valid():
@@ -87,7 +79,7 @@ def domain(request):
 @login_required
 @require_POST
 def domain_refresh(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     if not agency.custom_domain:
         messages.error(request, "Add a custom domain first.")
         return redirect("console:domain")
@@ -105,7 +97,7 @@ def domain_refresh(request):
 def stripe_settings(request):
     from billing import stripe_api  # billing builds on agencies; imported where it is used
 
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     form = StripeForm(request.POST or None, agency=agency)
     webhook_url = tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None
     if request.method == "POST" and form.is_valid():
@@ -137,7 +129,7 @@ def stripe_settings(request):
 
 @login_required
 def packages(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     form = PackageForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -160,7 +152,7 @@ def packages(request):
 @login_required
 @require_POST
 def package_delete(request, package_id):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency=agency)
     if services.package_remove(package=package):
         messages.success(request, "Package removed.")
@@ -172,7 +164,7 @@ def package_delete(request, package_id):
 @login_required
 @require_POST
 def activation(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     activate = request.POST.get("active") == "1"
     missing = services.agency_set_active(agency=agency, active=activate)
     if missing:
@@ -186,7 +178,7 @@ def activation(request):
 
 @login_required
 def users(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.client_users(agency=agency, email_query=query), 50).get_page(request.GET.get("page"))
     return render(request, "console/users.html", {"agency": agency, "page": page, "query": query})

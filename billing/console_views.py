@@ -6,38 +6,30 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
-from agencies.models import Agency, Organization
+from agencies import access
+from agencies.models import Organization
 
 from . import accounts, checkout, ledger, minutes, selectors, stripe_api
 from .forms import AllocationForm, MinutesForm
-from .models import Purchase
 from .portal_views import HttpResponseSeeOther
 
 PURCHASES_PAGE_SIZE = 50
 HISTORY_SHOWN = 20
 
 
-def _agency_or_404(request) -> Agency:
-    """The agency the logged-in console user administers."""
-    if request.agency is not None or request.user.managed_agency_id is None:
-        raise Http404("No agency")
-    return Agency.objects.get(pk=request.user.managed_agency_id)
-
-
 @login_required
 def purchases(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     page = Paginator(selectors.agency_purchases(agency=agency), PURCHASES_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "billing/console/purchases.html", {"agency": agency, "page": page})
 
 
 @login_required
 def purchase_detail(request, purchase_id):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     purchase = get_object_or_404(selectors.agency_purchases(agency=agency), pk=purchase_id)
     entries = purchase.ledger_entries.order_by("created_at", "pk")
     return render(request, "billing/console/purchase.html", {"agency": agency, "purchase": purchase, "entries": entries})
@@ -53,7 +45,7 @@ def _allocate_page(request, agency, organization, form, status=200):
 @login_required
 def allocate(request, org_id):
     """Add credits to a client by hand, or deduct them with a reason; recorded with the acting admin."""
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     organization = get_object_or_404(Organization, pk=org_id, agency=agency)
     if request.method != "POST":
         return _allocate_page(request, agency, organization, AllocationForm(initial={"token": uuid.uuid4().hex}))
@@ -101,7 +93,7 @@ def _minutes_page(request, agency, form, status=200):
 @login_required
 def minutes_buy(request):
     """Buy call minutes from the platform: Checkout on the platform's Stripe account."""
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     if request.method != "POST":
         return _minutes_page(request, agency, MinutesForm(initial={"minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE}))
     form = MinutesForm(request.POST)
@@ -125,7 +117,7 @@ def minutes_buy(request):
 @login_required
 def minutes_success(request):
     """Where Stripe sends the agency admin after paying: confirm with Stripe and credit, once."""
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency),
                                  stripe_session_id=request.GET.get("session_id", ""))
     purchase, unconfirmed = checkout.purchase_confirm(agency=accounts.platform_account(), purchase=purchase)
@@ -137,7 +129,7 @@ def minutes_success(request):
 
 @login_required
 def minutes_cancelled(request, reference):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency), reference=reference)
     return render(request, "billing/console/minutes_done.html", {"agency": agency, "purchase": purchase,
                                                                  "cancelled": True})

@@ -4,12 +4,13 @@ import logging
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseRedirect
+from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from agencies.models import Agency, CreditPackage, Organization
+from agencies import access
+from agencies.models import Agency, CreditPackage
 
 from . import checkout, selectors, stripe_api
 from .models import Purchase
@@ -22,16 +23,9 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-def _organization_or_404(request) -> Organization:
-    """The logged-in client's organization, on its own portal (agencies.middleware enforces the host)."""
-    if request.agency is None or request.user.organization_id is None:
-        raise Http404("No organization")
-    return get_object_or_404(Organization, pk=request.user.organization_id, agency_id=request.agency.pk)
-
-
 @login_required
 def home(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     page = Paginator(selectors.ledger_history(organization=organization), HISTORY_PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "billing/home.html", {"organization": organization, "page": page})
@@ -39,7 +33,7 @@ def home(request):
 
 @login_required
 def buy(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     packages = CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk)
     return render(request, "billing/buy.html", {"organization": organization, "packages": packages})
 
@@ -47,7 +41,7 @@ def buy(request):
 @login_required
 @require_POST
 def buy_package(request, package_id):
-    _organization_or_404(request)
+    access.organization_or_404(request)
     package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency_id=request.agency.pk)
     try:
         started = checkout.purchase_start(user=request.user, package=package)
@@ -63,7 +57,7 @@ def buy_package(request, package_id):
 @login_required
 def purchase_success(request):
     """Where Stripe sends the client after paying: confirm with Stripe and credit, once."""
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     purchase = get_object_or_404(
         Purchase, stripe_session_id=request.GET.get("session_id", ""), organization=organization,
     )
@@ -77,6 +71,6 @@ def purchase_success(request):
 
 @login_required
 def purchase_cancelled(request, reference):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     purchase = get_object_or_404(Purchase, reference=reference, organization=organization)
     return render(request, "billing/cancelled.html", {"organization": organization, "purchase": purchase})

@@ -7,10 +7,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
+from agencies import access
 from agencies.models import Agency
 
 from . import pdf, selectors, services
@@ -19,13 +19,6 @@ from .logo import logo_fetch
 from .portal_views import pdf_response
 
 PAGE_SIZE = 50
-
-
-def _agency_or_404(request) -> Agency:
-    """The agency the logged-in console user administers (console host only)."""
-    if request.agency is not None or request.user.managed_agency_id is None:
-        raise Http404("No agency")
-    return Agency.objects.get(pk=request.user.managed_agency_id)
 
 
 def _brand(agency: Agency, invoice) -> dict:
@@ -37,7 +30,7 @@ def _brand(agency: Agency, invoice) -> dict:
 
 @login_required
 def documents(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     page = Paginator(selectors.agency_invoices(agency=agency), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "invoices/console_invoices.html", {
         "agency": agency, "page": page, "seller": selectors.seller_of(agency=agency),
@@ -47,7 +40,7 @@ def documents(request):
 
 @login_required
 def seller(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     form = SellerDetailsForm(request.POST or None, instance=selectors.seller_of(agency=agency),
                              initial={"invoice_prefix": selectors.invoice_prefix(agency=agency)})
     if request.method == "POST" and form.is_valid():
@@ -61,7 +54,7 @@ def seller(request):
 @login_required
 def billing(request):
     """The agency's own details as a buyer (call minutes bought from the platform)."""
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     form = BillingDetailsForm(request.POST or None, instance=selectors.billing_details(agency_id=agency.pk))
     if request.method == "POST" and form.is_valid():
         services.billing_details_save(agency=agency, data=form.cleaned_data)
@@ -74,7 +67,7 @@ def billing(request):
 @never_cache
 @login_required
 def invoice_download(request, invoice_id):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     invoice = get_object_or_404(selectors.agency_invoices(agency=agency), pk=invoice_id)
     content = pdf.invoice_pdf(invoice, **_brand(agency, invoice))
     return pdf_response(content, invoice.number)
@@ -83,7 +76,7 @@ def invoice_download(request, invoice_id):
 @never_cache
 @login_required
 def credit_note_download(request, note_id):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     note = get_object_or_404(selectors.agency_credit_notes(agency=agency), pk=note_id)
     content = pdf.credit_note_pdf(note, **_brand(agency, note.invoice))
     return pdf_response(content, note.number)

@@ -5,22 +5,15 @@ A client sees its own organization's documents only; any other id is 404.
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
-from agencies.models import Organization
+from agencies import access
 
 from . import pdf, selectors, services
 from .forms import BillingDetailsForm
 from .logo import logo_fetch
-
-
-def _organization_or_404(request) -> Organization:
-    """The logged-in client's organization, on its own portal (agencies.middleware enforces the host)."""
-    if request.agency is None or request.user.organization_id is None:
-        raise Http404("No organization")
-    return get_object_or_404(Organization, pk=request.user.organization_id, agency_id=request.agency.pk)
 
 
 def pdf_response(content: bytes, number: str) -> HttpResponse:
@@ -31,7 +24,7 @@ def pdf_response(content: bytes, number: str) -> HttpResponse:
 
 @login_required
 def billing_settings(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     details = selectors.billing_details(organization_id=organization.pk)
     form = BillingDetailsForm(request.POST or None, instance=details)
     if request.method == "POST" and form.is_valid():
@@ -48,7 +41,7 @@ def billing_settings(request):
 @never_cache
 @login_required
 def invoice_download(request, invoice_id):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     invoice = get_object_or_404(selectors.organization_invoices(organization=organization), pk=invoice_id)
     content = pdf.invoice_pdf(invoice, brand=request.agency.company_name, logo=logo_fetch(request.agency.logo_url))
     return pdf_response(content, invoice.number)
@@ -57,7 +50,7 @@ def invoice_download(request, invoice_id):
 @never_cache
 @login_required
 def credit_note_download(request, note_id):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     note = get_object_or_404(selectors.organization_credit_notes(organization=organization), pk=note_id)
     content = pdf.credit_note_pdf(note, brand=request.agency.company_name, logo=logo_fetch(request.agency.logo_url))
     return pdf_response(content, note.number)

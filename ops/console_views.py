@@ -3,12 +3,12 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
+from agencies import access
 from agencies.models import Agency
 
 from . import alert_pages, charts, dashboards, sources
@@ -16,16 +16,9 @@ from .forms import UsageSourceForm
 from .models import UsageSource
 
 
-def _agency_or_404(request) -> Agency:
-    """The agency the logged-in console user administers (console host only, fresh balances)."""
-    if request.agency is not None or request.user.managed_agency_id is None:
-        raise Http404("No agency")
-    return Agency.objects.get(pk=request.user.managed_agency_id)
-
-
 @login_required
 def business(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
     board = dashboards.agency_dashboard(agency=agency, start=start, end=end)
     return render(request, "ops/business.html", {
@@ -43,14 +36,14 @@ def _alert_place(agency: Agency) -> dict:
 
 @login_required
 def alerts(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     return alert_pages.alerts_settings(request, owner={"agency": agency}, place=_alert_place(agency))
 
 
 @login_required
 @require_POST
 def alerts_secret(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     return alert_pages.secret_roll(request, owner={"agency": agency}, place=_alert_place(agency))
 
 
@@ -65,7 +58,7 @@ def _source_page(request, agency, source, form, status=200):
 @sensitive_post_parameters("api_key")
 @login_required
 def usage_source(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     source = UsageSource.objects.filter(agency=agency).first()
     if request.method != "POST":
         initial = {"base_url": source.base_url, "start_date": source.start_date, "enabled": source.enabled} \
@@ -84,7 +77,7 @@ def usage_source(request):
 @login_required
 @require_POST
 def usage_source_sync(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     source = UsageSource.objects.filter(agency=agency).first()
     if source is None or not source.enabled:
         messages.error(request, "Set up and enable a usage source first.")
@@ -97,7 +90,7 @@ def usage_source_sync(request):
 @login_required
 @require_POST
 def usage_source_delete(request):
-    agency = _agency_or_404(request)
+    agency = access.agency_or_404(request)
     if sources.usage_source_remove(agency=agency):
         messages.success(request, "Usage source removed: nothing is pulled any more. Calls already charged stay.")
     return redirect("ops_console:usage_source")

@@ -4,12 +4,12 @@ import csv
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import StreamingHttpResponse
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agencies.models import Organization
+from agencies import access
 from usage import selectors as usage_selectors
 
 from . import alert_pages, charts, dashboards
@@ -19,16 +19,9 @@ REPORT_PAGE_SIZE = 50
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _organization_or_404(request) -> Organization:
-    """The logged-in client's organization on this portal (fresh balances)."""
-    if request.agency is None or request.user.organization_id is None:
-        raise Http404("No organization")
-    return get_object_or_404(Organization, pk=request.user.organization_id, agency=request.agency)
-
-
 @login_required
 def usage_report(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
     records = usage_selectors.usage_in_range(agency_id=organization.agency_id, organization=organization,
                                              start=start, end=end)
@@ -58,7 +51,7 @@ class _Echo:
 @login_required
 def usage_report_csv(request):
     """Every call in the range, oldest first, streamed (any size)."""
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
     if problem:
         return render(request, "ops/usage_report_error.html", {"problem": problem,
@@ -90,7 +83,7 @@ def _alert_place() -> dict:
 
 @login_required
 def alerts(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     return alert_pages.alerts_settings(request, owner={"organization": organization},
                                        place={**_alert_place(), "account_name": organization.name})
 
@@ -98,6 +91,6 @@ def alerts(request):
 @login_required
 @require_POST
 def alerts_secret(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     return alert_pages.secret_roll(request, owner={"organization": organization},
                                    place={**_alert_place(), "account_name": organization.name})

@@ -7,12 +7,11 @@ Cache-Control: no-store; it is never put in a message, a session or a log.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from agencies.models import Agency, Organization
+from agencies import access
 
 from . import keys, selectors
 from .forms import ApiKeyForm
@@ -21,23 +20,9 @@ from .models import ApiKey
 USAGE_PAGE_SIZE = 50
 
 
-def _organization_or_404(request) -> Organization:
-    """The logged-in client's organization on this portal (fresh balances)."""
-    if request.agency is None or request.user.organization_id is None:
-        raise Http404("No organization")
-    return get_object_or_404(Organization, pk=request.user.organization_id, agency=request.agency)
-
-
-def _agency_or_404(request) -> Agency:
-    """The agency the logged-in console user administers."""
-    if request.agency is not None or request.user.managed_agency_id is None:
-        raise Http404("No agency")
-    return get_object_or_404(Agency, pk=request.user.managed_agency_id)
-
-
 @login_required
 def usage_page(request):
-    organization = _organization_or_404(request)
+    organization = access.organization_or_404(request)
     records = organization.usage_records.order_by("-created_at", "-pk")
     page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "usage/portal_usage.html", {
@@ -80,26 +65,26 @@ def _revoke(request, *, key_id: int, owner: dict, back: str):
 @never_cache
 @login_required
 def client_keys(request):
-    owner = {"organization": _organization_or_404(request)}
+    owner = {"organization": access.organization_or_404(request)}
     return _keys(request, template="usage/portal_api_keys.html", owner=owner)
 
 
 @login_required
 @require_POST
 def client_key_revoke(request, key_id):
-    owner = {"organization": _organization_or_404(request)}
+    owner = {"organization": access.organization_or_404(request)}
     return _revoke(request, key_id=key_id, owner=owner, back="usage:keys")
 
 
 @never_cache
 @login_required
 def agency_keys(request):
-    owner = {"agency": _agency_or_404(request)}
+    owner = {"agency": access.agency_or_404(request)}
     return _keys(request, template="usage/console_api_keys.html", owner=owner)
 
 
 @login_required
 @require_POST
 def agency_key_revoke(request, key_id):
-    owner = {"agency": _agency_or_404(request)}
+    owner = {"agency": access.agency_or_404(request)}
     return _revoke(request, key_id=key_id, owner=owner, back="usage_console:keys")
