@@ -263,6 +263,8 @@ def main():
     parser.add_argument("--concurrency", type=int, default=1,
                         help="clients sending at once, for the API and for the floor alike (default 1)")
     parser.add_argument("--workers", type=int, default=1, help="gunicorn worker processes (default 1)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per gunicorn worker (default 4, as in the README's deploy command)")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run against PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench")
@@ -272,7 +274,7 @@ def main():
     floor_agency, floor_orgs = _tenant("floor")
     secret = keys.api_key_create(name="bench", agency=api_agency).secret
     port = _free_port()
-    server = _start_server(port, workers=args.workers, threads=max(1, args.concurrency // args.workers))
+    server = _start_server(port, workers=args.workers, threads=args.threads)
     http_clients = [Http(port, secret) for _ in range(args.concurrency)]
     floors = [(_floor_connection(), floor_agency.pk) for _ in range(args.concurrency)]
     paths = {"api": (http_clients, api_round, api_orgs), "floor": (floors, floor_round, floor_orgs)}
@@ -304,7 +306,7 @@ def main():
 
     print(f"\nUsage records applied per second: median of {args.rounds} alternating rounds, PostgreSQL "
           f"{connection.pg_version // 10000}, {args.concurrency} client(s) at once; API through gunicorn "
-          f"(gthread, {args.workers} worker(s) x {max(1, args.concurrency // args.workers)} thread(s), keep-alive)")
+          f"(gthread, {args.workers} worker(s) x {args.threads} thread(s), keep-alive)")
     print(f"{'':12} {'API':>10} {'floor':>10} {'API/floor':>10}")
     for label, (api_rate, floor_rate) in results.items():
         print(f"{label:12} {api_rate:10,.0f} {floor_rate:10,.0f} {api_rate / floor_rate:10.0%}")

@@ -11,7 +11,7 @@ clients together locks the agency first, then the client, always in that
 order, so two such writers cannot deadlock.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import F, Q, Sum
@@ -189,11 +189,18 @@ def minutes_add(*, agency: Agency, amount: int, description: str, actor, referen
 
 @dataclass(frozen=True)
 class LockedAccounts:
-    """Balances read under row locks; good only inside the transaction that took them."""
+    """Balances read under row locks; good only inside the transaction that took them.
+
+    Each account's low-balance alert threshold (None: no alert) is read in the
+    same query, so the debits posted under these locks can tell a crossing
+    without another round trip (ops.alerts.paired_drops_check).
+    """
 
     agency_id: int
     agency_balance: int
     organization_balances: dict[int, int]  # only clients of agency_id
+    agency_threshold: int | None = None
+    organization_thresholds: dict[int, int | None] = field(default_factory=dict)
 
 
 def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
@@ -207,23 +214,28 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
         raise transaction.TransactionManagementError("accounts_lock needs an open transaction")
     ids = sorted(set(organization_ids))
     with db.hot_cursor() as cursor:
+        threshold, join = alerts.threshold_join(owner="agency", alias="a")
         cursor.execute(
-            f"SELECT {db.column(Agency, 'minutes_balance')} FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
+            f"SELECT a.{db.column(Agency, 'minutes_balance')}, {threshold} FROM {db.table(Agency)} a {join} "
+            f"WHERE a.id = %s{db.for_update(of='a')}",
             [agency_id],
         )
         row = cursor.fetchone()
         if row is None:
             raise Agency.DoesNotExist(f"agency {agency_id}")
-        balances = {}
+        rows = []
         if ids:
+            threshold, join = alerts.threshold_join(owner="organization", alias="o")
             cursor.execute(
-                f"SELECT id, {db.column(Organization, 'credits_balance')} FROM {db.table(Organization)} "
-                f"WHERE {db.column(Organization, 'agency')} = %s AND id IN ({db.placeholders(len(ids))}) "
-                f"ORDER BY id{db.for_update()}",
+                f"SELECT o.id, o.{db.column(Organization, 'credits_balance')}, {threshold} "
+                f"FROM {db.table(Organization)} o {join} "
+                f"WHERE o.{db.column(Organization, 'agency')} = %s AND o.id IN ({db.placeholders(len(ids))}) "
+                f"ORDER BY o.id{db.for_update(of='o')}",
                 [agency_id, *ids],
             )
-            balances = dict(cursor.fetchall())
-    return LockedAccounts(agency_id, row[0], balances)
+            rows = cursor.fetchall()
+    return LockedAccounts(agency_id, row[0], {pk: balance for pk, balance, _ in rows},
+                          agency_threshold=row[1], organization_thresholds={pk: limit for pk, _, limit in rows})
 
 
 @dataclass(frozen=True)

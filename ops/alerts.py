@@ -41,6 +41,16 @@ class Drop:
     steps: Sequence[tuple[str, int]]  # (ledger reference, balance after), in posting order
 
 
+def threshold_join(*, owner: str, alias: str) -> tuple[str, str]:
+    """SQL that reads an account's threshold in the query that locks its row: (column, LEFT JOIN clause).
+
+    `owner` is "organization" or "agency"; `alias` names that account's table in the query.
+    The column is NULL for an account without a threshold.
+    """
+    return (f"s.{db.column(AlertSettings, 'threshold')}",
+            f"LEFT JOIN {db.table(AlertSettings)} s ON s.{db.column(AlertSettings, owner)} = {alias}.id")
+
+
 def _thresholds(org_ids, agency_ids) -> dict[tuple[str, int], int]:
     """The threshold of each named account that has one, in one query (plain SQL: the usage sync runs it)."""
     org_ids, agency_ids = sorted(org_ids), sorted(agency_ids)
@@ -102,13 +112,14 @@ def _alerts_record(drops: list[Drop], thresholds: dict) -> list[BalanceAlert]:
 def paired_drops_check(*, locked, debits, postings) -> list[BalanceAlert]:
     """drops_check for billing.ledger.paired_debits_post: the agency and every client it debited.
 
-    The usage sync's hot path: one query for the thresholds, and the steps are only worked out
-    for accounts that have one.
+    The usage sync's hot path: the thresholds came with the locks (billing.ledger.accounts_lock),
+    and the steps are only worked out for accounts that have one.
     """
-    if not debits:
-        return []
-    thresholds = _thresholds({d.organization_id for d in debits}, [locked.agency_id])
-    if not thresholds:
+    thresholds = {("organization", pk): limit for pk, limit in locked.organization_thresholds.items()
+                  if limit is not None}
+    if locked.agency_threshold is not None:
+        thresholds[("agency", locked.agency_id)] = locked.agency_threshold
+    if not debits or not thresholds:
         return []
     steps: dict[int, list] = {}
     for debit, posting in zip(debits, postings):

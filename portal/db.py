@@ -17,7 +17,7 @@ from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cache
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 
 # Below this many rows one INSERT beats COPY's extra round trip.
 COPY_MIN_ROWS = 20
@@ -47,9 +47,16 @@ def placeholders(count: int) -> str:
 
 
 @cache
-def for_update() -> str:
-    """Row locks where the database has them (SQLite serializes writers on its own)."""
-    return " FOR UPDATE" if connection.features.has_select_for_update else ""
+def for_update(of: str | None = None) -> str:
+    """Row locks where the database has them (SQLite serializes writers on its own).
+
+    `of` names the table alias whose rows are locked when the query joins others.
+    """
+    if not connection.features.has_select_for_update:
+        return ""
+    if of is not None and connection.features.has_select_for_update_of:
+        return f" FOR UPDATE OF {of}"
+    return " FOR UPDATE"
 
 
 @cache
@@ -68,12 +75,15 @@ def from_db(model, field: str, value):
 class Cursor:
     """execute / fetch on the hot path; see the module docstring."""
 
-    def __init__(self, cursor, native: bool):
+    def __init__(self, wrapper, cursor, native: bool):
+        self._db = wrapper  # Django's DatabaseWrapper: its error wrapping applies
         self._cursor = cursor
         self._native = native  # a psycopg server-binding cursor (PostgreSQL)
+        self.raw = cursor.connection if native else None
+        self.busy = False
 
     def execute(self, sql: str, params: Sequence = ()):
-        with connection.wrap_database_errors:
+        with self._db.wrap_database_errors:
             if self._native:
                 self._cursor.execute(sql, params, prepare=len(params) <= PREPARE_MAX_PARAMS)
             else:
@@ -91,30 +101,72 @@ class Cursor:
         return self._cursor.rowcount
 
     def copy_rows(self, target: str, rows: Sequence[tuple]) -> None:
-        with connection.wrap_database_errors, self._cursor.copy(f"COPY {target} FROM STDIN") as copy:
+        with self._db.wrap_database_errors, self._cursor.copy(f"COPY {target} FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
 
 
 @contextmanager
 def hot_cursor():
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield Cursor(cursor, native=False)
+    """A cursor on Django's connection for the current thread; on PostgreSQL one psycopg cursor is
+    kept per connection and reused (results are read before the next statement, as here)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper.vendor != "postgresql":
+        with wrapper.cursor() as cursor:
+            yield Cursor(wrapper, cursor, native=False)
         return
+    # What connection.cursor() does first: drop a dead connection, (re)connect.
+    wrapper.close_if_health_check_failed()
+    wrapper.ensure_connection()
+    kept = getattr(wrapper, "_portal_hot_cursor", None)
+    if kept is not None and kept.raw is wrapper.connection and not kept.busy:
+        cursor = kept
+    else:
+        cursor = _native_cursor(wrapper)
+        if kept is None or not kept.busy:
+            wrapper._portal_hot_cursor = cursor  # kept for next time; a nested use's own is not
+    cursor.busy = True
+    try:
+        yield cursor
+    finally:
+        cursor.busy = False
+
+
+def _native_cursor(wrapper) -> Cursor:
     import psycopg
 
-    # What connection.cursor() does first: drop a dead connection, (re)connect.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    raw = connection.connection
+    raw = wrapper.connection
     if raw.prepare_threshold is None:
         # Django leaves psycopg's statement preparation off (None disables even prepare=True).
         # Only server-binding cursors like this one ever prepare; Django's own cursors bind
         # client-side and are unaffected.
         raw.prepare_threshold = PREPARE_THRESHOLD
-    with psycopg.Cursor(raw) as cursor:
-        yield Cursor(cursor, native=True)
+    return Cursor(wrapper, psycopg.Cursor(raw), native=True)
+
+
+def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
+    """Rows of a read-only query that opens a request's database work; it doubles as the health check.
+
+    With CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query a
+    reused connection runs in each request, and reconnects if that fails. This
+    runs the caller's query in its place: if the connection turns out to be
+    dead, it reconnects and runs the query once more. Only for statements that
+    change nothing, outside a transaction, so running one twice is harmless.
+    """
+    checking = (connection.vendor == "postgresql" and connection.connection is not None
+                and connection.health_check_enabled and not connection.health_check_done
+                and not connection.in_atomic_block)
+    if checking:
+        connection.health_check_done = True  # this query is the check: no SELECT 1 first
+    try:
+        with hot_cursor() as cursor:
+            return cursor.execute(sql, params).fetchall()
+    except DatabaseError:
+        if not checking or connection.is_usable():
+            raise  # the query failed, not the connection
+    connection.close()
+    with hot_cursor() as cursor:  # connects afresh
+        return cursor.execute(sql, params).fetchall()
 
 
 @cache

@@ -69,15 +69,15 @@ def api_key_find(*, secret: str) -> KeyOwner | None:
     key = {field: f"k.{db.column(ApiKey, field)}"
            for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")}
     stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - TOUCH_EVERY)
-    with db.hot_cursor() as cursor:
-        cursor.execute(
-            f"SELECT k.id, COALESCE({key['agency']}, o.{db.column(Organization, 'agency')}), {key['organization']}, "
-            f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s "
-            f"FROM {db.table(ApiKey)} k LEFT JOIN {db.table(Organization)} o ON o.id = {key['organization']} "
-            f"WHERE {key['key_hash']} = %s",
-            [stale_before, _digest(secret)],
-        )
-        row = cursor.fetchone()
+    # The first query of every API request, so it stands in for the connection's health check.
+    rows = db.first_read(
+        f"SELECT k.id, COALESCE({key['agency']}, o.{db.column(Organization, 'agency')}), {key['organization']}, "
+        f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s "
+        f"FROM {db.table(ApiKey)} k LEFT JOIN {db.table(Organization)} o ON o.id = {key['organization']} "
+        f"WHERE {key['key_hash']} = %s",
+        [stale_before, _digest(secret)],
+    )
+    row = rows[0] if rows else None
     if row is None:
         return None
     return KeyOwner(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
