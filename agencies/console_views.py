@@ -123,7 +123,7 @@ def stripe_settings(request):
             for warning in check.warnings:
                 messages.warning(request, warning)
             return redirect("console:stripe")
-    context = {"form": form, "agency": agency, "webhook_url": webhook_url}
+    context = {"form": form, "agency": agency, "webhook_url": webhook_url, "webhook_events": stripe_api.WEBHOOK_EVENTS}
     return render(request, "console/stripe.html", context, status=400 if form.errors else 200)
 
 

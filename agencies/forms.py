@@ -14,6 +14,9 @@ def _request_agency():
     return getattr(request, "agency", None) if request is not None else None
 
 
+EMAIL_TAKEN = "An account with this email already exists here. Log in or reset your password."
+
+
 class PortalSignupForm(SignupForm):
     """Sign-up on the console (a new agency) or on a portal (a new client).
 
@@ -36,7 +39,7 @@ class PortalSignupForm(SignupForm):
 
     def validate_unique_email(self, value):
         if User.objects.filter(email__iexact=value, agency=_request_agency()).exists():
-            raise ValidationError("An account with this email already exists here. Log in or reset your password.")
+            raise ValidationError(EMAIL_TAKEN)
         self.account_already_exists = False
         return value
 

@@ -181,3 +181,21 @@ def purchase_fail(*, agency, session) -> Purchase | None:
             purchase.status = Status.FAILED
             purchase.save(update_fields=["status", "updated_at"])
     return purchase
+
+
+def purchase_expire(*, agency, session) -> Purchase | None:
+    """The buyer left the Checkout page unpaid until Stripe expired the session: mark the purchase expired.
+
+    Only a purchase still awaiting payment changes; one Stripe says is paid is fulfilled instead.
+    """
+    if session.payment_status == "paid":
+        return purchase_fulfil(agency=agency, session=session)
+    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
+    if found is None:
+        return None
+    with transaction.atomic():
+        purchase = Purchase.objects.select_for_update().get(pk=found)
+        if session.status == "expired" and purchase.status == Status.PENDING:
+            purchase.status = Status.EXPIRED
+            purchase.save(update_fields=["status", "updated_at"])
+    return purchase

@@ -72,6 +72,7 @@ class PurchaseStatus(models.TextChoices):
     PENDING = "pending", "Awaiting payment"
     PROCESSING = "processing", "Payment processing"
     FAILED = "failed", "Payment failed"
+    EXPIRED = "expired", "Checkout expired"
     MISMATCH = "mismatch", "Not credited: mismatch"
     PAID = "paid", "Paid"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
@@ -81,7 +82,8 @@ class PurchaseStatus(models.TextChoices):
 
 
 # Statuses of a purchase that has not (yet) credited anything.
-UNFULFILLED = [PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.FAILED, PurchaseStatus.MISMATCH]
+UNFULFILLED = [PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.FAILED, PurchaseStatus.EXPIRED,
+               PurchaseStatus.MISMATCH]
 
 
 class DisputeStatus(models.TextChoices):
@@ -215,7 +217,8 @@ class Purchase(models.Model):
         """CSS tone of the status badge."""
         if self.status == PurchaseStatus.PAID:
             return "ok"
-        return "" if self.status in (PurchaseStatus.PENDING, PurchaseStatus.PROCESSING) else "bad"
+        neutral = (PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.EXPIRED)
+        return "" if self.status in neutral else "bad"
 
     @property
     def credits_kept(self) -> int:

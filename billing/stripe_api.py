@@ -24,7 +24,7 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 # What the portal's webhook handles; what an endpoint registered for it listens to.
 WEBHOOK_EVENTS = [
     "checkout.session.completed", "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed", "charge.refunded",
+    "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded",
     "charge.dispute.created", "charge.dispute.closed",
 ]
 

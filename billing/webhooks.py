@@ -48,6 +48,10 @@ def _apply_session_failed(agency: Agency, session) -> str:
     return _session_outcome(checkout.purchase_fail(agency=agency, session=session))
 
 
+def _apply_session_expired(agency: Agency, session) -> str:
+    return _session_outcome(checkout.purchase_expire(agency=agency, session=session))
+
+
 def _purchase_for_payment(agency: Agency, payment_intent_id: str | None) -> int | None:
     """The purchase a payment intent paid for, or None when it is not ours.
 
@@ -101,6 +105,7 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.completed": Handler(_fetch_session, _apply_session_done),
     "checkout.session.async_payment_succeeded": Handler(_fetch_session, _apply_session_done),
     "checkout.session.async_payment_failed": Handler(_fetch_session, _apply_session_failed),
+    "checkout.session.expired": Handler(_fetch_session, _apply_session_expired),
     "charge.refunded": Handler(_fetch_charge, _apply_refund),
     "charge.dispute.created": Handler(_fetch_dispute, _apply_dispute),
     "charge.dispute.closed": Handler(_fetch_dispute, _apply_dispute),

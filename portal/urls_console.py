@@ -13,7 +13,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", console_views.home, name="home"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("agencies.urls_accounts")),
     path("console/billing/", include("billing.urls_console")),
     path("console/invoices/", include("invoices.urls_console")),
     path("console/ops/", include("ops.urls_console")),

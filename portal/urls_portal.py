@@ -7,7 +7,7 @@ from portal.views import tls_allowed
 
 urlpatterns = [
     path("", portal_views.home, name="home"),
-    path("accounts/", include("allauth.urls")),
+    path("accounts/", include("agencies.urls_accounts")),
     path("billing/", include("billing.urls_portal")),
     path("settings/billing/", include("invoices.urls_portal")),
     path("api/v1/", include("usage.urls_api")),

@@ -233,6 +233,15 @@ def session_settle(account: Account, session: dict, *, succeeded: bool) -> list[
     return emit(account, "checkout.session.async_payment_failed", public(session))
 
 
+def session_expire(account: Account, session: dict) -> list[dict]:
+    """POST /v1/checkout/sessions/<id>/expire, or the session's 24 hours running out unpaid."""
+    if session["status"] != "open":
+        raise StripeError(400, "Only Checkout Sessions with a status in [open] can be expired.",
+                          code="checkout_session_not_open")
+    session["status"] = "expired"
+    return emit(account, "checkout.session.expired", public(session))
+
+
 def _charge_create(account: Account, intent: dict) -> dict:
     charge = _new(account, "ch_", "charge", amount=intent["amount"], amount_captured=intent["amount"],
                   amount_refunded=0, currency=intent["currency"], paid=True, captured=True, refunded=False,

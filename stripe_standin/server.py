@@ -113,6 +113,13 @@ def _session_line_items(store, account, match, params, request):
     return res.listing(f"/v1/checkout/sessions/{session['id']}/line_items", session["_line_items"])
 
 
+@api.add("POST", f"/v1/checkout/sessions/{ID}/expire")
+def _session_expire(store, account, match, params, request):
+    session = account.get("checkout.session", "checkout.session", match.group(1))
+    request.pending += res.session_expire(account, session)
+    return res.public(session)
+
+
 @api.add("POST", "/v1/refunds")
 def _refund_create(store, account, match, params, request):
     refund, pending = res.refund_create(account, params)

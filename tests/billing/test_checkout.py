@@ -6,7 +6,7 @@ from django.test import Client
 from agencies import services
 from billing import checkout
 from billing.models import LedgerEntry, Purchase
-from tests.billing.flows import bought_and_paid, checkout_start, deliver_last, in_threads, success_page
+from tests.billing.flows import bought_and_paid, checkout_start, deliver, deliver_last, in_threads, success_page
 from tests.conftest import host
 from tests.stripe_fixtures import closed_port
 
@@ -285,3 +285,51 @@ def test_purchase_fulfil_run_in_two_threads_credits_once(stripe_agency, make_cli
     user.organization.refresh_from_db()
     assert user.organization.credits_balance == 100
     assert LedgerEntry.objects.filter(purchase=purchase).count() == 1
+
+
+def test_a_checkout_left_unpaid_until_stripe_expires_it_is_marked_expired(client, stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    _, purchase = checkout_start(client, agency, user)
+
+    agency.stripe.client.v1.checkout.sessions.expire(purchase.stripe_session_id)
+    assert deliver_last(client, agency, "checkout.session.expired").status_code == 200
+    assert deliver_last(client, agency, "checkout.session.expired").status_code == 200  # a redelivery
+
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.EXPIRED
+    assert "Checkout expired" in success_page(client, agency, purchase).text
+    assert not LedgerEntry.objects.exists()
+    user.organization.refresh_from_db()
+    assert user.organization.credits_balance == 0
+
+
+def test_an_expired_checkout_cannot_be_paid_any_more(client, stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    _, purchase = checkout_start(client, agency, user)
+    agency.stripe.client.v1.checkout.sessions.expire(purchase.stripe_session_id)
+
+    with pytest.raises(AssertionError, match="no longer open"):
+        agency.stripe.pay(purchase.stripe_session_id)
+
+
+def test_an_expiry_event_never_undoes_a_paid_purchase(client, stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    paid = bought_and_paid(client, agency, user)
+    assert deliver_last(client, agency, "checkout.session.completed").status_code == 200
+    _, left_open = checkout_start(client, agency, user)
+    agency.stripe.client.v1.checkout.sessions.expire(left_open.stripe_session_id)
+    expiry = agency.stripe.last_delivery("checkout.session.expired")
+
+    # The other session's expiry changes nothing paid, nor does an expiry handled for the paid session.
+    assert deliver(client, agency, expiry).status_code == 200
+    assert checkout.purchase_expire(agency=agency, session=agency.stripe.client.v1.checkout.sessions.retrieve(
+        paid.stripe_session_id)).status == Purchase.Status.PAID
+
+    paid.refresh_from_db()
+    left_open.refresh_from_db()
+    user.organization.refresh_from_db()
+    assert (paid.status, left_open.status) == (Purchase.Status.PAID, Purchase.Status.EXPIRED)
+    assert user.organization.credits_balance == 100

@@ -153,6 +153,19 @@ def test_the_success_page_credits_too_and_the_webhook_after_it_changes_nothing(c
     assert Invoice.objects.filter(purchase=purchase).count() == 1
 
 
+def test_a_minute_checkout_left_to_expire_is_marked_expired_and_adds_nothing(client, platform, agency):
+    purchase = buy(client, agency, 1000)
+    platform.client.v1.checkout.sessions.expire(purchase.stripe_session_id)
+
+    assert platform_post(client, platform.last_delivery("checkout.session.expired")).status_code == 200
+    purchase.refresh_from_db()
+    assert purchase.status == Purchase.Status.EXPIRED
+    page = client.get("/console/billing/minutes/success/", {"session_id": purchase.stripe_session_id}, **CONSOLE)
+    assert "Checkout expired" in page.text
+    assert minutes_of(agency) == 0
+    assert not Invoice.objects.filter(purchase=purchase).exists()
+
+
 def test_another_agencys_success_page_cannot_see_the_purchase(client, platform, agency, make_agency):
     purchase = buy(client, agency, 1000)
     client.force_login(make_agency().admin)

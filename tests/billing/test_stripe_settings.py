@@ -20,7 +20,7 @@ def _register_webhook(agency):
     agency.stripe.client.v1.webhook_endpoints.create({
         "url": f"http://localhost/api/webhooks/stripe/{agency.slug}",
         "enabled_events": ["checkout.session.completed", "checkout.session.async_payment_succeeded",
-                           "checkout.session.async_payment_failed", "charge.refunded",
+                           "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded",
                            "charge.dispute.created", "charge.dispute.closed"],
     })
 
