@@ -168,25 +168,10 @@ def purchase_confirm(*, agency, purchase: Purchase) -> tuple[Purchase, bool]:
         return purchase, True
 
 
-def purchase_fail(*, agency, session) -> Purchase | None:
-    """A delayed payment failed: mark the purchase failed (it never credited anything)."""
-    if session.payment_status == "paid":
-        return purchase_fulfil(agency=agency, session=session)  # a stale failure: Stripe says paid
-    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
-    if found is None:
-        return None
-    with transaction.atomic():
-        purchase = Purchase.objects.select_for_update().get(pk=found)
-        if purchase.status in (Status.PENDING, Status.PROCESSING):
-            purchase.status = Status.FAILED
-            purchase.save(update_fields=["status", "updated_at"])
-    return purchase
+def _purchase_end_unpaid(*, agency, session, status: str, only_from: tuple) -> Purchase | None:
+    """Mark a purchase that was never paid `status`, if it is still in one of `only_from`.
 
-
-def purchase_expire(*, agency, session) -> Purchase | None:
-    """The buyer left the Checkout page unpaid until Stripe expired the session: mark the purchase expired.
-
-    Only a purchase still awaiting payment changes; one Stripe says is paid is fulfilled instead.
+    A session Stripe says is paid is fulfilled instead (a stale event); None when the session is not ours.
     """
     if session.payment_status == "paid":
         return purchase_fulfil(agency=agency, session=session)
@@ -195,7 +180,22 @@ def purchase_expire(*, agency, session) -> Purchase | None:
         return None
     with transaction.atomic():
         purchase = Purchase.objects.select_for_update().get(pk=found)
-        if session.status == "expired" and purchase.status == Status.PENDING:
-            purchase.status = Status.EXPIRED
+        if purchase.status in only_from:
+            purchase.status = status
             purchase.save(update_fields=["status", "updated_at"])
     return purchase
+
+
+def purchase_fail(*, agency, session) -> Purchase | None:
+    """A delayed payment failed: mark the purchase failed (it never credited anything)."""
+    return _purchase_end_unpaid(agency=agency, session=session, status=Status.FAILED,
+                                only_from=(Status.PENDING, Status.PROCESSING))
+
+
+def purchase_expire(*, agency, session) -> Purchase | None:
+    """The buyer left the Checkout page unpaid until Stripe expired the session: mark the purchase expired.
+
+    Only a purchase still awaiting payment changes.
+    """
+    return _purchase_end_unpaid(agency=agency, session=session, status=Status.EXPIRED,
+                                only_from=(Status.PENDING,) if session.status == "expired" else ())
