@@ -1,7 +1,11 @@
 import io
 import itertools
+import os
+import time
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import connection
 from django.test import override_settings
@@ -13,6 +17,74 @@ from billing import ledger
 _seq = itertools.count(1)
 _refs = itertools.count(1)
 PASSWORD = "a-long-test-password-1"
+
+# The clock. PORTAL_TEST_NOW (an ISO instant with its zone) starts the whole run's clock there, ticking, so the
+# suite can be run in the first second of a month or a year on purpose; `@pytest.mark.now(...)` fixes "now" for a
+# test that reasons about days, months or years. Both are time-machine: Python's clock moves (in every thread),
+# PostgreSQL's now() and the processes a test starts (chromium, manage.py) keep the real time.
+RUN_NOW = "PORTAL_TEST_NOW"
+# For `@pytest.mark.now(NOON)`: far from every day, month and year boundary, so a test reasoning about "today"
+# or "this month" reads the same calendar from its first line to its last.
+NOON = "2026-05-13T12:00:00Z"
+_run_travel = pytest.StashKey[time_machine.travel]()
+_run_started = pytest.StashKey[float]()  # time.monotonic() when the run's clock started; time-machine leaves it be
+
+
+def instant(value: str | datetime) -> datetime:
+    """An aware datetime from an ISO string (`2027-01-01T00:00:30Z`) or a datetime."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise pytest.UsageError(f"{moment.isoformat()!r}: give the instant with its zone, e.g. 2027-01-01T00:00:30Z")
+    return moment
+
+
+def pytest_configure(config):
+    # As early as pytest lets a conftest act: before collection and the test database's creation,
+    # so everything the run writes is stamped on the moved clock.
+    value = os.environ.get(RUN_NOW)
+    if value:
+        config.stash[_run_travel] = travel = time_machine.travel(instant(value), tick=True)
+        travel.start()
+        config.stash[_run_started] = time.monotonic()
+
+
+def pytest_unconfigure(config):
+    travel = config.stash.get(_run_travel, None)
+    if travel is not None:
+        travel.stop()
+
+
+def run_clock(config) -> tuple[datetime, float] | None:
+    """Where PORTAL_TEST_NOW started this run's clock, and how many real seconds ago; None on the real clock."""
+    if _run_travel not in config.stash:
+        return None
+    return instant(os.environ[RUN_NOW]), time.monotonic() - config.stash[_run_started]
+
+
+def pytest_report_header(config):
+    if _run_travel in config.stash:
+        return (f"clock: moved, the run starts at {os.environ[RUN_NOW]} ({RUN_NOW}) and ticks; "
+                f"PostgreSQL's now() and child processes keep the real time")
+    return None
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("now"):
+            item.fixturenames.insert(0, "clock")  # first, so the rows other fixtures make are stamped then too
+
+
+@pytest.fixture
+def clock(request):
+    """The test's clock, a time-machine traveller (`clock.move_to(...)`, `clock.shift(...)`).
+
+    `@pytest.mark.now("2026-03-15T12:00:00Z")` starts it at that instant, ticking (`tick=False` freezes it);
+    without the marker it starts from the current time.
+    """
+    marker = request.node.get_closest_marker("now")
+    start, tick = (instant(marker.args[0]), marker.kwargs.get("tick", True)) if marker else (None, True)
+    with time_machine.travel(start, tick=tick) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,18 +2,20 @@
 
 import pytest
 from django.db import DatabaseError, transaction
-from django.utils import timezone
 
 from billing.models import Purchase
 from invoices import services
 from invoices.models import CreditNote, Immutable, Invoice, VatTreatment
 from tests.billing.flows import bought_and_paid, checkout_start, deliver, deliver_last, success_page
-from tests.conftest import host
+from tests.conftest import NOON, host, instant
 from tests.invoices.conftest import SELLER_VAT_ID, billing_set, paid, seller_set
 
-YEAR = timezone.localdate().year
+# Numbers carry the year of issue: tests that spell one out issue at NOON (a test that ran across
+# New Year's midnight would otherwise issue in one year and expect the other).
+YEAR = instant(NOON).year
 
 
+@pytest.mark.now(NOON)
 def test_a_paid_purchase_gets_exactly_one_invoice_however_often_it_is_fulfilled(
         client, stripe_agency, make_client_user):
     agency = stripe_agency()
@@ -124,6 +126,7 @@ def test_checkout_says_when_prices_include_vat(client, stripe_agency, make_clien
     assert "Price includes VAT: €6.39 19 % VAT (Germany)." in client.get("/billing/buy/", HTTP_HOST=host(agency)).text
 
 
+@pytest.mark.now(NOON)
 def test_an_agency_without_seller_details_still_invoices_under_its_name(client, stripe_agency, make_client_user):
     agency = stripe_agency(slug="sun-calls", company_name="Sunrise Calls")
     user = make_client_user(agency)
@@ -156,6 +159,7 @@ def test_net_plus_vat_must_equal_gross_in_the_database(client, stripe_agency, ma
         Invoice.objects.create(**{**fields, "number": "X-1", "vat_cents": fields["vat_cents"] + 1})
 
 
+@pytest.mark.now(NOON)
 def test_a_rolled_back_issue_leaves_no_gap_in_the_numbers(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     seller_set(agency)
@@ -169,6 +173,7 @@ def test_a_rolled_back_issue_leaves_no_gap_in_the_numbers(client, stripe_agency,
     assert services.invoice_issue_for_purchase(purchase=second).number == f"ACME-{YEAR}-000001"
 
 
+@pytest.mark.now(NOON)
 def test_numbers_are_per_agency(client, stripe_agency, make_client_user):
     first, second = stripe_agency(), stripe_agency()
     seller_set(first, prefix="ONE")
@@ -180,8 +185,24 @@ def test_numbers_are_per_agency(client, stripe_agency, make_client_user):
         f"ONE-{YEAR}-000001", f"ONE-{YEAR}-000002", f"TWO-{YEAR}-000001"]
 
 
+@pytest.mark.now("2026-12-31T23:59:59Z", tick=False)
+def test_numbering_starts_again_at_one_in_a_new_year(client, stripe_agency, make_client_user, clock):
+    agency = stripe_agency()
+    seller_set(agency)
+    user = make_client_user(agency)
+    purchases = [checkout_start(client, agency, user)[1] for _ in range(3)]
+
+    assert services.invoice_issue_for_purchase(purchase=purchases[0]).number == "ACME-2026-000001"
+    clock.shift(2)  # 00:00:01 on New Year's Day
+    issued = [services.invoice_issue_for_purchase(purchase=purchase) for purchase in purchases[1:]]
+
+    assert [i.number for i in issued] == ["ACME-2027-000001", "ACME-2027-000002"]
+    assert {i.issue_date.isoformat() for i in issued} == {"2027-01-01"}
+
+
 # --- Refunds --------------------------------------------------------------------
 
+@pytest.mark.now(NOON)
 def test_refunds_issue_credit_notes_that_add_up_to_the_invoice(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     seller_set(agency, country="DE")

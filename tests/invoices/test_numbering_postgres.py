@@ -5,14 +5,16 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.test import Client
-from django.utils import timezone
 
 from invoices import services
 from invoices.models import DocumentCounter, Invoice
 from tests.billing.flows import bought_and_paid, checkout_start, deliver, success_page
+from tests.conftest import NOON, instant
 from tests.invoices.conftest import seller_set
 
-YEAR = timezone.localdate().year
+# Numbers carry the year of issue: every invoice here is issued at NOON (in every thread: the clock is global).
+pytestmark = pytest.mark.now(NOON)
+YEAR = instant(NOON).year
 
 
 def _in_threads(count: int, work):

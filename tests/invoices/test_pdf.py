@@ -3,18 +3,19 @@
 import io
 
 import pytest
-from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
 from invoices import logo, pdf
 from invoices.models import CreditNote, Invoice
 from tests.billing.flows import deliver_last
-from tests.conftest import host
+from tests.conftest import NOON, host, instant
 from tests.invoices.conftest import billing_set, paid, seller_set
 from tests.stripe_fixtures import closed_port
 
-YEAR = timezone.localdate().year
+# The PDFs spell out numbers, which carry the year of issue: every document here is issued at NOON.
+pytestmark = pytest.mark.now(NOON)
+YEAR = instant(NOON).year
 
 
 def _read(content: bytes) -> tuple[PdfReader, str]:

@@ -15,12 +15,14 @@ from agencies import services
 from billing import ledger
 from billing.models import LedgerEntry, Purchase
 from ops import alerts
-from tests.conftest import host
-from tests.conftest import credits_add
+from tests.conftest import NOON, credits_add, host
 from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 
 _refs = itertools.count(1)
+
+# Calls and sales are placed "n days ago" and read back by UTC day: the calendar must hold still.
+pytestmark = pytest.mark.now(NOON)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from ops.models import AlertDelivery, AlertSettings, UsageSource
 from ops.pull import source_pull
-from tests.conftest import host
+from tests.conftest import NOON, host
 from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 
@@ -133,6 +133,7 @@ def test_bad_source_settings_get_a_reason_and_change_nothing(console, data, mess
     assert not UsageSource.objects.exists()
 
 
+@pytest.mark.now(NOON)  # the call, made minutes ago, must fall on the source's start date
 def test_the_console_shows_the_last_successful_sync_and_the_last_error(console, agency, org, upstream):
     source = UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key=upstream.key,
                                         start_date=timezone.now().date())

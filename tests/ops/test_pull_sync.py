@@ -10,10 +10,13 @@ from agencies.models import Agency, Organization
 from billing.models import LedgerEntry
 from ops.models import PullRejection, UsageSource
 from ops.pull import source_pull
-from tests.conftest import credits_add, minutes_add
+from tests.conftest import NOON, credits_add, minutes_add
 from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 from usage.models import UsageRecord
+
+# Pulls ask for whole UTC days (start date, high-water mark, lookback) and calls are placed "n days ago".
+pytestmark = pytest.mark.now(NOON)
 
 
 @pytest.fixture

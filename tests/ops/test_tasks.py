@@ -12,7 +12,7 @@ from django_tasks_db.models import DBTaskResult
 from ops import alerts
 from ops.models import AlertDelivery, BalanceAlert, UsageSource
 from ops.tasks import alert_deliver, due_work_enqueue, ops_sweep, sweep_schedule, usage_source_pull
-from tests.conftest import credits_add
+from tests.conftest import NOON, credits_add
 from tests.ops.conftest import call
 
 
@@ -49,6 +49,7 @@ def test_ops_schedule_starts_the_sweep_once(db, capsys):
 # db_worker manages connections like a long-running process, so this runs outside the test transaction:
 # the alert's deliveries are queued by a real commit.
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.now(NOON)  # the call, made minutes ago, must fall on the source's start date
 def test_db_worker_pulls_charges_alerts_and_delivers_end_to_end(agency, make_client_user, upstream, receiver):
     organization = make_client_user(agency, company_name="Worker Co").organization
     credits_add(organization, 100)

@@ -2,9 +2,11 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from agencies import services
+from tests.conftest import NOON
 from tests.usage.conftest import record
 from usage.ingest import usage_ingest
 from usage.reservations import call_authorize
@@ -15,6 +17,7 @@ def iso(moment) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
+@pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_account_of_a_client_key_shows_its_credits_and_this_months_minutes(api, agency, org, client_key):
     this_month = month_start() + timedelta(hours=1)
     last_month = month_start() - timedelta(hours=1)
@@ -31,6 +34,7 @@ def test_account_of_a_client_key_shows_its_credits_and_this_months_minutes(api, 
     }
 
 
+@pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_account_of_an_agency_key_shows_its_minutes_and_all_its_clients_usage(api, agency, org, agency_key,
                                                                              make_client_user):
     second = make_client_user(agency, company_name="Second").organization
@@ -157,6 +161,7 @@ def test_a_package_taken_off_sale_no_longer_sets_the_client_price(api, agency, o
     assert api.get("usage", client_key, **dates).json()["summary"]["total_cost"] == 400  # back to 40 cents
 
 
+@pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_usage_without_dates_covers_this_month_so_far(api, agency, org, client_key):
     usage_ingest(agency_id=agency.pk, records=[
         record(org, id="now", created_at=iso(timezone.now() - timedelta(minutes=1))),

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from billing.models import LedgerEntry
-from tests.conftest import host
-from tests.conftest import credits_add
+from tests.conftest import NOON, credits_add, host
 from tests.usage.conftest import record, snapshot
 from usage.ingest import usage_ingest
 from usage.reservations import call_authorize
@@ -32,6 +31,7 @@ def shown(response, name) -> str:
 # --- The client's usage page ------------------------------------------------------------
 
 
+@pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_a_client_sees_free_reserved_total_and_its_recent_calls(agency, org, make_client_user):
     sibling = make_client_user(agency, company_name="Sibling").organization
     call_authorize(organization=org, max_minutes=30)
@@ -113,6 +113,7 @@ def test_the_users_table_makes_the_same_queries_for_5_clients_as_for_25(console_
     assert queries_for_page() == few
 
 
+@pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_the_dashboard_shows_the_agencys_minutes_and_this_months_use(console_admin, agency, org):
     usage_ingest(agency_id=agency.pk, records=[
         record(org, duration_sec=135, created_at=now_iso()),
