@@ -10,11 +10,13 @@ from playwright.sync_api import expect
 from billing import ledger
 from ops import alerts
 from tests.browser.conftest import PHONE
-from tests.conftest import PASSWORD
+from tests.conftest import NOON, PASSWORD
 from tests.stripe_fixtures import stripe_account, stripe_base, stripe_standin  # noqa: F401
 from usage.ingest import usage_ingest
 
-pytestmark = pytest.mark.browser
+# Calls are placed "n days ago" and charted by UTC day: the calendar must hold still. (Chromium keeps the
+# real clock, but what it checks, cookies' Max-Age, counts from when it received them.)
+pytestmark = [pytest.mark.browser, pytest.mark.now(NOON)]
 
 
 def _record(organization, n: int, minutes: int, days_ago: int) -> dict:

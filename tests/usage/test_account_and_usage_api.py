@@ -81,6 +81,7 @@ def test_usage_lists_calls_newest_first_with_a_summary_of_the_whole_range(api, a
     assert body["next_cursor"] is None
 
 
+@pytest.mark.now(NOON)  # asks for the UTC days from yesterday to today
 def test_usage_pages_follow_the_cursor_without_gaps_or_repeats(api, agency, org, agency_key):
     base = timezone.now() - timedelta(days=1)
     usage_ingest(agency_id=agency.pk, records=[
