@@ -32,9 +32,12 @@ _run_started = pytest.StashKey[float]()  # time.monotonic() when the run's clock
 
 def instant(value: str | datetime) -> datetime:
     """An aware datetime from an ISO string (`2027-01-01T00:00:30Z`) or a datetime."""
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if moment.tzinfo is None:
-        raise pytest.UsageError(f"{moment.isoformat()!r}: give the instant with its zone, e.g. 2027-01-01T00:00:30Z")
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise pytest.UsageError(f"{value!s}: give an ISO time with its zone, e.g. 2027-01-01T00:00:30Z")
     return moment
 
 
