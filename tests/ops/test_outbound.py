@@ -4,7 +4,7 @@ import http.client
 
 import pytest
 
-from ops import outbound
+from core import outbound
 
 
 @pytest.mark.parametrize("url", [
