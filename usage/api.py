@@ -23,7 +23,7 @@ from . import keys
 from .records import MAX_ID
 
 logger = logging.getLogger(__name__)
-_QUERY_INT = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
+_QUERY_INT = re.compile(r"[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
 
 class ApiError(Exception):
@@ -106,10 +106,10 @@ def _authenticate(request) -> Caller:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
-    # Keys are ASCII; anything else (which no real HTTP header carries) cannot be hashed as one.
-    if scheme.lower() != "bearer" or not secret or not secret.isascii():
+    if scheme.lower() != "bearer" or not secret:
         raise _unauthorized("missing_api_key", "Send your API key as 'Authorization: Bearer <key>'.")
-    owner = keys.api_key_find(secret=secret)
+    # Keys are ASCII; anything else (which no real HTTP header carries) is no key, and cannot be hashed as one.
+    owner = keys.api_key_find(secret=secret) if secret.isascii() else None
     if owner is None or owner.revoked:
         # Failed attempts are limited per address, so keys cannot be guessed at speed.
         wait = _over_limit(f"auth-fail:{_client_address(request)}", settings.API_AUTH_FAILURES_PER_MINUTE)
