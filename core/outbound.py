@@ -131,7 +131,7 @@ def url_problem(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> st
     except ValueError:
         return "Enter a full http:// or https:// address."
     if parts.scheme not in schemes or not hostname:
-        return "Enter a full https:// address." if "http" not in schemes else "Enter a full http:// or https:// address."
+        return "Enter a full http:// or https:// address." if "http" in schemes else "Enter a full https:// address."
     if parts.username or parts.password:
         return "Leave user names and passwords out of the address."
     try:
