@@ -5,6 +5,8 @@ from allauth.core import context
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core import outbound
+
 from . import validators
 from .models import Agency, CreditPackage, User
 
@@ -91,6 +93,9 @@ class BrandingForm(forms.ModelForm):
         url = self.cleaned_data["logo_url"].strip()
         if url and not url.lower().startswith("https://"):
             raise ValidationError("The logo must be served over https://.")
+        problem = outbound.url_problem(url, schemes=("https",)) if url else ""
+        if problem:
+            raise ValidationError(problem)
         return url
 
     def clean_primary_color(self):

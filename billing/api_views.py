@@ -3,10 +3,8 @@
 import logging
 
 import stripe
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from agencies.models import Agency
 
@@ -15,8 +13,15 @@ from . import accounts, stripe_api, webhooks
 logger = logging.getLogger(__name__)
 
 
+def _error(status: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
+    """Errors in the shape of every /api/ answer: {"error": {"code", "message"}}."""
+    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
 @csrf_exempt
-@require_POST
 def stripe_webhook(request, slug):
     """Stripe events for one agency's account, signed with that agency's secret.
 
@@ -24,16 +29,29 @@ def stripe_webhook(request, slug):
     503: Stripe cannot be asked about the event right now; Stripe retries.
     200: processed, a duplicate, not ours, or a type we do not handle.
     """
-    return _webhook(request, get_object_or_404(Agency, slug=slug))
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "Use POST here.", {"Allow": "POST"})
+    agency = Agency.objects.filter(slug=slug).first()
+    if agency is None:
+        return _error(404, "not_found", "There is no such portal.")
+    return _webhook(request, agency)
 
 
 @csrf_exempt
-@require_POST
 def platform_stripe_webhook(request):
     """Stripe events for the platform's own account (agencies buying minutes), signed with
     PLATFORM_STRIPE_WEBHOOK_SECRET. Answers as stripe_webhook does. "platform" is a reserved
     slug (agencies.validators), so no agency's URL can be this one."""
+    if request.method != "POST":
+        return _error(405, "method_not_allowed", "Use POST here.", {"Allow": "POST"})
     return _webhook(request, accounts.platform_account())
+
+
+def _stripe_id(value) -> str:
+    # Stripe ids and event types are short printable ASCII; anything else is not an event of theirs.
+    if not isinstance(value, str) or not value or len(value) > 255 or not (value.isascii() and value.isprintable()):
+        raise ValueError("not a Stripe id")
+    return value
 
 
 def _webhook(request, account):
@@ -41,16 +59,15 @@ def _webhook(request, account):
         event = stripe_api.event_construct(
             agency=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
         )
-        event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
-        obj["id"]  # every event the portal handles is about an object it fetches again by id
-    except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
+        event_id, event_type, obj = _stripe_id(event["id"]), _stripe_id(event["type"]), event["data"]["object"]
+        _stripe_id(obj["id"])  # every event the portal handles is about an object it fetches again by id
+    except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError, RecursionError) as exc:
         logger.warning("Stripe webhook for %s refused: %s", _name(account), type(exc).__name__)
-        return HttpResponseBadRequest("Invalid signature or payload.", content_type="text/plain")
+        return _error(400, "invalid_event", "Invalid signature or payload.")
     try:
         outcome = webhooks.event_process(agency=account, event_id=event_id, event_type=event_type, obj=obj)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
-        return HttpResponse("Stripe could not be asked about this event now; retry later.",
-                            status=503, content_type="text/plain")
+        return _error(503, "stripe_unavailable", "Stripe could not be asked about this event now; retry later.")
     return JsonResponse({"received": True, "outcome": outcome})
 
 

@@ -2,21 +2,21 @@
 
 Any failure (timeout, refused, not https, a private address, too large, not
 an image) gives None and the PDF shows the agency's name alone. The URL is
-the agency's to choose, so the fetch refuses addresses that are not public
-(no requests into our own network) and does not follow redirects.
+the agency's to choose, so the fetch goes through core.outbound, the client
+every tenant-chosen URL uses: it refuses addresses that are not public (no
+requests into our own network), checked on the connected peer, and does not
+follow redirects.
 """
 
 import hashlib
 import io
-import ipaddress
 import logging
-import socket
-import urllib.request
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
 from PIL import Image
+
+from core import outbound
 
 logger = logging.getLogger(__name__)
 MAX_LOGO_BYTES = 512 * 1024
@@ -24,28 +24,10 @@ CACHE_SECONDS = 600
 _NONE = b""  # cached failure
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def _public_host(host: str) -> bool:
-    try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
-    except (OSError, UnicodeError):
-        return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_global for a in addresses)
-
-
 def _download(url: str) -> bytes | None:
-    parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname or not _public_host(parts.hostname):
-        return None
-    opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, headers={"User-Agent": "invoice-pdf/1.0", "Accept": "image/*"})
-    with opener.open(request, timeout=settings.INVOICE_LOGO_TIMEOUT_SECONDS) as response:
-        body = response.read(MAX_LOGO_BYTES + 1)
-    return body if len(body) <= MAX_LOGO_BYTES else None
+    answer = outbound.request("GET", url, headers={"Accept": "image/*"}, timeout=settings.INVOICE_LOGO_TIMEOUT_SECONDS,
+                              max_bytes=MAX_LOGO_BYTES, schemes=("https",))
+    return answer.body if answer.status == 200 else None
 
 
 def image_ok(data: bytes) -> bool:
@@ -68,8 +50,8 @@ def logo_fetch(url: str) -> bytes | None:
         return cached or None
     try:
         data = _download(url)
-    except Exception as exc:  # network errors of every kind: the PDF goes on without the logo
-        logger.info("Invoice logo %s not fetched: %s", url, type(exc).__name__)
+    except Exception as error:  # OutboundError (refused, unreachable, too large) or worse: never the PDF's end
+        logger.info("Invoice logo %s not fetched: %s", url, error)
         data = None
     if data is not None and not image_ok(data):
         data = None

@@ -2,9 +2,9 @@ from django import forms
 from django.contrib import admin
 from django.utils import timezone
 
+from core import outbound
 from portal.admin import ReadOnlyAdmin
 
-from . import outbound
 from .models import AlertDelivery, AlertSettings, BalanceAlert, PullRejection, UsageSource
 
 

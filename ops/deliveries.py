@@ -30,8 +30,8 @@ from django.utils import timezone
 from agencies import tenancy
 from agencies.context_processors import readable_text_on
 from agencies.models import Agency, Organization, User
+from core import outbound
 
-from . import outbound
 from .alerts import EVENT_TYPE
 from .models import AlertDelivery, AlertSettings
 

@@ -2,7 +2,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from . import outbound
+from core import outbound
 
 MAX_THRESHOLD = 100_000_000
 

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from agencies.models import Organization
 from usage.ingest import CONFLICT, REJECTED, Outcome, usage_ingest
-from usage.records import Rejected, record_check
+from usage.records import Rejected, record_check, text_shown
 
 from .deliveries import retry_delay
 from .models import PullRejection, UsageSource
@@ -157,16 +157,25 @@ def _apply_across_agencies(records: list) -> list[Outcome]:
     return outcomes
 
 
+def _fingerprint(raw) -> str:
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str)  # ensure_ascii: a lone surrogate comes out escaped
+    except (ValueError, TypeError, RecursionError):  # keys of mixed types, or nested past what dumps can walk
+        text = repr(raw)
+    return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()
+
+
 def _rejection_note(source: UsageSource, raw, outcome: Outcome) -> None:
-    fingerprint = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()
-    fields = {"code": (outcome.code or outcome.status)[:40], "reason": (outcome.reason or "")[:300],
+    fingerprint = _fingerprint(raw)
+    # The record's id and the reason as they can be stored: no NUL, no lone surrogate (see usage.records).
+    fields = {"code": (outcome.code or outcome.status)[:40], "reason": text_shown(outcome.reason or "")[:300],
               "last_seen_at": timezone.now()}
     if PullRejection.objects.filter(source=source, fingerprint=fingerprint).update(times=F("times") + 1, **fields):
         return
     try:
         with transaction.atomic():
             PullRejection.objects.create(source=source, fingerprint=fingerprint,
-                                         record_id=str(outcome.record_id or "")[:100], **fields)
+                                         record_id=text_shown(str(outcome.record_id or ""))[:100], **fields)
     except IntegrityError:  # noted meanwhile by another run of the same record
         pass
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 
-from . import outbound
+from core import outbound
 
 PAGE_LIMIT = 1000  # what one ingest call takes
 MAX_PAGE_BYTES = 16 * 1024 * 1024
@@ -58,7 +58,7 @@ def usage_page_fetch(*, base_url: str, api_key: str, start: date, end: date, cur
 def page_parse(body: bytes) -> Page:
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise UpstreamError("The usage API answered something that is not JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("usage"), list):
         raise UpstreamError('The usage API answered JSON without a "usage" list.')

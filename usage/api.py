@@ -7,6 +7,7 @@ in the Authorization header is never logged, echoed or stored.
 
 import json
 import logging
+import re
 import time
 from functools import cached_property, wraps
 
@@ -19,8 +20,10 @@ from django.views.decorators.csrf import csrf_exempt
 from agencies.models import Agency, Organization
 
 from . import keys
+from .records import MAX_ID
 
 logger = logging.getLogger(__name__)
+_QUERY_INT = re.compile(r"[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is true, int("²") fails
 
 
 class ApiError(Exception):
@@ -105,7 +108,8 @@ def _authenticate(request) -> Caller:
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
         raise _unauthorized("missing_api_key", "Send your API key as 'Authorization: Bearer <key>'.")
-    owner = keys.api_key_find(secret=secret)
+    # Keys are ASCII; anything else (which no real HTTP header carries) is no key, and cannot be hashed as one.
+    owner = keys.api_key_find(secret=secret) if secret.isascii() else None
     if owner is None or owner.revoked:
         # Failed attempts are limited per address, so keys cannot be guessed at speed.
         wait = _over_limit(f"auth-fail:{_client_address(request)}", settings.API_AUTH_FAILURES_PER_MINUTE)
@@ -160,16 +164,29 @@ def json_body(request):
         raise ApiError(400, "invalid_batch", "The body is too large: send at most 1,000 records a request.") from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+    except RecursionError:  # [[[[...]]]] a few thousand deep
+        raise ApiError(400, "invalid_json", "The body is nested too deeply.") from None
 
 
-def int_field(value, field: str, *, minimum: int = 1, maximum: int | None = None) -> int:
-    """A JSON integer in range, or a 400 naming the field."""
+def int_field(value, field: str, *, minimum: int = 1, maximum: int = MAX_ID) -> int:
+    """A JSON integer in range, or a 400 naming the field (ids fit a bigint unless told otherwise)."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise ApiError(400, "invalid_field", f"{field} must be an integer.")
-    if value < minimum or (maximum is not None and value > maximum):
-        upper = f" and at most {maximum}" if maximum is not None else ""
+    if value < minimum or value > maximum:
+        upper = f" and at most {maximum}" if maximum < MAX_ID else ""
         raise ApiError(400, "invalid_field", f"{field} must be at least {minimum}{upper}.")
     return value
+
+
+def query_int(request, name: str, *, default: int | None = None, minimum: int = 1,
+              maximum: int = MAX_ID) -> int | None:
+    """The one parser of integer query parameters: ASCII digits in range, `default` when absent, else a 400."""
+    raw = request.GET.get(name, "")
+    if raw == "":
+        return default
+    if not _QUERY_INT.fullmatch(raw):
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.")
+    return int_field(int(raw), name, minimum=minimum, maximum=maximum)
 
 
 def organization_for(caller: Caller, organization_id, *, required: bool) -> Organization | None:

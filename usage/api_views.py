@@ -9,11 +9,12 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from . import selectors
-from .api import ApiError, Caller, api_endpoint, int_field, json_body, organization_for
+from .api import ApiError, Caller, api_endpoint, int_field, json_body, organization_for, query_int
 from .ingest import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH, REJECTED, usage_ingest
 from .reservations import INSUFFICIENT_MESSAGE, InsufficientCredits, call_authorize
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+LAST_DATE = date(9998, 12, 31)  # a range ends the day after its end_date, which must still be a date
 MAX_RANGE_DAYS = 366
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 
@@ -24,25 +25,19 @@ def _timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def _query_int(request, name: str, *, default=None, minimum: int = 1, maximum: int | None = None):
-    raw = request.GET.get(name, "")
-    if raw == "":
-        return default
-    if not raw.isdigit():
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.")
-    return int_field(int(raw), name, minimum=minimum, maximum=maximum)
-
-
 def _query_date(request, name: str) -> date | None:
     raw = request.GET.get(name, "")
     if raw == "":
         return None
-    if not _DATE.match(raw):
+    if not _DATE.fullmatch(raw):
         raise ApiError(400, "invalid_date", f"{name} must be a date written YYYY-MM-DD.")
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "invalid_date", f"{name} is not a real date.") from None
+    if day > LAST_DATE:
+        raise ApiError(400, "invalid_date", f"{name} must be {LAST_DATE.isoformat()} or earlier.")
+    return day
 
 
 @api_endpoint("GET")
@@ -63,7 +58,7 @@ def account(request, caller: Caller):
 @api_endpoint("GET")
 def balance(request, caller: Caller):
     """A client key: its credits. An agency key: its minutes, or a client's credits with ?organization_id=."""
-    organization = organization_for(caller, _query_int(request, "organization_id"), required=False)
+    organization = organization_for(caller, query_int(request, "organization_id"), required=False)
     if organization is None:
         return JsonResponse(selectors.agency_balance(agency=caller.agency).as_json())
     return JsonResponse(selectors.organization_balance(organization=organization).as_json())
@@ -83,8 +78,8 @@ def _usage_list(request, caller: Caller):
         raise ApiError(400, "invalid_date_range", "start_date must not be after end_date.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         raise ApiError(400, "invalid_date_range", f"A range covers at most {MAX_RANGE_DAYS} days.")
-    limit = _query_int(request, "limit", default=PAGE_SIZE, maximum=MAX_PAGE_SIZE)
-    organization = organization_for(caller, _query_int(request, "organization_id"), required=False)
+    limit = query_int(request, "limit", default=PAGE_SIZE, maximum=MAX_PAGE_SIZE)
+    organization = organization_for(caller, query_int(request, "organization_id"), required=False)
 
     records = selectors.usage_in_range(agency_id=caller.agency_id, organization=organization, start=start, end=end)
     try:

@@ -15,14 +15,21 @@ and any later pull sync. A batch is applied in one transaction:
    one conditional UPDATE (billing.ledger.paired_debits_post);
 5. reservations named by the records are settled, releasing what they held.
 
+Records are checked so that nothing the database or its driver would refuse
+reaches it. Should one get through anyway (or an old row fail to load), the
+batch is not lost: it is applied again record by record, each in its own
+savepoint, and the one the database refuses is rejected. Only that rare path
+costs extra round trips.
+
 A call that happened is never refused: a charge may take a balance below
 zero, and the record is then marked overdraft.
 """
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils import timezone
 
 from billing import ledger
@@ -31,8 +38,16 @@ from portal import db
 from .models import Reservation, UsageRecord
 from .records import Incoming, Rejected, record_check
 
+try:
+    from psycopg import DataError as DriverDataError  # raised while loading a row, outside Django's wrapping
+except ImportError:  # SQLite only
+    DriverDataError = DataError
+
+logger = logging.getLogger(__name__)
 MAX_BATCH = 1000
 APPLIED, DUPLICATE, CONFLICT, REJECTED = "applied", "duplicate", "conflict", "rejected"
+# A value the database or its driver cannot store or load: one record's fault, never the batch's.
+RECORD_ERRORS = (DataError, DriverDataError, OverflowError, UnicodeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +102,13 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
         else:
             first[checked.record_id] = checked
     if first:
-        with transaction.atomic():
-            _apply(agency_id, list(first.values()), outcomes, now)
+        try:
+            with transaction.atomic():
+                _apply(agency_id, list(first.values()), outcomes, now)
+        except RECORD_ERRORS:
+            logger.warning("Agency %s: the database refused a record; applying the batch one by one", agency_id,
+                           exc_info=True)
+            _apply_one_by_one(agency_id, list(first.values()), outcomes, now)
     for record in repeats:
         # A repeat inside the batch shares its first occurrence's fate, unless it differs.
         earlier = first[record.record_id]
@@ -101,6 +121,19 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
             outcomes[record.index] = Outcome(record.index, record.record_id, fate.status, code=fate.code,
                                              reason=fate.reason)
     return outcomes
+
+
+def _apply_one_by_one(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> None:
+    """The safety net: each record in its own savepoint, so the one the database refuses is the only one lost."""
+    for record in candidates:
+        try:
+            with transaction.atomic():
+                _apply(agency_id, [record], outcomes, now)
+        except RECORD_ERRORS:
+            outcomes[record.index] = Outcome(
+                record.index, record.record_id, REJECTED, code="invalid_record",
+                reason="the database cannot store this record, or an earlier one with this id",
+            )
 
 
 # The fields Incoming.content() compares, as UsageRecord fields.

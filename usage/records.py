@@ -8,13 +8,23 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 MAX_RECORD_ID = 100
 MAX_NUMBER_ID = 100
 MAX_DURATION_SEC = 7 * 24 * 3600  # a week: anything longer is a broken counter, not a call
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the platform and us
+# No real call is older: an earlier time is a broken clock (or year 0, which no database reader can load).
+EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+MAX_ID = 2**63 - 1  # a bigint: anything larger cannot name a row
 DIRECTIONS = ("inbound", "outbound")
-_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$")
+# ASCII digits only ([0-9], not \d): Unicode digits would pass a regex and then fail further down.
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})"
+)
+# Control characters and lone surrogates: PostgreSQL refuses NUL in text and psycopg cannot encode a
+# surrogate, so either would fail the whole batch's transaction; the others have no place in an id.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def minutes_for(duration_sec: int) -> int:
@@ -60,17 +70,28 @@ def _text(raw: dict, field: str, limit: int) -> str:
         raise ValueError(f"{field} must be a non-empty string")
     if len(value) > limit:
         raise ValueError(f"{field} must be at most {limit} characters")
+    if _UNSTORABLE.search(value):
+        raise ValueError(f"{field} must not contain control characters or unpaired surrogates")
     return value
 
 
+def text_shown(value: str) -> str:
+    """`value` with anything unstorable replaced, so a rejection can be echoed and noted."""
+    return _UNSTORABLE.sub("\ufffd", value)
+
+
 def _timestamp(value, now: datetime) -> datetime:
-    if not isinstance(value, str) or not _TIMESTAMP.match(value):
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         raise ValueError("created_at must be an ISO 8601 time with a time zone, e.g. 2025-12-13T10:00:00.000Z")
     try:
         moment = datetime.fromisoformat(value)
-    except ValueError:
+        # In UTC, as stored: 0001-01-01T00:30+01:00 is in year 0 and 9999-12-31T23:30-01:00 in year 10000.
+        in_utc = moment.astimezone(dt_timezone.utc)
+    except (ValueError, OverflowError):
         raise ValueError("created_at is not a real date and time") from None
-    if moment > now + FUTURE_TOLERANCE:
+    if in_utc < EARLIEST_CREATED_AT:
+        raise ValueError("created_at must be 2000-01-01T00:00:00Z or later")
+    if in_utc > now + FUTURE_TOLERANCE:
         raise ValueError("created_at is in the future")
     return moment
 
@@ -80,11 +101,11 @@ def record_check(index: int, raw, now: datetime) -> Incoming | Rejected:
     if not isinstance(raw, dict):
         return Rejected(index, None, "invalid_record", "each record must be a JSON object")
     record_id = raw.get("id")
-    shown_id = record_id if isinstance(record_id, str) else None
+    shown_id = text_shown(record_id) if isinstance(record_id, str) else None
     try:
         record_id = _text(raw, "id", MAX_RECORD_ID)
         organization_id = raw.get("organization_id")
-        if not _is_int(organization_id) or organization_id <= 0:
+        if not _is_int(organization_id) or not 0 < organization_id <= MAX_ID:
             raise ValueError("organization_id must be a positive integer")
         duration = raw.get("duration_sec")
         if not _is_int(duration):

@@ -4,6 +4,9 @@ A new key is rendered once, in the answer to the POST that created it, with
 Cache-Control: no-store; it is never put in a message, a session or a log.
 """
 
+from datetime import datetime
+from datetime import timezone as dt_timezone
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -18,12 +21,14 @@ from .forms import ApiKeyForm
 from .models import ApiKey
 
 USAGE_PAGE_SIZE = 50
+# What Python can load; a row outside (stored before created_at was bounded) is left to usage_data_check.
+LOADABLE = (datetime.min.replace(tzinfo=dt_timezone.utc), datetime.max.replace(tzinfo=dt_timezone.utc))
 
 
 @login_required
 def usage_page(request):
     organization = access.organization_or_404(request)
-    records = organization.usage_records.order_by("-created_at", "-pk")
+    records = organization.usage_records.filter(created_at__range=LOADABLE).order_by("-created_at", "-pk")
     page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "usage/portal_usage.html", {
         "organization": organization,

@@ -1,10 +1,12 @@
 """Outbound requests to tenant-typed addresses never reach the portal's own network in production."""
 
 import http.client
+import socket
+import threading
 
 import pytest
 
-from ops import outbound
+from core import outbound
 
 
 @pytest.mark.parametrize("url", [
@@ -65,3 +67,89 @@ def test_deployment_checks_name_risky_platform_and_outbound_settings(settings):
     assert [w.id for w in checks.platform_stripe_check(None)] == ["ops.W002", "ops.W003"]
     settings.PLATFORM_STRIPE_PUBLISHABLE_KEY, settings.PLATFORM_STRIPE_WEBHOOK_SECRET = "pk_live_abc123", "whsec_x"
     assert checks.platform_stripe_check(None) == []
+
+
+# --- Issue 10: every check sees the host as DNS does; one client serves every tenant-chosen URL ---------
+
+@pytest.mark.parametrize("url", [
+    "http://a.localhost./", "http://localhost./", "https://metadata.google.internal./computeMetadata/v1/",
+    "https://METADATA.GOOGLE.INTERNAL/", "http://printer.local./",
+    "http://ｌｏｃａｌｈｏｓｔ/",            # full-width letters: IDNA maps them to "localhost"
+    "http://printer。local/",               # the ideographic full stop is a dot to IDNA
+    "http://router.home.arpa./", "http://127.0.0.1./", "http://2130706433/", "http://0x7f.1/", "http://127.1/",
+    "http://[::ffff:127.0.0.1]/", "http://[fe80::1%25eth0]/", "http://0/",
+])
+def test_private_names_are_refused_however_they_are_spelt(settings, url):
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
+    assert outbound.url_problem(url) == "Enter an address on the public internet."
+
+
+@pytest.mark.parametrize("url, problem", [
+    ("https://hooks.example.com./low-balance", ""),
+    ("https://bücher.example/hook", ""),
+    ("https://a..b.example/", "Enter a valid host name."),
+    ("http://printer.local../", "Enter a valid host name."),
+    ("https://" + "x" * 64 + ".example/", "Enter a valid host name."),
+    ("https://hooks.example.com:99999/", "Enter a full http:// or https:// address."),
+    ("https://[::1/", "Enter a full http:// or https:// address."),
+])
+def test_public_names_with_a_trailing_dot_pass_and_broken_hosts_get_a_reason(settings, url, problem):
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
+    assert outbound.url_problem(url) == problem
+
+
+@pytest.mark.django_db
+def test_the_url_forms_refuse_a_private_name_with_a_trailing_dot(settings):
+    from agencies.forms import BrandingForm
+    from ops.forms import AlertSettingsForm, UsageSourceForm
+
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
+    alert = AlertSettingsForm({"threshold": "10", "webhook_url": "https://metadata.google.internal./x"})
+    source = UsageSourceForm({"base_url": "https://a.localhost.", "api_key": "k", "start_date": "2025-01-01"})
+    branding = BrandingForm({"company_name": "A", "logo_url": "https://printer.local./logo.png",
+                             "primary_color": "#123456", "accent_color": "#123456", "slug": "abc"})
+    assert alert.errors["webhook_url"] == ["Enter an address on the public internet."]
+    assert source.errors["base_url"] == ["Enter an address on the public internet."]
+    assert branding.errors["logo_url"] == ["Enter an address on the public internet."]
+
+
+class _Listener:
+    """A TCP port that accepts and hangs up at once, counting the connections made to it."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)  # so the thread sees `stopped` (closing a socket does not wake accept())
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            conn.close()
+
+    def close(self):
+        self.stopped.set()
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("allowed, connections", [(True, 1), (False, 0)])
+def test_invoice_logos_go_through_the_one_outbound_client_and_its_setting(settings, allowed, connections):
+    """The logo fetch used to check addresses its own way and ignore OUTBOUND_ALLOW_PRIVATE_HOSTS."""
+    from invoices import logo
+
+    settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = allowed
+    listener = _Listener()
+    try:
+        assert logo.logo_fetch(f"https://127.0.0.1:{listener.port}/logo.png") is None  # it hangs up: no logo
+    finally:
+        listener.close()
+    assert listener.connections == connections

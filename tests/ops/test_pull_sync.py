@@ -199,3 +199,28 @@ def test_in_production_a_loopback_upstream_is_refused_and_nothing_is_asked(sourc
     assert run(source) is None
     assert source.last_error == "The usage API could not be reached: Enter an address on the public internet."
     assert upstream.pulls() == []
+
+
+@pytest.mark.parametrize("field, bad", [("id", "call\x00nul"), ("id", "call\ud800"), ("number_id", "n\x00")])
+def test_a_page_with_an_unstorable_record_notes_it_applies_the_rest_and_moves_on(source, upstream, org, agency,
+                                                                                 field, bad):
+    """Issue 10: a NUL or lone surrogate used to fail the page's transaction on PostgreSQL every run."""
+    bad_record = call(org, minutes=7, **{field: bad})
+    upstream.records = [call(org, minutes=1), bad_record, call(org, minutes=2)]
+
+    assert run(source) == {"pages": 1, "applied": 2, "rejected": 1}
+    assert balances(org, agency) == (97, 9_997)
+    assert source.synced_through == timezone.now().date() and source.failures == 0
+    [note] = PullRejection.objects.filter(source=source)
+    assert note.code == "invalid_record" and field in note.reason
+    # Noted as it can be stored: the unstorable character shown as U+FFFD.
+    assert note.record_id == bad_record["id"].replace("\x00", "\ufffd").replace("\ud800", "\ufffd")
+
+    assert run(source) == {"pages": 1, "duplicate": 2, "rejected": 1}  # the next run goes on the same way
+    assert PullRejection.objects.get(source=source).times == 2
+
+
+def test_a_page_nested_too_deeply_is_an_upstream_error_not_an_internal_one(source, upstream):
+    upstream.script = [(200, b'{"usage": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")]
+    assert run(source) is None
+    assert source.failures == 1 and source.last_error == "The usage API answered something that is not JSON."

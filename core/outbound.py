@@ -1,18 +1,23 @@
-"""HTTP requests to addresses that tenants type in: upstream usage APIs and alert webhooks.
+"""HTTP requests to addresses that tenants type in: upstream usage APIs, alert webhooks, invoice logos.
 
-Tenants choose these URLs, so a request must not become a way into the
-portal's own network: unless OUTBOUND_ALLOW_PRIVATE_HOSTS is on (development,
-tests), the connection is refused when the address actually connected to is
-loopback, private, link-local or otherwise not public. The check runs on the
-connected socket, after DNS, so a name that resolves differently later
-("DNS rebinding") gains nothing. Redirects are not followed, proxies from the
-environment are not used, the answer is capped in size, and every request
-has a timeout. Errors come out as OutboundError with a message safe to show
-the tenant (it never contains a key or a header).
+The one outbound client and its address guard; every tenant-chosen URL goes
+through here. Tenants choose these URLs, so a request must not become a way
+into the portal's own network: unless OUTBOUND_ALLOW_PRIVATE_HOSTS is on
+(development, tests), the connection is refused when the address actually
+connected to is loopback, private, link-local or otherwise not public. The
+check runs on the connected socket, after DNS, so a name that resolves
+differently later ("DNS rebinding") gains nothing. `url_problem` also refuses
+such addresses when a URL is saved, on the host as DNS would see it (lower
+case, IDNA, no trailing dot: "metadata.google.internal." is that host).
+Redirects are not followed, proxies from the environment are not used, the
+answer is capped in size, and every request has a timeout. Errors come out as
+OutboundError with a message safe to show the tenant (it never contains a key
+or a header).
 """
 
 import http.client
 import ipaddress
+import re
 import socket
 import urllib.error
 import urllib.request
@@ -22,6 +27,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 USER_AGENT = "ResellerPortal/1.0"
+PUBLIC_ONLY = "Enter an address on the public internet."
+# Names that never mean a public host (RFC 6761, 6762, 8375, and cloud metadata under .internal).
+_PRIVATE_NAMES = ("localhost", "localdomain", "internal", "local", "home.arpa")
+_NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")  # what inet_aton may read as IPv4: 2130706433, 0x7f.1, 127.1
 
 
 class OutboundError(Exception):
@@ -37,7 +46,7 @@ class Answer:
 def _public_only(sock: socket.socket) -> None:
     if settings.OUTBOUND_ALLOW_PRIVATE_HOSTS:
         return
-    address = ipaddress.ip_address(sock.getpeername()[0])
+    address = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
     if not address.is_global or address.is_multicast:
         sock.close()
         raise OutboundError("the address is not a public internet address")
@@ -79,29 +88,65 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _HTTPHandler, _HTTPSHandler, _NoRedirect)
 
 
-def url_problem(url: str) -> str:
-    """Why `url` cannot be a target ("" when it can): checked when a tenant saves it."""
-    parts = urlsplit(url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+def host_normalise(host: str) -> str:
+    """The host as DNS looks it up: IDNA-encoded, lower case, without the trailing dot. ValueError if none."""
+    try:
+        host = host.encode("idna").decode("ascii")  # also maps full-width letters and the ideographic full stop
+    except UnicodeError:
+        raise ValueError("not a host name") from None
+    host = host.lower().rstrip(".")
+    if not host:
+        raise ValueError("not a host name")
+    return host
+
+
+def host_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address a normalised host spells, in any form the resolver accepts; None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def host_is_private(host: str) -> bool:
+    """Whether a normalised host is one we never connect to: a non-public address or a private name."""
+    address = host_address(host)
+    if address is not None:
+        return not address.is_global or address.is_multicast
+    return any(host == name or host.endswith("." + name) for name in _PRIVATE_NAMES)
+
+
+def url_problem(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
+    """Why `url` cannot be a target ("" when it can): checked when a tenant saves it, and before each request."""
+    try:
+        parts = urlsplit(url or "")
+        hostname = parts.hostname
+        parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError:
         return "Enter a full http:// or https:// address."
+    if parts.scheme not in schemes or not hostname:
+        return "Enter a full http:// or https:// address." if "http" in schemes else "Enter a full https:// address."
     if parts.username or parts.password:
         return "Leave user names and passwords out of the address."
-    if not settings.OUTBOUND_ALLOW_PRIVATE_HOSTS:
-        try:
-            address = ipaddress.ip_address(parts.hostname)
-        except ValueError:
-            if parts.hostname == "localhost" or parts.hostname.endswith((".localhost", ".internal", ".local")):
-                return "Enter an address on the public internet."
-        else:
-            if not address.is_global:
-                return "Enter an address on the public internet."
+    try:
+        host = host_normalise(hostname)
+    except ValueError:
+        return "Enter a valid host name."
+    if not settings.OUTBOUND_ALLOW_PRIVATE_HOSTS and host_is_private(host):
+        return PUBLIC_ONLY
     return ""
 
 
 def request(method: str, url: str, *, headers: dict, body: bytes | None = None, timeout: float,
-            max_bytes: int) -> Answer:
+            max_bytes: int, schemes: tuple[str, ...] = ("http", "https")) -> Answer:
     """Send one request; any HTTP status comes back as an Answer, anything else as OutboundError."""
-    problem = url_problem(url)
+    problem = url_problem(url, schemes=schemes)
     if problem:
         raise OutboundError(problem)
     prepared = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **headers})
