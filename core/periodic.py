@@ -28,6 +28,7 @@ from collections.abc import Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeAlias, TypeVar
 
 from django.conf import settings
 from django.db import router, transaction
@@ -40,6 +41,8 @@ from django_tasks_db.utils import exclusive_transaction
 
 logger = logging.getLogger(__name__)
 READY, RUNNING, FAILED = TaskResultStatus.READY, TaskResultStatus.RUNNING, TaskResultStatus.FAILED
+AnyTask: TypeAlias = Task[..., Any]
+Key = TypeVar("Key", bound=Hashable)
 
 
 class LeaseExpired(Exception):
@@ -51,7 +54,7 @@ LEASE_EXPIRED = f"{LeaseExpired.__module__}.{LeaseExpired.__qualname__}"
 
 @dataclass(frozen=True)
 class Chain:
-    task: Task
+    task: AnyTask
     every: str  # the name of the setting that holds the seconds between runs
 
     @property
@@ -62,7 +65,7 @@ class Chain:
 _chains: dict[str, Chain] = {}
 
 
-def periodic_register(*, task: Task, every: str) -> None:
+def periodic_register(*, task: AnyTask, every: str) -> None:
     """Make `task` a chain run every `settings.<every>` seconds, watched by every db_worker."""
     _chains[task.module_path] = Chain(task=task, every=every)
 
@@ -76,14 +79,14 @@ def check_seconds() -> int:
     return max(1, min((chain.interval for chain in _chains.values()), default=60))
 
 
-def queue_lock_key(task: Task) -> int:
+def queue_lock_key(task: AnyTask) -> int:
     """The PostgreSQL advisory lock key of `task`'s queue: stable across processes, unlike hash()."""
     digest = hashlib.sha256(f"tasks-queue:{task.module_path}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
 @contextmanager
-def queue_lock(task: Task) -> Iterator[None]:
+def queue_lock(task: AnyTask) -> Iterator[None]:
     """A transaction holding `task`'s queue lock: decisions to queue a run of it are taken one at a time."""
     using = router.db_for_write(DBTaskResult)
     with exclusive_transaction(using):
@@ -94,11 +97,11 @@ def queue_lock(task: Task) -> Iterator[None]:
         yield
 
 
-def _runs(task: Task) -> QuerySet[DBTaskResult]:
+def _runs(task: AnyTask) -> QuerySet[DBTaskResult[..., Any]]:
     return DBTaskResult.objects.filter(task_path=task.module_path)
 
 
-def _reclaim(task: Task, *, lease_seconds: int, now: datetime) -> int:
+def _reclaim(task: AnyTask, *, lease_seconds: int, now: datetime) -> int:
     """Mark FAILED the runs of `task` still RUNNING past their lease; how many."""
     stale = _runs(task).filter(status=RUNNING, started_at__lt=now - timedelta(seconds=lease_seconds))
     # Conditional on RUNNING: a run that was only slow and finishes later still records its own outcome.
@@ -113,11 +116,11 @@ def _reclaim(task: Task, *, lease_seconds: int, now: datetime) -> int:
     return count
 
 
-def _enqueue(task: Task, *, delay_seconds: int, now: datetime) -> None:
+def _enqueue(task: AnyTask, *, delay_seconds: int, now: datetime) -> None:
     task.using(run_after=now + timedelta(seconds=delay_seconds)).enqueue()
 
 
-def sweep_schedule(*, task: Task, delay_seconds: int) -> bool:
+def sweep_schedule(*, task: AnyTask, delay_seconds: int) -> bool:
     """Queue a run of periodic `task` in `delay_seconds` unless one is live; True if queued.
 
     For whoever starts or watches a chain (the schedule commands, db_worker): a
@@ -133,7 +136,7 @@ def sweep_schedule(*, task: Task, delay_seconds: int) -> bool:
         return True
 
 
-def sweep_continue(*, task: Task) -> bool:
+def sweep_continue(*, task: AnyTask) -> bool:
     """Called by a run of a registered chain before its work: queue the next run unless one waits; True if queued.
 
     Only a waiting run counts here, not a running one: the caller is running,
@@ -162,7 +165,7 @@ def periodic_check() -> list[str]:
     return queued
 
 
-def tasks_enqueue_once(*, task: Task, keys: Iterable[Hashable], lease_seconds: int | None = None) -> list:
+def tasks_enqueue_once(*, task: AnyTask, keys: Iterable[Key], lease_seconds: int | None = None) -> list[Key]:
     """Queue `task(key)` for each key without a live run of `task(key)`; the keys queued, in order.
 
     Live: waiting, or running within `lease_seconds` of its start (default
