@@ -104,3 +104,12 @@ def test_a_worker_killed_mid_sweep_is_taken_over_within_two_intervals_of_the_lea
             if process.poll() is None:
                 process.kill()
             process.wait(timeout=10)
+    # Nothing is left behind: the killed workers' sessions are gone too.
+    _wait_for(lambda: _other_sessions() == [], seconds=20, what="the workers' sessions to end", logs=logs)
+
+
+def _other_sessions() -> list:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, state, wait_event_type, wait_event, query FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return cursor.fetchall()
