@@ -8,4 +8,5 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the deployment checks)
+        # Imported for what they register: the deployment checks; the ops sweep with core.periodic (db_worker).
+        from . import checks, tasks  # noqa: F401

@@ -31,11 +31,11 @@ def usage_source_save(*, agency: Agency, base_url: str, api_key: str, start_date
 
 
 def usage_source_pull_now(*, source: UsageSource) -> None:
-    """Make the source due and queue its pull (after the commit, in the worker)."""
-    from .tasks import usage_source_pull
+    """Make the source due and queue its pull (after the commit, in the worker), unless one is queued already."""
+    from .tasks import usage_source_pull_queue
 
     UsageSource.objects.filter(pk=source.pk).update(next_attempt_at=timezone.now())
-    transaction.on_commit(lambda: usage_source_pull.enqueue(source.pk))
+    transaction.on_commit(lambda: usage_source_pull_queue(source_ids=[source.pk]))
 
 
 def usage_source_remove(*, agency: Agency) -> bool:

@@ -1,23 +1,23 @@
 """Background tasks for pull sync and alert deliveries (django-tasks, database backend, `manage.py db_worker`).
 
-Periodic work follows usage.tasks: the sweep re-enqueues itself with
-run_after unless another sweep is already waiting, so whichever worker picks
-it up keeps the chain going and duplicate chains merge again. Each run queues
+Periodic work is a chain (core.periodic), like usage.tasks: each sweep queues
+the next one OPS_SWEEP_SECONDS ahead before it does its work, and every
+db_worker re-arms the chain if a run died before handing over. Each run queues
 one task per due item (a source to pull, a delivery to try), so a slow
-upstream holds up nothing else; the items' own claims (ops.pull,
-ops.deliveries) make a task queued twice do its work once.
+upstream holds up nothing else, and only for an item without a live task
+(waiting, or running within the item's claim time): a backlog behind a slow
+receiver is not queued again on every pass. The items' own claims (ops.pull,
+ops.deliveries) make a task queued twice anyway do its work once.
 
 A delivery is queued at once when its alert commits (transaction.on_commit);
 a failed try queues the next one for when its backoff ends. The sweep is the
 safety net for a queueing that was lost or a worker that died mid-try.
 """
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
+
+from core import periodic
 
 from . import deliveries, pull
 from .models import AlertDelivery, UsageSource
@@ -40,33 +40,34 @@ def usage_source_pull(source_id: int) -> dict | None:
     return pull.source_pull(source_id=source_id)
 
 
+def alert_deliver_queue(*, delivery_ids: list[int]) -> list[int]:
+    """Queue a try of each delivery that has no live task already; the ids queued."""
+    return periodic.tasks_enqueue_once(task=alert_deliver, keys=delivery_ids,
+                                       lease_seconds=deliveries.claim_seconds())
+
+
+def usage_source_pull_queue(*, source_ids: list[int]) -> list[int]:
+    """Queue a pull of each source that has no live task already; the ids queued."""
+    return periodic.tasks_enqueue_once(task=usage_source_pull, keys=source_ids, lease_seconds=pull.claim_seconds())
+
+
 def due_work_enqueue(*, now=None) -> dict:
-    """Queue a task for every source due a pull and every delivery due a try."""
+    """Queue a task for every source due a pull and every delivery due a try, unless one is live already."""
     now = now or timezone.now()
     sources = list(UsageSource.objects.filter(enabled=True, next_attempt_at__lte=now)
                    .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
     due = list(AlertDelivery.objects.filter(status=AlertDelivery.Status.PENDING, next_attempt_at__lte=now)
                .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
-    for source_id in sources:
-        usage_source_pull.enqueue(source_id)
-    for delivery_id in due:
-        alert_deliver.enqueue(delivery_id)
-    return {"pulls": len(sources), "deliveries": len(due)}
+    pulls = usage_source_pull_queue(source_ids=sources)
+    tries = alert_deliver_queue(delivery_ids=due)
+    return {"pulls": len(pulls), "deliveries": len(tries)}
 
 
 @task()
 def ops_sweep() -> dict:
-    """Queue what is due; then make sure the next sweep is queued."""
-    try:
-        return due_work_enqueue()
-    finally:
-        sweep_schedule(delay_seconds=settings.OPS_SWEEP_SECONDS)
+    """Queue the next sweep, then what is due."""
+    periodic.sweep_continue(task=ops_sweep)
+    return due_work_enqueue()
 
 
-def sweep_schedule(*, delay_seconds: int) -> bool:
-    """Queue a sweep to run in `delay_seconds`, unless one is already waiting. True if queued."""
-    waiting = DBTaskResult.objects.filter(task_path=ops_sweep.module_path, status=TaskResultStatus.READY).exists()
-    if waiting:
-        return False
-    ops_sweep.using(run_after=timezone.now() + timedelta(seconds=delay_seconds)).enqueue()
-    return True
+periodic.periodic_register(task=ops_sweep, every="OPS_SWEEP_SECONDS")

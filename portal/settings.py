@@ -134,6 +134,10 @@ LOW_BALANCE_DEFAULT_CREDITS = env_int("LOW_BALANCE_DEFAULT_CREDITS", 10)
 # Background tasks (django-tasks) are queued in the database; `manage.py
 # db_worker` runs them, any number of workers on any number of hosts.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A task still RUNNING this long after it started is presumed dead (its worker was killed) and
+# marked failed, and its periodic chain is queued again (core/periodic.py). Well above the longest
+# task: a sweep takes seconds, a pull holds its source at most 20 × USAGE_PULL_TIMEOUT_SECONDS + 300.
+TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 900)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -146,6 +150,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "core",  # before django_tasks_db: its db_worker adds the periodic-task watchdog
     "django_tasks",
     "django_tasks_db",
     "agencies",
