@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing import ledger
-from portal import db
+from core import db
 
 from .models import Reservation, UsageRecord
 from .records import Incoming, Rejected, record_check

@@ -4,10 +4,16 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.money import (
-    from_platform_currency, margin_percent, money_format, round_half_up, round_ratio, to_platform_currency,
+    from_platform_currency,
+    margin_percent,
+    money_format,
+    round_half_up,
+    round_ratio,
+    to_platform_currency,
 )
 
 ints = st.integers(min_value=-10**15, max_value=10**15)

@@ -2,29 +2,36 @@
 
 A single-record usage sync spends most of its time in database round trips it
 cannot avoid; these helpers keep the Python around them thin (figures in
-bench/README.md). On PostgreSQL they run on a server-side-binding psycopg
-cursor over Django's own connection and transaction, so small statements of a
-fixed shape are prepared once per connection instead of parsed and planned on
-every request (Django's default client-side binding cannot prepare). Django's
-connection health check and error wrapping still apply. Table and column names
-come from the models' _meta. Callers pass plain tuples in the order of
-`fields`; validation is theirs.
+bench/README.md). Otherwise they behave like the rest of Django: every statement
+goes through Django's cursor wrapper on Django's own connection and transaction,
+so `connection.execute_wrapper`, `CaptureQueriesContext`, DEBUG's query log,
+the connection health check and error wrapping all see it.
+
+On PostgreSQL the psycopg cursor underneath binds parameters on the server, so
+small statements of a fixed shape can be prepared once per connection instead
+of parsed and planned on every request (Django's own cursors bind client-side
+and never prepare). Preparation follows the connection's `prepare_threshold`
+(DATABASES OPTIONS, set from DATABASE_PREPARE in settings): None, as behind
+PgBouncer in transaction mode, prepares nothing. Table and column names come
+from the models' _meta. Callers pass plain tuples in the order of `fields`;
+validation is theirs.
 """
 
-from collections.abc import Sequence
-from contextlib import contextmanager
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 
 # Below this many rows one INSERT beats COPY's extra round trip.
 COPY_MIN_ROWS = 20
 # Statements with at most this many parameters are prepared (their shape
 # recurs); bigger ones vary with the batch and would only churn the cache.
 PREPARE_MAX_PARAMS = 60
-PREPARE_THRESHOLD = 5  # psycopg's default; explicit prepare=True/False decides here
 # Parameters per statement where the backend sets no limit (PostgreSQL's is 65,535).
 DEFAULT_MAX_PARAMS = 50_000
 
@@ -72,22 +79,58 @@ def from_db(model, field: str, value):
     return value
 
 
+@cache
+def _psycopg_cursor_class():
+    import psycopg  # only on PostgreSQL: SQLite deployments need not install it
+
+    class ServerBindingCursor(psycopg.Cursor):
+        """psycopg's server-binding cursor that prepares small statements and never big ones.
+
+        Whether anything is prepared at all is the connection's prepare_threshold:
+        with None psycopg ignores prepare=True.
+        """
+
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            if prepare is None:
+                prepare = len(params or ()) <= PREPARE_MAX_PARAMS
+            return super().execute(query, params, prepare=prepare, binary=binary)
+
+    return ServerBindingCursor
+
+
+class _DebugCursor(CursorDebugWrapper):
+    """DEBUG's query log and CaptureQueriesContext show hot statements with their parameters.
+
+    psycopg keeps no query text for a statement it ran prepared, so Django's
+    last_executed_query would log None: compose the text as Django does for its
+    own server-side-binding cursors.
+    """
+
+    def execute(self, sql, params=None):
+        try:
+            logged = self.db.ops.compose_sql(sql, params)
+        except DatabaseError:
+            logged = sql
+        with self.debug_sql(logged):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def _through_execute_wrappers(db, cursor, sql: str, params, executor):
+    """Run `executor` as Django runs a statement: inside each of connection.execute_wrappers, outermost first."""
+    context = {"connection": db, "cursor": cursor}
+    for wrapper in reversed(db.execute_wrappers):
+        executor = functools.partial(wrapper, executor)
+    return executor(sql, params, False, context)
+
+
 class Cursor:
-    """execute / fetch on the hot path; see the module docstring."""
+    """execute / fetch / COPY on the hot path, over one of Django's cursor wrappers (see the module docstring)."""
 
-    def __init__(self, wrapper, cursor, native: bool):
-        self._db = wrapper  # Django's DatabaseWrapper: its error wrapping applies
-        self._cursor = cursor
-        self._native = native  # a psycopg server-binding cursor (PostgreSQL)
-        self.raw = cursor.connection if native else None
-        self.busy = False
+    def __init__(self, cursor: CursorWrapper):
+        self._cursor = cursor  # Django's CursorWrapper, or CursorDebugWrapper while queries are logged
 
-    def execute(self, sql: str, params: Sequence = ()):
-        with self._db.wrap_database_errors:
-            if self._native:
-                self._cursor.execute(sql, params, prepare=len(params) <= PREPARE_MAX_PARAMS)
-            else:
-                self._cursor.execute(sql, params)
+    def execute(self, sql: str, params: Sequence = ()) -> "Cursor":
+        self._cursor.execute(sql, params)
         return self
 
     def fetchone(self):
@@ -101,47 +144,42 @@ class Cursor:
         return self._cursor.rowcount
 
     def copy_rows(self, target: str, rows: Sequence[tuple]) -> None:
-        with self._db.wrap_database_errors, self._cursor.copy(f"COPY {target} FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+        """COPY `rows` into `target` ("table (col, ...)"): one statement to the execute wrappers and the query log."""
+        db, raw = self._cursor.db, self._cursor.cursor
+
+        def copy(sql, _params, _many, _context):
+            db.validate_no_broken_transaction()
+            with db.wrap_database_errors, raw.copy(sql) as stream:
+                for row in rows:
+                    stream.write_row(row)
+
+        statement = f"COPY {target} FROM STDIN"
+        logged = self._cursor.debug_sql(statement) if isinstance(self._cursor, CursorDebugWrapper) else nullcontext()
+        with logged:
+            _through_execute_wrappers(db, self._cursor, statement, None, copy)
 
 
 @contextmanager
-def hot_cursor():
-    """A cursor on Django's connection for the current thread; on PostgreSQL one psycopg cursor is
-    kept per connection and reused (results are read before the next statement, as here)."""
-    wrapper = connections[DEFAULT_DB_ALIAS]
-    if wrapper.vendor != "postgresql":
-        with wrapper.cursor() as cursor:
-            yield Cursor(wrapper, cursor, native=False)
+def hot_cursor() -> Iterator[Cursor]:
+    """A cursor on Django's connection for the current thread, closed on exit.
+
+    On PostgreSQL it is a server-binding psycopg cursor wrapped as connection.cursor()
+    wraps its own; elsewhere it is connection.cursor() itself.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            yield Cursor(cursor)
         return
-    # What connection.cursor() does first: drop a dead connection, (re)connect.
-    wrapper.close_if_health_check_failed()
-    wrapper.ensure_connection()
-    kept = getattr(wrapper, "_portal_hot_cursor", None)
-    if kept is not None and kept.raw is wrapper.connection and not kept.busy:
-        cursor = kept
-    else:
-        cursor = _native_cursor(wrapper)
-        if kept is None or not kept.busy:
-            wrapper._portal_hot_cursor = cursor  # kept for next time; a nested use's own is not
-    cursor.busy = True
-    try:
-        yield cursor
-    finally:
-        cursor.busy = False
-
-
-def _native_cursor(wrapper) -> Cursor:
-    import psycopg
-
-    raw = wrapper.connection
-    if raw.prepare_threshold is None:
-        # Django leaves psycopg's statement preparation off (None disables even prepare=True).
-        # Only server-binding cursors like this one ever prepare; Django's own cursors bind
-        # client-side and are unaffected.
-        raw.prepare_threshold = PREPARE_THRESHOLD
-    return Cursor(wrapper, psycopg.Cursor(raw), native=True)
+    # What connection.cursor() does before it makes a cursor: drop a dead connection, (re)connect.
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    db.validate_thread_sharing()
+    with db.wrap_database_errors:
+        raw = _psycopg_cursor_class()(db.connection)
+    wrapped = _DebugCursor(raw, db) if db.queries_logged else db.make_cursor(raw)
+    with wrapped:
+        yield Cursor(wrapped)
 
 
 def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
@@ -157,7 +195,9 @@ def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
                 and connection.health_check_enabled and not connection.health_check_done
                 and not connection.in_atomic_block)
     if checking:
-        connection.health_check_done = True  # this query is the check: no SELECT 1 first
+        # Django's own flag for "checked in this request" (public, reset by close_if_unusable_or_obsolete):
+        # this query is the check, so no SELECT 1 goes first.
+        connection.health_check_done = True
     try:
         with hot_cursor() as cursor:
             return cursor.execute(sql, params).fetchall()
