@@ -18,6 +18,7 @@ validation is theirs.
 """
 
 import functools
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -133,15 +134,19 @@ class Cursor:
         self._cursor.execute(sql, params)
         return self
 
+    # Reads go to the driver's cursor under Django's error wrapping, as CursorWrapper's own
+    # attribute lookup would send them, without building a wrapped function on every call.
     def fetchone(self):
-        return self._cursor.fetchone()
+        with self._cursor.db.wrap_database_errors:
+            return self._cursor.cursor.fetchone()
 
     def fetchall(self):
-        return self._cursor.fetchall()
+        with self._cursor.db.wrap_database_errors:
+            return self._cursor.cursor.fetchall()
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.rowcount
+        return self._cursor.cursor.rowcount
 
     def copy_rows(self, target: str, rows: Sequence[tuple]) -> None:
         """COPY `rows` into `target` ("table (col, ...)"): one statement to the execute wrappers and the query log."""
@@ -159,12 +164,19 @@ class Cursor:
             _through_execute_wrappers(db, self._cursor, statement, None, copy)
 
 
+# One psycopg cursor per thread (Django's connections are per thread), reused while its connection lives:
+# a new cursor looks up its type adapters afresh, which costs more than Django's wrapper around it.
+_kept = threading.local()
+
+
 @contextmanager
 def hot_cursor() -> Iterator[Cursor]:
-    """A cursor on Django's connection for the current thread, closed on exit.
+    """A cursor on Django's connection for the current thread.
 
-    On PostgreSQL it is a server-binding psycopg cursor wrapped as connection.cursor()
-    wraps its own; elsewhere it is connection.cursor() itself.
+    On PostgreSQL it is a server-binding psycopg cursor in the wrapper that
+    connection.cursor() would put around its own; a cursor used while another is
+    open (nested) is a fresh one, so the outer one's results stay. Elsewhere it is
+    connection.cursor() itself.
     """
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor != "postgresql":
@@ -175,11 +187,23 @@ def hot_cursor() -> Iterator[Cursor]:
     db.close_if_health_check_failed()
     db.ensure_connection()
     db.validate_thread_sharing()
-    with db.wrap_database_errors:
-        raw = _psycopg_cursor_class()(db.connection)
-    wrapped = _DebugCursor(raw, db) if db.queries_logged else db.make_cursor(raw)
-    with wrapped:
-        yield Cursor(wrapped)
+    nested = getattr(_kept, "busy", False)
+    kept = getattr(_kept, "cursor", None)
+    if nested or kept is None or kept.connection is not db.connection or kept.closed:
+        with db.wrap_database_errors:
+            raw = _psycopg_cursor_class()(db.connection)
+        if not nested:
+            _kept.cursor = raw
+    else:
+        raw = kept
+    _kept.busy = True
+    try:
+        yield Cursor(_DebugCursor(raw, db) if db.queries_logged else db.make_cursor(raw))
+    finally:
+        if nested:
+            raw.close()
+        else:
+            _kept.busy = False
 
 
 def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
