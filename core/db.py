@@ -19,14 +19,19 @@ validation is theirs.
 
 import functools
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from datetime import timezone as dt_timezone
 from functools import cache
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.models import Field, Model
+
+Row = tuple[Any, ...]
 
 # Below this many rows one INSERT beats COPY's extra round trip.
 COPY_MIN_ROWS = 20
@@ -40,13 +45,19 @@ DEFAULT_MAX_PARAMS = 50_000
 # SQL fragments are built once per process: names and features do not change while it runs.
 
 @cache
-def table(model) -> str:
+def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _field(model: type[Model], name: str) -> "Field[Any, Any]":
+    return cast("Field[Any, Any]", model._meta.get_field(name))  # a concrete column, never a reverse relation
+
+
 @cache
-def column(model, field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
+def column(model: type[Model], field: str) -> str:
+    name = _field(model, field).column
+    assert name is not None  # a concrete field has a column
+    return connection.ops.quote_name(name)
 
 
 @cache
@@ -72,16 +83,16 @@ def _per_statement(params_per_row: int) -> int:
     return max(1, (connection.features.max_query_params or DEFAULT_MAX_PARAMS) // params_per_row)
 
 
-def from_db(model, field: str, value):
+def from_db(model: type[Model], field: str, value: Any) -> Any:
     """A raw column value as the ORM would give it (SQLite hands back text and naive UTC times)."""
-    value = model._meta.get_field(field).to_python(value)
+    value = _field(model, field).to_python(value)
     if isinstance(value, datetime) and value.tzinfo is None:
         value = value.replace(tzinfo=dt_timezone.utc)
     return value
 
 
 @cache
-def _psycopg_cursor_class():
+def _psycopg_cursor_class() -> type[Any]:
     import psycopg  # only on PostgreSQL: SQLite deployments need not install it
 
     class ServerBindingCursor(psycopg.Cursor):
@@ -91,7 +102,8 @@ def _psycopg_cursor_class():
         with None psycopg ignores prepare=True.
         """
 
-        def execute(self, query, params=None, *, prepare=None, binary=None):
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                    binary: bool | None = None) -> Any:
             if prepare is None:
                 prepare = len(params or ()) <= PREPARE_MAX_PARAMS
             return super().execute(query, params, prepare=prepare, binary=binary)
@@ -107,7 +119,7 @@ class _DebugCursor(CursorDebugWrapper):
     own server-side-binding cursors.
     """
 
-    def execute(self, sql, params=None):
+    def execute(self, sql: Any, params: Any = None) -> Any:
         try:
             logged = self.db.ops.compose_sql(sql, params)
         except DatabaseError:
@@ -116,7 +128,8 @@ class _DebugCursor(CursorDebugWrapper):
             return CursorWrapper.execute(self, sql, params)
 
 
-def _through_execute_wrappers(db, cursor, sql: str, params, executor):
+def _through_execute_wrappers(db: BaseDatabaseWrapper, cursor: CursorWrapper, sql: str, params: Any,
+                              executor: Callable[..., Any]) -> Any:
     """Run `executor` as Django runs a statement: inside each of connection.execute_wrappers, outermost first."""
     context = {"connection": db, "cursor": cursor}
     for wrapper in reversed(db.execute_wrappers):
@@ -130,29 +143,32 @@ class Cursor:
     def __init__(self, cursor: CursorWrapper):
         self._cursor = cursor  # Django's CursorWrapper, or CursorDebugWrapper while queries are logged
 
-    def execute(self, sql: str, params: Sequence = ()) -> "Cursor":
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> "Cursor":
         self._cursor.execute(sql, params)
         return self
 
     # Reads go to the driver's cursor under Django's error wrapping, as CursorWrapper's own
     # attribute lookup would send them, without building a wrapped function on every call.
-    def fetchone(self):
+    def fetchone(self) -> Row | None:
         with self._cursor.db.wrap_database_errors:
-            return self._cursor.cursor.fetchone()
+            row: Row | None = self._cursor.cursor.fetchone()
+            return row
 
-    def fetchall(self):
+    def fetchall(self) -> list[Row]:
         with self._cursor.db.wrap_database_errors:
-            return self._cursor.cursor.fetchall()
+            rows: list[Row] = self._cursor.cursor.fetchall()
+            return rows
 
     @property
     def rowcount(self) -> int:
-        return self._cursor.cursor.rowcount
+        rowcount: int = self._cursor.cursor.rowcount
+        return rowcount
 
-    def copy_rows(self, target: str, rows: Sequence[tuple]) -> None:
+    def copy_rows(self, target: str, rows: Sequence[Row]) -> None:
         """COPY `rows` into `target` ("table (col, ...)"): one statement to the execute wrappers and the query log."""
         db, raw = self._cursor.db, self._cursor.cursor
 
-        def copy(sql, _params, _many, _context):
+        def copy(sql: str, _params: Any, _many: bool, _context: dict[str, Any]) -> None:
             db.validate_no_broken_transaction()
             with db.wrap_database_errors, raw.copy(sql) as stream:
                 for row in rows:
@@ -206,7 +222,7 @@ def hot_cursor() -> Iterator[Cursor]:
             _kept.busy = False
 
 
-def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
+def first_read(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     """Rows of a read-only query that opens a request's database work; it doubles as the health check.
 
     With CONN_HEALTH_CHECKS Django sends `SELECT 1` before the first query a
@@ -215,13 +231,13 @@ def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
     dead, it reconnects and runs the query once more. Only for statements that
     change nothing, outside a transaction, so running one twice is harmless.
     """
+    # health_check_enabled / health_check_done: Django's own public flags (django-stubs lacks them);
+    # close_if_unusable_or_obsolete resets the second when a request starts.
     checking = (connection.vendor == "postgresql" and connection.connection is not None
-                and connection.health_check_enabled and not connection.health_check_done
+                and connection.health_check_enabled and not connection.health_check_done  # type: ignore[attr-defined]
                 and not connection.in_atomic_block)
     if checking:
-        # Django's own flag for "checked in this request" (public, reset by close_if_unusable_or_obsolete):
-        # this query is the check, so no SELECT 1 goes first.
-        connection.health_check_done = True
+        connection.health_check_done = True  # type: ignore[attr-defined]  # this query is the check: no SELECT 1
     try:
         with hot_cursor() as cursor:
             return cursor.execute(sql, params).fetchall()
@@ -234,12 +250,12 @@ def first_read(sql: str, params: Sequence = ()) -> list[tuple]:
 
 
 @cache
-def _insert_target(model, fields: tuple[str, ...]) -> tuple[list, str]:
+def _insert_target(model: type[Model], fields: tuple[str, ...]) -> tuple[list[Any], str]:
     model_fields = [model._meta.get_field(name) for name in fields]
     return model_fields, f"{table(model)} ({', '.join(column(model, name) for name in fields)})"
 
 
-def rows_insert(*, model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
+def rows_insert(*, model: type[Model], fields: Sequence[str], rows: Sequence[Row]) -> None:
     """Insert `rows` into `model`'s table: COPY on PostgreSQL for many rows, else multi-row INSERTs.
 
     On PostgreSQL psycopg adapts Python values (aware datetimes, UUIDs) itself;
@@ -263,7 +279,7 @@ def rows_insert(*, model, fields: Sequence[str], rows: Sequence[tuple]) -> None:
                            [value for row in part for value in row])
 
 
-def balances_swap(*, model, field: str, changes: dict[int, tuple[int, int]]) -> None:
+def balances_swap(*, model: type[Model], field: str, changes: dict[int, tuple[int, int]]) -> None:
     """Move each row's `field` from old to new: one conditional UPDATE (chunked on SQLite).
 
     `changes` maps primary key -> (old, new). Only rows still at `old` change;
