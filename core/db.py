@@ -122,7 +122,7 @@ class _DebugCursor(CursorDebugWrapper):
     def execute(self, sql: Any, params: Any = None) -> Any:
         try:
             logged = self.db.ops.compose_sql(sql, params)
-        except DatabaseError:
+        except Exception:  # noqa: BLE001 - logging never fails a statement; a bad one fails in execute below
             logged = sql
         with self.debug_sql(logged):
             return CursorWrapper.execute(self, sql, params)
