@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from core import outbound
+from core.stripe_keys import key_mode
 
 from . import validators
 from .models import Agency, CreditPackage, User
@@ -182,7 +183,7 @@ class StripeForm(forms.Form):
         # Compare modes only between well-formed keys; a malformed one already has its message.
         well_formed = not self.has_error("stripe_publishable_key") and not self.has_error("stripe_secret_key")
         if publishable and secret and well_formed:
-            if validators.stripe_mode(publishable) != validators.stripe_mode(secret):
+            if key_mode(publishable) != key_mode(secret):
                 self.add_error(
                     "stripe_secret_key",
                     "The secret key and the publishable key must both be test keys or both live keys.",

@@ -1,9 +1,11 @@
 """The margin calculator: what a package earns the agency over platform cost."""
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
+
+from core.money import exchange_rate, from_platform_currency, margin_percent
 
 from .models import CreditPackage
 
@@ -26,13 +28,13 @@ class Margin:
 
 def margin_for(package: CreditPackage) -> Margin:
     platform_cost = package.credits * settings.PLATFORM_MINUTE_PRICE_CENTS  # platform currency cents
-    rate = settings.EXCHANGE_RATES.get(package.currency)
+    rate = exchange_rate(package.currency)
     converted = package.currency != settings.PLATFORM_CURRENCY
     # Say so rather than silently pretend a missing rate is 1:1.
-    rate_missing = converted and (rate is None or rate <= 0)
-    if rate is None or rate <= 0:
+    rate_missing = rate is None
+    if rate is None:
         rate = Decimal(1)
-    cost = int((Decimal(platform_cost) / rate).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    cost = from_platform_currency(platform_cost, rate)
     profit = package.price_cents - cost
-    percent = (Decimal(profit) * 100 / package.price_cents).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    percent = margin_percent(profit_cents=profit, price_cents=package.price_cents)
     return Margin(package, package.price_cents, cost, profit, percent, converted, rate, rate_missing)

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.money import money_format
+
 from .crypto import EncryptedTextField
 
 SLUG_PATTERN = r"^[a-z0-9]([a-z0-9-]{1,48})[a-z0-9]$"
@@ -96,7 +98,7 @@ class CreditPackage(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.credits} credits for {self.price_cents / 100:.2f} {self.currency}"
+        return f"{self.credits} credits for {money_format(self.price_cents, self.currency, symbol=False)}"
 
 
 class Organization(models.Model):

@@ -63,11 +63,6 @@ def normalize_hostname(value: str) -> str:
     return host
 
 
-def stripe_mode(key: str) -> str:
-    """'test' or 'live' for a Stripe API key."""
-    return "live" if "_live_" in key else "test"
-
-
 def validate_publishable_key(value: str) -> None:
     if not re.fullmatch(r"pk_(test|live)_[A-Za-z0-9]{8,}", value):
         raise ValidationError("A publishable key starts with pk_test_ or pk_live_.")

@@ -150,7 +150,7 @@ def in_parallel(workers: list, work, requests: list[list[dict]]) -> int:
 
 
 # --- The floor: psycopg alone, the same statements ----------------------------------
-# The very SQL the app sends (portal/db.py, billing/ledger.py, usage/ingest.py) with the
+# The very SQL the app sends (core/db.py, billing/ledger.py, usage/ingest.py) with the
 # same prepare policy (statements of at most 60 parameters are prepared), so the ratio
 # measures what Django, JSON and HTTP add, nothing else.
 

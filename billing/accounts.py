@@ -58,10 +58,3 @@ def purchases_on(account) -> QuerySet[Purchase]:
 def event_owner(account) -> Agency | None:
     """The StripeEvent.agency value for events of this account (None: the platform's)."""
     return None if is_platform(account) else account
-
-
-def client_reference(purchase: Purchase) -> str:
-    """The client_reference_id a purchase's Checkout Session carries."""
-    if purchase.is_minutes:
-        return f"agency_{purchase.agency_id}"
-    return f"org_{purchase.organization_id}"

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from agencies import tenancy
 from agencies.models import Agency, CreditPackage
-from agencies.templatetags.money import money
+from core.money import money_format as money
+from core.refs import client_reference
+from core.stripe_keys import is_live_key
 from invoices import selectors as invoice_terms, services as invoicing
 
 from . import accounts, ledger, refunds, stripe_api
@@ -71,7 +73,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     session = stripe_api.session_create(agency=agency, idempotency_key=f"purchase-{reference}", params={
         "mode": "payment",
         "line_items": [_line_item(agency, package, amount)],
-        "client_reference_id": client_reference(organization.pk),
+        "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
         **({"customer": customer} if customer else {"customer_email": user.email}),
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},
@@ -86,10 +88,6 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     return Started(purchase=purchase, checkout_url=session.url)
 
 
-def client_reference(organization_id: int) -> str:
-    return f"org_{organization_id}"
-
-
 def session_problem(*, agency, purchase: Purchase, session) -> str:
     """Why this session must not credit this purchase ("" when it may).
 
@@ -98,7 +96,8 @@ def session_problem(*, agency, purchase: Purchase, session) -> str:
     """
     metadata = session.metadata.to_dict() if session.metadata else {}
     if metadata.get("purchase") != purchase.reference or \
-            session.client_reference_id != accounts.client_reference(purchase):
+            session.client_reference_id != client_reference(agency_id=purchase.agency_id,
+                                                              organization_id=purchase.organization_id):
         return "The Checkout Session does not name this purchase and buyer."
     if session.mode != "payment":
         return f"The Checkout Session is in {session.mode} mode, not payment mode."
@@ -106,7 +105,7 @@ def session_problem(*, agency, purchase: Purchase, session) -> str:
         charged = money(session.amount_total or 0, (session.currency or "").upper())
         what = "the minutes cost" if purchase.is_minutes else "the package costs"
         return f"Stripe charged {charged}, {what} {money(purchase.amount_cents, purchase.currency)}."
-    if stripe_api.is_live_key(agency.stripe_secret_key) and not session.livemode:
+    if is_live_key(agency.stripe_secret_key) and not session.livemode:
         return "A test-mode payment cannot credit an account that uses live Stripe keys."
     return ""
 

@@ -18,8 +18,8 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
+from core import db
 from ops import alerts
-from portal import db
 
 from .models import LedgerEntry, Purchase
 
@@ -173,7 +173,7 @@ def purchase_totals() -> tuple[int, int]:
 # functions below move an agency and its clients together, in bulk, under the
 # same rules: agency locked first, then clients in id order; one entry per
 # account and reference; balance_after right for every entry. They are the
-# usage sync's hot path, so they speak plain SQL (portal.db) instead of
+# usage sync's hot path, so they speak plain SQL (core.db) instead of
 # compiling ORM queries per request.
 
 

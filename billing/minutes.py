@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from agencies import tenancy
 from agencies.models import Agency
+from core.refs import client_reference
 from invoices import platform as platform_invoices
 
 from . import accounts, stripe_api
@@ -79,14 +80,13 @@ def minutes_purchase_start(*, agency: Agency, user, minutes: int) -> Started:
     quote = minutes_quote(agency=agency, minutes=minutes)
     reference = uuid.uuid4().hex
     metadata = {"purchase": reference, "agency_id": str(agency.pk), "minutes": str(minutes)}
-    draft = Purchase(reference=reference, agency=agency, credits=minutes)
     session = stripe_api.session_create(agency=account, idempotency_key=f"minutes-{reference}", params={
         "mode": "payment",
         "line_items": [{"price_data": {
             "currency": quote.currency.lower(), "unit_amount": quote.amount_cents,
             "product_data": {"name": f"{minutes:,} call minutes"},
         }, "quantity": 1}],
-        "client_reference_id": accounts.client_reference(draft),
+        "client_reference_id": client_reference(agency_id=agency.pk, organization_id=None),
         "customer_email": user.email,
         "metadata": metadata,
         "payment_intent_data": {"metadata": metadata},

@@ -11,7 +11,7 @@ agency bought from the platform: their purchase moves the agency's minutes.
 
 from django.db import transaction
 
-from agencies.templatetags.money import money
+from core.money import money_format as money
 from invoices import services as invoicing
 
 from . import ledger

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 import stripe
 from django.conf import settings
 
+from core.money import money_format
+from core.stripe_keys import key_mode
+
 logger = logging.getLogger(__name__)
 
 # A few quick retries of connection errors; creates are safe to retry because
@@ -78,10 +81,6 @@ def _call(operation: str, secret_key: str, func):
         kind = "missing" if exc.code == "resource_missing" else "invalid"
         logger.warning("Stripe %s: rejected (%s, %s)", operation, exc.http_status, exc.code)
         raise StripeRejected(kind, exc.user_message or "") from None
-
-
-def is_live_key(secret_key: str) -> bool:
-    return "_live_" in (secret_key or "")
 
 
 # --- Reads ------------------------------------------------------------------------
@@ -200,10 +199,6 @@ class SettingsCheck:
         self.errors.setdefault(field_name, []).append(message)
 
 
-def _money(cents: int, currency: str) -> str:
-    return f"{cents // 100:,}.{cents % 100:02d} {currency.upper()}"
-
-
 def settings_problems(*, secret_key: str, product_id: str, price_id: str, packages, webhook_url: str = "") -> SettingsCheck:
     """Ask Stripe whether the settings work: key valid, product and price exist, the price is
     one-time, belongs to the product and costs what one of the packages costs.
@@ -214,7 +209,7 @@ def settings_problems(*, secret_key: str, product_id: str, price_id: str, packag
     check = SettingsCheck()
     if not secret_key:
         return check
-    mode = "live" if is_live_key(secret_key) else "test"
+    mode = key_mode(secret_key)
     try:
         product = price = None
         if product_id:
@@ -265,8 +260,8 @@ def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> N
     if packages and not any(
         p.price_cents == price.unit_amount and p.currency.lower() == price.currency for p in packages
     ):
-        offered = ", ".join(f"{p.credits} credits for {_money(p.price_cents, p.currency)}" for p in packages)
-        check.add("stripe_price_id", f"The price {price.id} is {_money(price.unit_amount or 0, price.currency)}, "
+        offered = ", ".join(f"{p.credits} credits for {money_format(p.price_cents, p.currency, symbol=False)}" for p in packages)
+        check.add("stripe_price_id", f"The price {price.id} is {money_format(price.unit_amount or 0, price.currency, symbol=False)}, "
                                      f"but no package costs that (your packages: {offered}).")
 
 

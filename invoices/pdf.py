@@ -14,7 +14,7 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from PIL import Image
 
-from agencies.templatetags.money import money
+from core.money import money_format
 
 from .countries import country_name
 from .logo import image_ok
@@ -162,7 +162,7 @@ def _parties(pdf: _Pdf, sheet: _Sheet) -> None:
 
 
 def _amounts(pdf: _Pdf, sheet: _Sheet) -> None:
-    fmt = lambda cents: pdf.text_(money(cents, sheet.currency))  # noqa: E731
+    fmt = lambda cents: pdf.text_(money_format(cents, sheet.currency))  # noqa: E731
     pdf.set_font(pdf.font_family, "B", 10)
     pdf.set_fill_color(238, 240, 244)
     pdf.cell(130, 8, "Description", fill=True)

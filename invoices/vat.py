@@ -22,6 +22,8 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.eu import vat as eu_vat
 from stdnum.util import get_cc_module
 
+from core.money import round_half_up
+
 from .countries import country_name
 
 # Standard VAT rates of the 27 EU member states, in basis points (2100 = 21 %),
@@ -71,14 +73,7 @@ class InvalidVatId(ValueError):
     """A VAT ID that is malformed, fails its check digit or belongs to another country."""
 
 
-# --- Rounding -----------------------------------------------------------------
-
-def round_half_up(numerator: int, denominator: int) -> int:
-    """numerator / denominator rounded to the nearest integer, halves up (both >= 0, integers only)."""
-    if numerator < 0 or denominator <= 0:
-        raise ValueError("round_half_up takes a non-negative numerator and a positive denominator")
-    return (2 * numerator + denominator) // (2 * denominator)
-
+# --- Amounts (rounded once, half up: core.money) --------------------------------
 
 def vat_on_net(net: int, rate_bp: int) -> int:
     return round_half_up(net * rate_bp, 10_000)

@@ -24,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
-from portal import db
+from core import db
 
 from .models import AlertDelivery, AlertSettings, BalanceAlert
 

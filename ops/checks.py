@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core import checks
 
+from core.stripe_keys import key_mode
+
 
 @checks.register(checks.Tags.security, deploy=True)
 def outbound_private_hosts_check(app_configs, **kwargs):
@@ -13,10 +15,6 @@ def outbound_private_hosts_check(app_configs, **kwargs):
         "private addresses of the portal's own network.",
         hint="Unset OUTBOUND_ALLOW_PRIVATE_HOSTS (it is for development and tests).", id="ops.W001",
     )]
-
-
-def _mode(key: str) -> str:
-    return "live" if "_live_" in key else "test"
 
 
 @checks.register(deploy=True)
@@ -30,9 +28,9 @@ def platform_stripe_check(app_configs, **kwargs):
             hint="Add an endpoint for https://<base domain>/api/webhooks/stripe/platform in Stripe and set its "
                  "signing secret.", id="ops.W002",
         ))
-    if secret and publishable and _mode(secret) != _mode(publishable):
+    if secret and publishable and key_mode(secret) != key_mode(publishable):
         found.append(checks.Warning(
-            f"PLATFORM_STRIPE_SECRET_KEY is a {_mode(secret)} key but PLATFORM_STRIPE_PUBLISHABLE_KEY a "
-            f"{_mode(publishable)} key.", hint="Use the two keys of the same mode.", id="ops.W003",
+            f"PLATFORM_STRIPE_SECRET_KEY is a {key_mode(secret)} key but PLATFORM_STRIPE_PUBLISHABLE_KEY a "
+            f"{key_mode(publishable)} key.", hint="Use the two keys of the same mode.", id="ops.W003",
         ))
     return found

@@ -8,7 +8,6 @@ EXCHANGE_RATES, the margin calculator's rates, rounded half up once per currency
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
-from fractions import Fraction
 
 from django.conf import settings
 from django.db.models import Count, F, IntegerField, Sum, Value
@@ -17,6 +16,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, Organization
 from billing.models import Purchase
+from core import money
 from usage import selectors as usage_selectors
 from usage.models import UsageRecord
 
@@ -94,13 +94,9 @@ def sales_by_currency(*, agency: Agency, start: date, end: date) -> list[Sales]:
 
 
 def to_platform_currency(cents: int, currency: str) -> int | None:
-    if currency == settings.PLATFORM_CURRENCY:
-        return cents
-    rate = settings.EXCHANGE_RATES.get(currency)
-    if rate is None or rate <= 0:
-        return None
-    value = Fraction(cents) * Fraction(rate)
-    return (2 * value.numerator + value.denominator) // (2 * value.denominator)  # half up, integers only
+    """`cents` of `currency` in the platform currency; None when it has no exchange rate."""
+    rate = money.exchange_rate(currency)
+    return None if rate is None else money.to_platform_currency(cents, rate)
 
 
 def margin_for(*, sales: list[Sales], minutes_used: int) -> Margin:

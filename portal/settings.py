@@ -1,37 +1,18 @@
 """Settings for the whitelabel reseller portal.
 
-One file, every value from the environment with a safe default: DEBUG is off and
+One file, every value from the environment with a safe default (read strictly by core.env:
+a value it does not understand stops the process): DEBUG is off and
 HTTPS hardening is on unless asked otherwise. README.md lists every variable.
 """
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 
+from core.env import env, env_bool, env_int, env_list, env_rates
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in env(name, default).split(",") if item.strip()]
-
 
 DEBUG = env_bool("DEBUG", False)
 PLATFORM_NAME = env("PLATFORM_NAME", "Reseller Console")
@@ -62,10 +43,7 @@ PLATFORM_MINUTE_PRICE_CENTS = env_int("PLATFORM_MINUTE_PRICE_CENTS", 7)
 PLATFORM_CURRENCY = env("PLATFORM_CURRENCY", "EUR").upper()
 # Value of one unit of a package currency in the platform currency, e.g.
 # "USD=0.92,GBP=1.17". Used by the margin calculator only.
-EXCHANGE_RATES = {
-    code.strip().upper(): Decimal(rate.strip())
-    for code, rate in (pair.split("=", 1) for pair in env_list("EXCHANGE_RATES", "USD=0.92,GBP=1.17"))
-}
+EXCHANGE_RATES = env_rates("EXCHANGE_RATES", "USD=0.92,GBP=1.17")
 EXCHANGE_RATES[PLATFORM_CURRENCY] = Decimal(1)
 
 # --- Secrets at rest ---------------------------------------------------------
@@ -202,6 +180,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side prepared statements for the hot path's fixed-shape SQL (core.db decides statement by
+    # statement; Django's own cursors bind client-side and never prepare). psycopg's default threshold
+    # switches them on; None switches them off, for PgBouncer in transaction mode, where the next
+    # transaction may run on a server that never saw the statement.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+        5 if env_bool("DATABASE_PREPARE", True) else None
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # A cache shared by every worker in production (Redis); per-process otherwise.

@@ -33,7 +33,7 @@ from django.db import DataError, transaction
 from django.utils import timezone
 
 from billing import ledger
-from portal import db
+from core import db
 
 from .models import Reservation, UsageRecord
 from .records import Incoming, Rejected, record_check

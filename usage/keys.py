@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
-from portal import db
+from core import db
 
 from .models import ApiKey
 
@@ -62,7 +62,7 @@ class KeyOwner:
 def api_key_find(*, secret: str) -> KeyOwner | None:
     """The owner of the key whose secret this is (revoked or not), in one indexed query.
 
-    Runs on every API request, so it is plain SQL (portal.db).
+    Runs on every API request, so it is plain SQL (core.db).
     """
     if not secret.startswith(KEY_START) or len(secret) > 100:
         return None

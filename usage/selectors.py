@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agencies.models import Agency, CreditPackage, Organization
+from core.money import round_half_up
 
 from .models import Reservation, UsageRecord
 
@@ -137,7 +138,7 @@ class MinutePrice:
 
     def cost(self, minutes: int) -> int:
         """Cost of `minutes` in minor units, rounded half up: integers all the way."""
-        return (2 * minutes * self.price_cents + self.per) // (2 * self.per)
+        return round_half_up(minutes * self.price_cents, self.per)
 
 
 def platform_minute_price() -> MinutePrice:

@@ -2,7 +2,7 @@
 costs the calling platform nothing: the next API request runs on a new connection.
 
 The key lookup that opens every API request stands in for Django's `SELECT 1`
-health check (portal.db.first_read), so these tests kill the connection for real.
+health check (core.db.first_read), so these tests kill the connection for real.
 """
 
 import psycopg
