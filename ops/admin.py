@@ -70,7 +70,12 @@ class AlertSettingsAdmin(ReadOnlyAdmin):
     """Set by each organization and agency; the signing secret is never shown."""
 
     list_display = ["__str__", "threshold", "webhook_url", "secret_created_at", "updated_at"]
+    list_select_related = ["organization", "agency"]
     exclude = ["signing_secret"]
+
+    @admin.display(description="threshold")
+    def threshold(self, row: AlertSettings) -> int | None:
+        return (row.organization or row.agency).low_balance_threshold
 
 
 @admin.register(BalanceAlert)
