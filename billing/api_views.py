@@ -24,7 +24,7 @@ def stripe_webhook(request, slug):
     503: Stripe cannot be asked about the event right now; Stripe retries.
     200: processed, a duplicate, not ours, or a type we do not handle.
     """
-    return _webhook(request, get_object_or_404(Agency, slug=slug))
+    return _webhook(request, accounts.agency_account(get_object_or_404(Agency, slug=slug)))
 
 
 @csrf_exempt
@@ -36,23 +36,19 @@ def platform_stripe_webhook(request):
     return _webhook(request, accounts.platform_account())
 
 
-def _webhook(request, account):
+def _webhook(request, account: stripe_api.StripeAccount):
     try:
         event = stripe_api.event_construct(
-            agency=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
+            account=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
         )
         event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
         obj["id"]  # every event the portal handles is about an object it fetches again by id
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError) as exc:
-        logger.warning("Stripe webhook for %s refused: %s", _name(account), type(exc).__name__)
+        logger.warning("Stripe webhook for %s refused: %s", account, type(exc).__name__)
         return HttpResponseBadRequest("Invalid signature or payload.", content_type="text/plain")
     try:
-        outcome = webhooks.event_process(agency=account, event_id=event_id, event_type=event_type, obj=obj)
+        outcome = webhooks.event_process(account=account, event_id=event_id, event_type=event_type, obj=obj)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
         return HttpResponse("Stripe could not be asked about this event now; retry later.",
                             status=503, content_type="text/plain")
     return JsonResponse({"received": True, "outcome": outcome})
-
-
-def _name(account) -> str:
-    return "the platform" if accounts.is_platform(account) else f"agency {account.pk}"

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from agencies import access
 from agencies.models import Agency, CreditPackage
 
-from . import checkout, selectors, stripe_api
+from . import accounts, checkout, selectors, stripe_api
 from .models import Purchase
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def purchase_success(request):
         Purchase, stripe_session_id=request.GET.get("session_id", ""), organization=organization,
     )
     agency = Agency.objects.get(pk=purchase.agency_id)  # with its secret key, which the cached one lacks
-    purchase, unconfirmed = checkout.purchase_confirm(agency=agency, purchase=purchase)
+    purchase, unconfirmed = checkout.purchase_confirm(account=accounts.agency_account(agency), purchase=purchase)
     organization.refresh_from_db(fields=["credits_balance"])
     return render(request, "billing/success.html", {
         "organization": organization, "purchase": purchase, "unconfirmed": unconfirmed,
