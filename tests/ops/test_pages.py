@@ -185,3 +185,31 @@ def test_the_operator_sets_up_a_platform_wide_source_in_admin_and_never_sees_its
     assert (source.agency_id, source.base_url, source.api_key) == (None, upstream.url, upstream.key)
     page = admin.get(f"/admin/ops/usagesource/{source.pk}/change/")
     assert page.status_code == 200 and upstream.key not in page.text
+
+
+def test_the_operator_changing_a_sources_address_in_admin_starts_its_sync_over(db, agency, upstream):
+    from datetime import date
+
+    from agencies.models import User
+
+    operator = User.objects.create_superuser("operator@example.com", "x")
+    admin = Client(HTTP_HOST="localhost")
+    admin.force_login(operator)
+    source = UsageSource.objects.create(agency=agency, base_url="https://old.example.com", api_key="old-key",
+                                        start_date=date(2026, 1, 1), synced_through=date(2026, 2, 1), failures=3)
+    # As the change page posts it back (the mark is shown, not edited).
+    form = {"agency": str(agency.pk), "name": "Calling platform", "enabled": "on", "start_date": "2026-01-01",
+            "synced_through": "2026-02-01"}
+
+    # The same address: the high-water mark stays, as when the agency saves it on the console.
+    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
+                      {**form, "base_url": "https://old.example.com"}).status_code == 302
+    source.refresh_from_db()
+    assert (source.synced_through, source.failures, source.api_key) == (date(2026, 2, 1), 0, "old-key")
+
+    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
+                      {**form, "base_url": upstream.url, "new_api_key": upstream.key}).status_code == 302
+    source.refresh_from_db()
+    assert (source.base_url, source.api_key, source.synced_through, source.name) == (
+        upstream.url, upstream.key, None, "Calling platform")
+    assert source.next_attempt_at <= timezone.now()
