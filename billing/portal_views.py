@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Agency, CreditPackage
+from invoices import selectors as invoice_terms
 
 from . import accounts, checkout, selectors, stripe_api
 from .models import Purchase
@@ -34,8 +35,12 @@ def home(request):
 @login_required
 def buy(request):
     organization = access.organization_or_404(request)
-    packages = CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk)
-    return render(request, "billing/buy.html", {"organization": organization, "packages": packages})
+    packages = list(CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk))
+    # What each costs with the VAT the client's billing details call for (the agency's seller details, once).
+    terms = invoice_terms.package_checkout_terms(agency=request.agency, organization=organization, packages=packages)
+    return render(request, "billing/buy.html", {
+        "organization": organization, "offers": [(package, terms[package.pk]) for package in packages],
+    })
 
 
 @login_required
