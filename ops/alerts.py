@@ -107,9 +107,9 @@ def alert_settings_get(*, organization: Organization | None = None, agency: Agen
 def alert_threshold_get(*, organization: Organization | None = None, agency: Agency | None = None) -> int | None:
     """The account's low-balance threshold (None: no alerts)."""
     _owner(organization=organization, agency=agency)
-    if organization is not None:
-        return Organization.objects.values_list("low_balance_threshold", flat=True).get(pk=organization.pk)
-    return Agency.objects.values_list("low_balance_threshold", flat=True).get(pk=agency.pk)
+    account = organization or agency
+    assert account is not None  # _owner refused neither
+    return type(account).objects.values_list("low_balance_threshold", flat=True).get(pk=account.pk)
 
 
 def new_signing_secret() -> str:
@@ -125,11 +125,10 @@ def alert_settings_save(*, threshold: int | None, webhook_url: str, organization
     applies to the next debit.
     """
     owner = _owner(organization=organization, agency=agency)
+    account = organization or agency
+    assert account is not None  # _owner refused neither
     with transaction.atomic():
-        if organization is not None:
-            Organization.objects.filter(pk=organization.pk).update(low_balance_threshold=threshold)
-        else:
-            Agency.objects.filter(pk=agency.pk).update(low_balance_threshold=threshold)
+        type(account).objects.filter(pk=account.pk).update(low_balance_threshold=threshold)
         row, _ = AlertSettings.objects.select_for_update().get_or_create(**owner)
         row.webhook_url = webhook_url
         secret = None
