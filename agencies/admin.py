@@ -5,7 +5,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from usage.admin_actions import minutes_adjust
 
-from . import tenancy, validators
+from . import services, tenancy, validators
 from .models import Agency, CreditPackage, Organization, User
 
 
@@ -38,15 +38,16 @@ class AgencyAdmin(admin.ModelAdmin):
     # Secrets are never shown, not even to the platform operator.
     exclude = ["stripe_secret_key", "stripe_webhook_secret"]
     # Minutes move only through the ledger: the "Add or remove call minutes" action.
-    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message", "minutes_balance"]
+    # The alert threshold is set with the alert settings (ops.alerts), where the webhook is.
+    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message", "minutes_balance",
+                       "low_balance_threshold"]
     actions = [minutes_adjust]
 
     def save_model(self, request, obj, form, change):
-        # An operator's edit must reach every worker's host lookup at once, as
-        # the console's saves do.
+        # An operator's edit must reach every worker's host lookup, as the console's saves do: the same
+        # service forgets the cached lookups once the admin's transaction commits.
         old_hosts = tenancy.agency_hosts(Agency.objects.get(pk=obj.pk)) if change else set()
-        super().save_model(request, obj, form, change)
-        tenancy.forget_hosts(old_hosts | tenancy.agency_hosts(obj))
+        services.agency_save(agency=obj, old_hosts=old_hosts)
 
 
 @admin.register(CreditPackage)
@@ -60,7 +61,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "agency", "credits_balance", "created_at"]
     list_select_related = ["agency"]
     search_fields = ["name"]
-    readonly_fields = ["credits_balance"]
+    readonly_fields = ["credits_balance", "low_balance_threshold"]
 
 
 class UserCreateForm(AdminUserCreationForm):

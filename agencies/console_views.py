@@ -178,7 +178,11 @@ def activation(request):
 
 @login_required
 def users(request):
+    from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
+
     agency = access.agency_or_404(request)
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.client_users(agency=agency, email_query=query), 50).get_page(request.GET.get("page"))
-    return render(request, "console/users.html", {"agency": agency, "page": page, "query": query})
+    balances = usage_selectors.organization_balances(organizations=[user.organization for user in page])
+    rows = [(user, balances[user.organization_id]) for user in page]
+    return render(request, "console/users.html", {"agency": agency, "page": page, "rows": rows, "query": query})

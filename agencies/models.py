@@ -46,6 +46,11 @@ class Agency(models.Model):
     is_active = models.BooleanField(default=False)
     # Call minutes bought from the platform; written only by billing.ledger.
     minutes_balance = models.BigIntegerField(default=0)
+    # On the account row so the ledger reads it under the lock it takes anyway (billing.crossings);
+    # set with the alert settings (ops.alerts).
+    low_balance_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Low-balance alert when the minutes fall below this; empty: none.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -58,6 +63,8 @@ class Agency(models.Model):
             models.UniqueConstraint(
                 fields=["custom_domain"], condition=Q(domain_status="verified"), name="agency_verified_domain_unique",
             ),
+            models.CheckConstraint(condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
+                                   name="agency_low_balance_threshold_positive"),
         ]
 
     def __str__(self):
@@ -111,7 +118,17 @@ class Organization(models.Model):
     )
     # Written only by billing.ledger, always together with a ledger entry.
     credits_balance = models.BigIntegerField(default=0)
+    # See Agency.low_balance_threshold.
+    low_balance_threshold = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Low-balance alert when the credits fall below this; empty: none.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
+                                   name="organization_low_balance_threshold_positive"),
+        ]
 
     def __str__(self):
         return self.name

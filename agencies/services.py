@@ -1,7 +1,8 @@
 """Writes for agencies, their portals and their clients.
 
 Every save that can change which host serves which agency forgets the cached
-host lookups (agencies.tenancy) before returning.
+host lookups (agencies.tenancy) once its transaction commits (agency_save; the
+console and Django admin both go through it).
 """
 
 from django.db import IntegrityError, transaction
@@ -16,9 +17,17 @@ STRIPE_FIELDS = ["stripe_publishable_key", "stripe_product_id", "stripe_price_id
 STRIPE_SECRET_FIELDS = ["stripe_secret_key", "stripe_webhook_secret"]
 
 
-def _save_and_forget(agency: Agency, *, old_hosts: set[str], fields: list[str]) -> None:
+def agency_save(*, agency: Agency, old_hosts: set[str], fields: list[str] | None = None) -> None:
+    """Save the agency; once the transaction commits, forget the cached lookups of its old and new hosts.
+
+    After the commit, not before: a request served in between would cache the row as it was.
+    """
     agency.save(update_fields=fields)
     transaction.on_commit(lambda: tenancy.forget_hosts(old_hosts | tenancy.agency_hosts(agency)))
+
+
+def _save_and_forget(agency: Agency, *, old_hosts: set[str], fields: list[str]) -> None:
+    agency_save(agency=agency, old_hosts=old_hosts, fields=fields)
 
 
 def agency_create(*, company_name: str, admin: User) -> Agency:

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.admin import ReadOnlyAdmin
 
-from .models import LedgerEntry, Purchase, StripeEvent
+from .models import BalanceCrossing, LedgerEntry, Purchase, StripeEvent
 
 
 @admin.register(LedgerEntry)
@@ -30,3 +30,12 @@ class StripeEventAdmin(ReadOnlyAdmin):
     list_select_related = ["agency"]
     list_filter = ["type"]
     search_fields = ["event_id"]
+
+
+@admin.register(BalanceCrossing)
+class BalanceCrossingAdmin(ReadOnlyAdmin):
+    """Recorded by the ledger with the debit; taken (alerted) by the ops sweep."""
+
+    list_display = ["created_at", "organization", "agency", "threshold", "balance_before", "balance_after",
+                    "reference", "taken_at"]
+    list_select_related = ["organization", "agency"]

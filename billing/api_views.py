@@ -34,7 +34,7 @@ def stripe_webhook(request, slug):
     agency = Agency.objects.filter(slug=slug).first()
     if agency is None:
         return _error(404, "not_found", "There is no such portal.")
-    return _webhook(request, agency)
+    return _webhook(request, accounts.agency_account(agency))
 
 
 @csrf_exempt
@@ -54,22 +54,18 @@ def _stripe_id(value) -> str:
     return value
 
 
-def _webhook(request, account):
+def _webhook(request, account: stripe_api.StripeAccount):
     try:
         event = stripe_api.event_construct(
-            agency=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
+            account=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
         )
         event_id, event_type, obj = _stripe_id(event["id"]), _stripe_id(event["type"]), event["data"]["object"]
         _stripe_id(obj["id"])  # every event the portal handles is about an object it fetches again by id
     except (stripe.SignatureVerificationError, ValueError, KeyError, TypeError, RecursionError) as exc:
-        logger.warning("Stripe webhook for %s refused: %s", _name(account), type(exc).__name__)
+        logger.warning("Stripe webhook for %s refused: %s", account, type(exc).__name__)
         return _error(400, "invalid_event", "Invalid signature or payload.")
     try:
-        outcome = webhooks.event_process(agency=account, event_id=event_id, event_type=event_type, obj=obj)
+        outcome = webhooks.event_process(account=account, event_id=event_id, event_type=event_type, obj=obj)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
         return _error(503, "stripe_unavailable", "Stripe could not be asked about this event now; retry later.")
     return JsonResponse({"received": True, "outcome": outcome})
-
-
-def _name(account) -> str:
-    return "the platform" if accounts.is_platform(account) else f"agency {account.pk}"

@@ -19,11 +19,12 @@ from agencies import tenancy
 from agencies.models import Agency, CreditPackage
 from core.money import money_format as money
 from core.refs import client_reference
-from core.stripe_keys import is_live_key
-from invoices import selectors as invoice_terms, services as invoicing
+from invoices import selectors as invoice_terms
+from invoices import services as invoicing
 
-from . import accounts, ledger, refunds, stripe_api
+from . import accounts, customers, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
+from .stripe_api import StripeAccount
 
 logger = logging.getLogger(__name__)
 Status = Purchase.Status
@@ -39,10 +40,10 @@ def _portal_url(agency: Agency, name: str, **kwargs) -> str:
     return tenancy.portal_url(agency, reverse(name, kwargs=kwargs or None, urlconf=settings.PORTAL_URLCONF))
 
 
-def _line_item(agency: Agency, package: CreditPackage, amount: int) -> dict:
+def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, amount: int) -> dict:
     """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
     if agency.stripe_price_id:
-        price = stripe_api.price_retrieve(agency=agency, price_id=agency.stripe_price_id)
+        price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
         if (price.active and price.type == "one_time" and price.unit_amount == amount
                 and price.currency == package.currency.lower()):
             return {"price": price.id, "quantity": 1}
@@ -63,16 +64,17 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     never paid; it expires on Stripe.
     """
     agency = Agency.objects.get(pk=package.agency_id)
+    account = accounts.agency_account(agency)
     organization = user.organization
     # Package price, plus VAT when the agency's prices exclude it; the billing details go to Stripe's customer.
     amount = invoice_terms.checkout_amount(agency=agency, organization=organization, price_cents=package.price_cents)
-    customer = invoicing.billing_customer_sync(agency=agency, organization=organization, email=user.email)
+    customer = customers.billing_customer_sync(account=account, organization=organization, email=user.email)
     reference = uuid.uuid4().hex
     metadata = {"purchase": reference, "organization_id": str(organization.pk),
                 "package_id": str(package.pk), "portal": agency.slug or ""}
-    session = stripe_api.session_create(agency=agency, idempotency_key=f"purchase-{reference}", params={
+    session = stripe_api.session_create(account=account, idempotency_key=f"purchase-{reference}", params={
         "mode": "payment",
-        "line_items": [_line_item(agency, package, amount)],
+        "line_items": [_line_item(agency, account, package, amount)],
         "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
         **({"customer": customer} if customer else {"customer_email": user.email}),
         "metadata": metadata,
@@ -88,12 +90,8 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     return Started(purchase=purchase, checkout_url=session.url)
 
 
-def session_problem(*, agency, purchase: Purchase, session) -> str:
-    """Why this session must not credit this purchase ("" when it may).
-
-    `agency` is the account the session is on: the agency, or for minutes the
-    PlatformAccount (billing.accounts).
-    """
+def session_problem(*, account: StripeAccount, purchase: Purchase, session) -> str:
+    """Why this session must not credit this purchase ("" when it may); `account` is the one the session is on."""
     metadata = session.metadata.to_dict() if session.metadata else {}
     if metadata.get("purchase") != purchase.reference or \
             session.client_reference_id != client_reference(agency_id=purchase.agency_id,
@@ -105,22 +103,22 @@ def session_problem(*, agency, purchase: Purchase, session) -> str:
         charged = money(session.amount_total or 0, (session.currency or "").upper())
         what = "the minutes cost" if purchase.is_minutes else "the package costs"
         return f"Stripe charged {charged}, {what} {money(purchase.amount_cents, purchase.currency)}."
-    if is_live_key(agency.stripe_secret_key) and not session.livemode:
+    if account.livemode and not session.livemode:
         return "A test-mode payment cannot credit an account that uses live Stripe keys."
     return ""
 
 
-def purchase_fulfil(*, agency, session) -> Purchase | None:
+def purchase_fulfil(*, account: StripeAccount, session) -> Purchase | None:
     """Credit a paid Checkout Session exactly once; None when the session is not ours.
 
-    `agency` is the Stripe account: an agency (a client's credit purchase) or
-    the PlatformAccount (an agency's minute purchase). `session` must come
+    `account` is the Stripe account: an agency's (a client's credit purchase)
+    or the platform's (an agency's minute purchase). `session` must come
     from Stripe with that account's key, not from a request. Credits only
     when payment_status is paid, the session names this purchase and the
     amount and currency are what it cost; a mismatch is recorded on the
     purchase and credits nothing.
     """
-    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
+    found = accounts.purchases_on(account).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
     if found is None:
         return None
     with transaction.atomic():
@@ -129,7 +127,7 @@ def purchase_fulfil(*, agency, session) -> Purchase | None:
             return purchase
         if session.payment_intent and not purchase.stripe_payment_intent_id:
             purchase.stripe_payment_intent_id = session.payment_intent
-        problem = session_problem(agency=agency, purchase=purchase, session=session)
+        problem = session_problem(account=account, purchase=purchase, session=session)
         if problem:
             logger.warning("Purchase %s not credited: %s", purchase.pk, problem)
             purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
@@ -152,29 +150,29 @@ def purchase_fulfil(*, agency, session) -> Purchase | None:
     return purchase
 
 
-def purchase_confirm(*, agency, purchase: Purchase) -> tuple[Purchase, bool]:
+def purchase_confirm(*, account: StripeAccount, purchase: Purchase) -> tuple[Purchase, bool]:
     """What a success page does: ask Stripe about the purchase's session and fulfil it.
 
     Returns the purchase and whether Stripe could not be asked (the webhook
-    will still credit it). `agency` is the Stripe account, as for purchase_fulfil.
+    will still credit it). `account` is the Stripe account, as for purchase_fulfil.
     """
     if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH:
         return purchase, False
     try:
-        session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
-        return purchase_fulfil(agency=agency, session=session) or purchase, False
+        session = stripe_api.session_retrieve(account=account, session_id=purchase.stripe_session_id)
+        return purchase_fulfil(account=account, session=session) or purchase, False
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
         return purchase, True
 
 
-def _purchase_end_unpaid(*, agency, session, status: str, only_from: tuple) -> Purchase | None:
+def _purchase_end_unpaid(*, account: StripeAccount, session, status: str, only_from: tuple) -> Purchase | None:
     """Mark a purchase that was never paid `status`, if it is still in one of `only_from`.
 
     A session Stripe says is paid is fulfilled instead (a stale event); None when the session is not ours.
     """
     if session.payment_status == "paid":
-        return purchase_fulfil(agency=agency, session=session)
-    found = accounts.purchases_on(agency).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
+        return purchase_fulfil(account=account, session=session)
+    found = accounts.purchases_on(account).filter(stripe_session_id=session.id).values_list("pk", flat=True).first()
     if found is None:
         return None
     with transaction.atomic():
@@ -185,16 +183,16 @@ def _purchase_end_unpaid(*, agency, session, status: str, only_from: tuple) -> P
     return purchase
 
 
-def purchase_fail(*, agency, session) -> Purchase | None:
+def purchase_fail(*, account: StripeAccount, session) -> Purchase | None:
     """A delayed payment failed: mark the purchase failed (it never credited anything)."""
-    return _purchase_end_unpaid(agency=agency, session=session, status=Status.FAILED,
+    return _purchase_end_unpaid(account=account, session=session, status=Status.FAILED,
                                 only_from=(Status.PENDING, Status.PROCESSING))
 
 
-def purchase_expire(*, agency, session) -> Purchase | None:
+def purchase_expire(*, account: StripeAccount, session) -> Purchase | None:
     """The buyer left the Checkout page unpaid until Stripe expired the session: mark the purchase expired.
 
     Only a purchase still awaiting payment changes.
     """
-    return _purchase_end_unpaid(agency=agency, session=session, status=Status.EXPIRED,
+    return _purchase_end_unpaid(account=account, session=session, status=Status.EXPIRED,
                                 only_from=(Status.PENDING,) if session.status == "expired" else ())

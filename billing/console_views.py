@@ -120,7 +120,7 @@ def minutes_success(request):
     agency = access.agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency),
                                  stripe_session_id=request.GET.get("session_id", ""))
-    purchase, unconfirmed = checkout.purchase_confirm(agency=accounts.platform_account(), purchase=purchase)
+    purchase, unconfirmed = checkout.purchase_confirm(account=accounts.platform_account(), purchase=purchase)
     agency.refresh_from_db(fields=["minutes_balance"])
     return render(request, "billing/console/minutes_done.html", {
         "agency": agency, "purchase": purchase, "unconfirmed": unconfirmed,

@@ -14,7 +14,7 @@ from django.urls import reverse
 from agencies import services, tenancy
 from agencies.models import Agency
 
-from . import stripe_api
+from . import accounts, stripe_api
 
 DEMO_PRODUCT_ID = "prod_demo0001"
 
@@ -32,23 +32,26 @@ def stripe_connect(agency: Agency) -> None:
     from stripe_standin.client import account_ensure  # the stand-in's own control, not Stripe's API
 
     account_ensure(settings.STRIPE_API_BASE, agency.stripe_secret_key)
+    account = accounts.agency_account(agency)
     product_id = agency.stripe_product_id or DEMO_PRODUCT_ID
     price_id = agency.stripe_price_id
     package = agency.packages.order_by("credits", "price_cents").first()
-    price = _missing_is_none(lambda: stripe_api.price_retrieve(agency=agency, price_id=price_id)) if price_id else None
+    price = None
+    if price_id:
+        price = _missing_is_none(lambda: stripe_api.price_retrieve(account=account, price_id=price_id))
     fits = price is not None and price.product == product_id and package is not None \
         and price.unit_amount == package.price_cents and price.currency == package.currency.lower()
     if package is not None and not fits:
-        if _missing_is_none(lambda: stripe_api.product_retrieve(agency=agency, product_id=product_id)) is None:
-            stripe_api.product_create(agency=agency, idempotency_key=uuid.uuid4().hex,
+        if _missing_is_none(lambda: stripe_api.product_retrieve(account=account, product_id=product_id)) is None:
+            stripe_api.product_create(account=account, idempotency_key=uuid.uuid4().hex,
                                       params={"id": product_id, "name": f"{agency.company_name} credits"})
-        price = stripe_api.price_create(agency=agency, idempotency_key=uuid.uuid4().hex, params={
+        price = stripe_api.price_create(account=account, idempotency_key=uuid.uuid4().hex, params={
             "product": product_id, "currency": package.currency.lower(), "unit_amount": package.price_cents,
         })
         price_id = price.id
     webhook_url = tenancy.console_url(
         reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF))
-    secret = stripe_api.webhook_endpoint_replace(agency=agency, url=webhook_url, idempotency_key=uuid.uuid4().hex)
+    secret = stripe_api.webhook_endpoint_replace(account=account, url=webhook_url, idempotency_key=uuid.uuid4().hex)
     services.agency_update_stripe(agency=agency, data={
         "stripe_publishable_key": agency.stripe_publishable_key, "stripe_product_id": product_id,
         "stripe_price_id": price_id, "stripe_secret_key": "", "stripe_webhook_secret": secret,

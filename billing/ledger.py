@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from agencies.models import Agency, Organization
 from core import db
-from ops import alerts
 
+from . import crossings
 from .models import LedgerEntry, Purchase
 
 Kind = LedgerEntry.Kind
@@ -71,7 +71,9 @@ def entry_post(
         raise ValueError("amount must be a non-zero integer")
     model, pk, column, owner = _account(organization, agency)
     with transaction.atomic():
-        balance = model.objects.select_for_update().values_list(column, flat=True).get(pk=pk)
+        # The alert threshold comes with the lock: a debit below it records the crossing (billing.crossings).
+        balance, threshold = model.objects.select_for_update().values_list(
+            column, "low_balance_threshold").get(pk=pk)
         existing = LedgerEntry.objects.filter(reference=reference, **owner).first()
         if existing is not None:
             return Posted(existing, created=False)
@@ -82,9 +84,10 @@ def entry_post(
             amount=amount, kind=kind, reference=reference, description=description[:300],
             balance_after=balance + amount, actor=actor, purchase=purchase, **owner,
         )
-        if amount < 0:  # under the row lock: exactly one debit sees the balance cross its alert threshold
-            alerts.drops_check([alerts.Drop(owner.get("organization_id"), owner.get("agency_id"), balance,
-                                            [(reference, balance + amount)])])
+        if amount < 0 and threshold is not None:  # under the row lock: exactly one debit sees the crossing
+            crossings.crossings_record([crossings.account_drop(
+                organization=organization, agency=agency, threshold=threshold,
+                before=balance, reference=reference, after=balance + amount)])
     return Posted(entry, created=True)
 
 
@@ -191,9 +194,9 @@ def minutes_add(*, agency: Agency, amount: int, description: str, actor, referen
 class LockedAccounts:
     """Balances read under row locks; good only inside the transaction that took them.
 
-    Each account's low-balance alert threshold (None: no alert) is read in the
-    same query, so the debits posted under these locks can tell a crossing
-    without another round trip (ops.alerts.paired_drops_check).
+    Each account's low-balance alert threshold (None: no alert) is a column of
+    the locked row, read in the same statement, so the debits posted under
+    these locks can tell a crossing without another round trip (billing.crossings).
     """
 
     agency_id: int
@@ -214,10 +217,9 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
         raise transaction.TransactionManagementError("accounts_lock needs an open transaction")
     ids = sorted(set(organization_ids))
     with db.hot_cursor() as cursor:
-        threshold, join = alerts.threshold_join(owner="agency", alias="a")
         cursor.execute(
-            f"SELECT a.{db.column(Agency, 'minutes_balance')}, {threshold} FROM {db.table(Agency)} a {join} "
-            f"WHERE a.id = %s{db.for_update(of='a')}",
+            f"SELECT {db.column(Agency, 'minutes_balance')}, {db.column(Agency, 'low_balance_threshold')} "
+            f"FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
             [agency_id],
         )
         row = cursor.fetchone()
@@ -225,12 +227,11 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
             raise Agency.DoesNotExist(f"agency {agency_id}")
         rows = []
         if ids:
-            threshold, join = alerts.threshold_join(owner="organization", alias="o")
             cursor.execute(
-                f"SELECT o.id, o.{db.column(Organization, 'credits_balance')}, {threshold} "
-                f"FROM {db.table(Organization)} o {join} "
-                f"WHERE o.{db.column(Organization, 'agency')} = %s AND o.id IN ({db.placeholders(len(ids))}) "
-                f"ORDER BY o.id{db.for_update(of='o')}",
+                f"SELECT id, {db.column(Organization, 'credits_balance')}, "
+                f"{db.column(Organization, 'low_balance_threshold')} FROM {db.table(Organization)} "
+                f"WHERE {db.column(Organization, 'agency')} = %s AND id IN ({db.placeholders(len(ids))}) "
+                f"ORDER BY id{db.for_update()}",
                 [agency_id, *ids],
             )
             rows = cursor.fetchall()
@@ -299,6 +300,26 @@ def paired_debits_post(
         pk: (locked.organization_balances[pk], balance)
         for pk, balance in org_balances.items() if balance != locked.organization_balances[pk]
     })
-    # Still under the locks: a debit that takes a balance below its alert threshold records the alert.
-    alerts.paired_drops_check(locked=locked, debits=debits, postings=postings)
+    # Still under the locks: a debit that takes a balance below its alert threshold records the crossing.
+    _paired_crossings_record(locked, debits, postings)
     return postings
+
+
+def _paired_crossings_record(locked: LockedAccounts, debits: list[PairedDebit], postings: list[PairedPosting]) -> None:
+    """The crossings of paired_debits_post: the agency and every client it debited that has a threshold.
+
+    The usage sync's hot path: the steps are only worked out for accounts with a threshold.
+    """
+    thresholds = {pk: limit for pk, limit in locked.organization_thresholds.items() if limit is not None}
+    if not thresholds and locked.agency_threshold is None:
+        return
+    steps: dict[int, list[tuple[str, int]]] = {}
+    for debit, posting in zip(debits, postings):
+        if debit.organization_id in thresholds:
+            steps.setdefault(debit.organization_id, []).append((debit.reference, posting.organization_balance_after))
+    drops = [crossings.Drop(pk, None, thresholds[pk], locked.organization_balances[pk], org_steps)
+             for pk, org_steps in steps.items()]
+    if locked.agency_threshold is not None:
+        drops.append(crossings.Drop(None, locked.agency_id, locked.agency_threshold, locked.agency_balance,
+                                    [(d.reference, p.agency_balance_after) for d, p in zip(debits, postings)]))
+    crossings.crossings_record(drops)

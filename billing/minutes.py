@@ -3,7 +3,7 @@
 minutes_purchase_start asks Stripe for a session with the platform's key
 (PLATFORM_STRIPE_SECRET_KEY), then records the Purchase: no organization, no
 package, `credits` counting minutes, the agency as buyer. From there it is
-the client purchases' own machinery, called with the PlatformAccount: the
+the client purchases' own machinery, called with the platform's StripeAccount: the
 webhook at /api/webhooks/stripe/platform and the console's success page both
 run checkout.purchase_fulfil (credited once, invoiced by the platform in the
 same transaction); refunds and disputes take minutes back through refunds.
@@ -80,7 +80,7 @@ def minutes_purchase_start(*, agency: Agency, user, minutes: int) -> Started:
     quote = minutes_quote(agency=agency, minutes=minutes)
     reference = uuid.uuid4().hex
     metadata = {"purchase": reference, "agency_id": str(agency.pk), "minutes": str(minutes)}
-    session = stripe_api.session_create(agency=account, idempotency_key=f"minutes-{reference}", params={
+    session = stripe_api.session_create(account=account, idempotency_key=f"minutes-{reference}", params={
         "mode": "payment",
         "line_items": [{"price_data": {
             "currency": quote.currency.lower(), "unit_amount": quote.amount_cents,

@@ -248,3 +248,50 @@ class StripeEvent(models.Model):
 
     def __str__(self):
         return f"{self.type} {self.event_id}"
+
+
+class BalanceCrossing(models.Model):
+    """A debit took a balance from its low-balance threshold or more to below it.
+
+    Written by the ledger in the transaction of the debit, under the account's
+    row lock, so exactly one debit records each crossing. Billing only records
+    it: ops (ops.alerts.crossings_deliver) takes each crossing once, turning it
+    into an alert with its email and webhook, and sets `taken_at` in the same
+    transaction.
+    """
+
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_crossings",
+    )
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE,
+                               related_name="balance_crossings")
+    threshold = models.PositiveIntegerField()
+    balance_before = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    reference = models.CharField(max_length=200, help_text="The ledger reference of the debit that crossed.")
+    created_at = models.DateTimeField(default=timezone.now)
+    taken_at = models.DateTimeField(null=True, blank=True, help_text="When ops took it to alert; empty: not yet.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(organization__isnull=False) & Q(agency__isnull=True))
+                | (Q(organization__isnull=True) & Q(agency__isnull=False)),
+                name="balance_crossing_one_account",
+            ),
+            models.CheckConstraint(
+                condition=Q(balance_before__gte=F("threshold")) & Q(balance_after__lt=F("threshold")),
+                name="balance_crossing_is_a_crossing",
+            ),
+            # A ledger reference is posted once per account, so it crosses at most once.
+            models.UniqueConstraint(fields=["organization", "reference"], condition=Q(organization__isnull=False),
+                                    name="balance_crossing_once_per_org_debit"),
+            models.UniqueConstraint(fields=["agency", "reference"], condition=Q(agency__isnull=False),
+                                    name="balance_crossing_once_per_agency_debit"),
+        ]
+        indexes = [models.Index(fields=["created_at"], condition=Q(taken_at__isnull=True), name="balance_crossing_new")]
+
+    def __str__(self):
+        owner = f"organization {self.organization_id}" if self.organization_id else f"agency {self.agency_id}"
+        return f"{owner} below {self.threshold} ({self.reference})"

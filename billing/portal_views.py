@@ -11,8 +11,9 @@ from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Agency, CreditPackage
+from invoices import selectors as invoice_terms
 
-from . import checkout, selectors, stripe_api
+from . import accounts, checkout, selectors, stripe_api
 from .models import Purchase
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,12 @@ def home(request):
 @login_required
 def buy(request):
     organization = access.organization_or_404(request)
-    packages = CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk)
-    return render(request, "billing/buy.html", {"organization": organization, "packages": packages})
+    packages = list(CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk))
+    # What each costs with the VAT the client's billing details call for (the agency's seller details, once).
+    terms = invoice_terms.package_checkout_terms(agency=request.agency, organization=organization, packages=packages)
+    return render(request, "billing/buy.html", {
+        "organization": organization, "offers": [(package, terms[package.pk]) for package in packages],
+    })
 
 
 @login_required
@@ -62,7 +67,7 @@ def purchase_success(request):
         Purchase, stripe_session_id=request.GET.get("session_id", ""), organization=organization,
     )
     agency = Agency.objects.get(pk=purchase.agency_id)  # with its secret key, which the cached one lacks
-    purchase, unconfirmed = checkout.purchase_confirm(agency=agency, purchase=purchase)
+    purchase, unconfirmed = checkout.purchase_confirm(account=accounts.agency_account(agency), purchase=purchase)
     organization.refresh_from_db(fields=["credits_balance"])
     return render(request, "billing/success.html", {
         "organization": organization, "purchase": purchase, "unconfirmed": unconfirmed,

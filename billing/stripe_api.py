@@ -1,6 +1,8 @@
 """Every request the portal makes to Stripe goes through this module.
 
-Each call builds its own StripeClient with the agency's secret key (never the
+Each call is given the StripeAccount it talks to (billing.accounts builds one
+for an agency and one for the platform) and never asks whose account it is.
+Each call builds its own StripeClient with that account's secret key (never the
 global stripe.api_key), the API base from STRIPE_API_BASE when set (the
 bundled stand-in) and a timeout of STRIPE_TIMEOUT_SECONDS. Creates carry an
 idempotency key. Stripe's exceptions come out as two of ours:
@@ -30,6 +32,28 @@ WEBHOOK_EVENTS = [
     "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded",
     "charge.dispute.created", "charge.dispute.closed",
 ]
+
+
+@dataclass(frozen=True)
+class StripeAccount:
+    """The credentials of one Stripe account and what to call it in logs (pretix's api_kwargs).
+
+    `agency_id` is the agency whose own account it is; None for the platform's
+    (agencies buy minutes there). Secrets stay out of repr().
+    """
+
+    secret_key: str = field(repr=False)
+    webhook_secret: str = field(repr=False)
+    agency_id: int | None
+    label: str
+    livemode: bool
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret_key)
+
+    def __str__(self) -> str:
+        return self.label
 
 
 class StripeUnavailable(Exception):
@@ -85,37 +109,37 @@ def _call(operation: str, secret_key: str, func):
 
 # --- Reads ------------------------------------------------------------------------
 
-def session_retrieve(*, agency, session_id: str):
-    return _call("session retrieve", agency.stripe_secret_key, lambda c: c.v1.checkout.sessions.retrieve(session_id))
+def session_retrieve(*, account: StripeAccount, session_id: str):
+    return _call("session retrieve", account.secret_key, lambda c: c.v1.checkout.sessions.retrieve(session_id))
 
 
-def charge_retrieve(*, agency, charge_id: str):
-    return _call("charge retrieve", agency.stripe_secret_key, lambda c: c.v1.charges.retrieve(charge_id))
+def charge_retrieve(*, account: StripeAccount, charge_id: str):
+    return _call("charge retrieve", account.secret_key, lambda c: c.v1.charges.retrieve(charge_id))
 
 
-def payment_intent_retrieve(*, agency, payment_intent_id: str):
-    return _call("payment intent retrieve", agency.stripe_secret_key,
+def payment_intent_retrieve(*, account: StripeAccount, payment_intent_id: str):
+    return _call("payment intent retrieve", account.secret_key,
                  lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
 
 
-def dispute_retrieve(*, agency, dispute_id: str):
-    return _call("dispute retrieve", agency.stripe_secret_key, lambda c: c.v1.disputes.retrieve(dispute_id))
+def dispute_retrieve(*, account: StripeAccount, dispute_id: str):
+    return _call("dispute retrieve", account.secret_key, lambda c: c.v1.disputes.retrieve(dispute_id))
 
 
-def product_retrieve(*, agency, product_id: str):
-    return _call("product retrieve", agency.stripe_secret_key, lambda c: c.v1.products.retrieve(product_id))
+def product_retrieve(*, account: StripeAccount, product_id: str):
+    return _call("product retrieve", account.secret_key, lambda c: c.v1.products.retrieve(product_id))
 
 
-def price_retrieve(*, agency, price_id: str):
-    return _call("price retrieve", agency.stripe_secret_key, lambda c: c.v1.prices.retrieve(price_id))
+def price_retrieve(*, account: StripeAccount, price_id: str):
+    return _call("price retrieve", account.secret_key, lambda c: c.v1.prices.retrieve(price_id))
 
 
-def event_construct(*, agency, payload: bytes, signature: str | None) -> stripe.Event:
-    """Verify Stripe-Signature over the raw body with the agency's signing secret (300 s tolerance).
+def event_construct(*, account: StripeAccount, payload: bytes, signature: str | None) -> stripe.Event:
+    """Verify Stripe-Signature over the raw body with the account's signing secret (300 s tolerance).
 
     Raises stripe.SignatureVerificationError or ValueError (body not UTF-8 / JSON).
     """
-    secret, key = agency.stripe_webhook_secret, agency.stripe_secret_key
+    secret, key = account.webhook_secret, account.secret_key
     if not secret or not key:
         raise stripe.SignatureVerificationError("This portal has no Stripe keys or webhook signing secret.", signature)
     try:
@@ -126,22 +150,22 @@ def event_construct(*, agency, payload: bytes, signature: str | None) -> stripe.
 
 # --- Writes -----------------------------------------------------------------------
 
-def session_create(*, agency, params: dict, idempotency_key: str):
-    return _call("session create", agency.stripe_secret_key,
+def session_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call("session create", account.secret_key,
                  lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}))
 
 
-def product_create(*, agency, params: dict, idempotency_key: str):
-    return _call("product create", agency.stripe_secret_key,
+def product_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call("product create", account.secret_key,
                  lambda c: c.v1.products.create(params, {"idempotency_key": idempotency_key}))
 
 
-def price_create(*, agency, params: dict, idempotency_key: str):
-    return _call("price create", agency.stripe_secret_key,
+def price_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call("price create", account.secret_key,
                  lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key}))
 
 
-def webhook_endpoint_replace(*, agency, url: str, idempotency_key: str) -> str:
+def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_key: str) -> str:
     """Delete the account's endpoints for `url` and register one anew; return its signing secret.
 
     Stripe shows a signing secret only when an endpoint is created, so an
@@ -156,10 +180,11 @@ def webhook_endpoint_replace(*, agency, url: str, idempotency_key: str) -> str:
             {"idempotency_key": idempotency_key},
         )
         return created.secret
-    return _call("webhook endpoint replace", agency.stripe_secret_key, replace)
+    return _call("webhook endpoint replace", account.secret_key, replace)
 
 
-def customer_sync(*, agency, customer_id: str, params: dict, tax_id: dict | None, idempotency_key: str) -> str:
+def customer_sync(*, account: StripeAccount, customer_id: str, params: dict, tax_id: dict | None,
+                  idempotency_key: str) -> str:
     """Update the customer (name, email, address) and its one tax id, or create it; return its id.
 
     A customer id Stripe does not know (another account, test keys swapped for
@@ -184,7 +209,7 @@ def customer_sync(*, agency, customer_id: str, params: dict, tax_id: dict | None
                 return customer.id
         created = {**params, "tax_id_data": [tax_id]} if tax_id else params
         return client.v1.customers.create(created, {"idempotency_key": idempotency_key}).id
-    return _call("customer sync", agency.stripe_secret_key, sync)
+    return _call("customer sync", account.secret_key, sync)
 
 
 # --- Checking an agency's settings ------------------------------------------------

@@ -3,8 +3,8 @@
 An event is only a trigger (pretix): its object is fetched again from Stripe
 with the account's own key before anything is believed. The account is an
 agency's (its clients' credit purchases) or the platform's (agencies' minute
-purchases, billing.accounts.PlatformAccount); each sees only its own
-purchases and keeps its own record of processed events. Each handled type has a
+purchases), a StripeAccount either way (billing.accounts); each sees only its
+own purchases and keeps its own record of processed events. Each handled type has a
 fetch step (Stripe I/O, outside any transaction) and an apply step (database
 only). The apply step and the record of the event id commit together, so an
 event is either fully applied or not at all, and a redelivery changes nothing.
@@ -16,22 +16,21 @@ from typing import Any, Callable
 
 from django.db import IntegrityError, transaction
 
-from agencies.models import Agency
-
 from . import accounts, checkout, refunds, stripe_api
 from .models import Purchase, StripeEvent
+from .stripe_api import StripeAccount
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Handler:
-    fetch: Callable[[Agency, Any], Any]
-    apply: Callable[[Agency, Any], str]
+    fetch: Callable[[StripeAccount, Any], Any]
+    apply: Callable[[StripeAccount, Any], str]
 
 
-def _fetch_session(agency: Agency, obj):
-    return stripe_api.session_retrieve(agency=agency, session_id=obj["id"])
+def _fetch_session(account: StripeAccount, obj):
+    return stripe_api.session_retrieve(account=account, session_id=obj["id"])
 
 
 def _session_outcome(purchase: Purchase | None) -> str:
@@ -40,19 +39,19 @@ def _session_outcome(purchase: Purchase | None) -> str:
     return f"purchase {purchase.pk} {purchase.status}"
 
 
-def _apply_session_done(agency: Agency, session) -> str:
-    return _session_outcome(checkout.purchase_fulfil(agency=agency, session=session))
+def _apply_session_done(account: StripeAccount, session) -> str:
+    return _session_outcome(checkout.purchase_fulfil(account=account, session=session))
 
 
-def _apply_session_failed(agency: Agency, session) -> str:
-    return _session_outcome(checkout.purchase_fail(agency=agency, session=session))
+def _apply_session_failed(account: StripeAccount, session) -> str:
+    return _session_outcome(checkout.purchase_fail(account=account, session=session))
 
 
-def _apply_session_expired(agency: Agency, session) -> str:
-    return _session_outcome(checkout.purchase_expire(agency=agency, session=session))
+def _apply_session_expired(account: StripeAccount, session) -> str:
+    return _session_outcome(checkout.purchase_expire(account=account, session=session))
 
 
-def _purchase_for_payment(agency: Agency, payment_intent_id: str | None) -> int | None:
+def _purchase_for_payment(account: StripeAccount, payment_intent_id: str | None) -> int | None:
     """The purchase a payment intent paid for, or None when it is not ours.
 
     A refund or dispute can be reported before the session's completion was
@@ -61,26 +60,26 @@ def _purchase_for_payment(agency: Agency, payment_intent_id: str | None) -> int 
     """
     if not payment_intent_id:
         return None
-    mine = accounts.purchases_on(agency)
+    mine = accounts.purchases_on(account)
     known = mine.filter(stripe_payment_intent_id=payment_intent_id)
     found = known.values_list("pk", flat=True).first()
     if found is not None:
         return found
-    intent = stripe_api.payment_intent_retrieve(agency=agency, payment_intent_id=payment_intent_id)
+    intent = stripe_api.payment_intent_retrieve(account=account, payment_intent_id=payment_intent_id)
     reference = intent.metadata.to_dict().get("purchase") if intent.metadata else None
     purchase = mine.filter(reference=reference).first() if reference else None
     if purchase is None:
         return None
-    session = stripe_api.session_retrieve(agency=agency, session_id=purchase.stripe_session_id)
+    session = stripe_api.session_retrieve(account=account, session_id=purchase.stripe_session_id)
     return purchase.pk if session.payment_intent == payment_intent_id else None
 
 
-def _fetch_charge(agency: Agency, obj):
-    charge = stripe_api.charge_retrieve(agency=agency, charge_id=obj["id"])
-    return _purchase_for_payment(agency, charge.payment_intent), charge
+def _fetch_charge(account: StripeAccount, obj):
+    charge = stripe_api.charge_retrieve(account=account, charge_id=obj["id"])
+    return _purchase_for_payment(account, charge.payment_intent), charge
 
 
-def _apply_refund(agency: Agency, fetched) -> str:
+def _apply_refund(account: StripeAccount, fetched) -> str:
     purchase_id, charge = fetched
     if purchase_id is None:
         return "ignored: not a payment for a purchase of this portal"
@@ -88,12 +87,12 @@ def _apply_refund(agency: Agency, fetched) -> str:
     return f"purchase {purchase.pk} {purchase.status}, {purchase.credits_refunded} {purchase.unit} refunded"
 
 
-def _fetch_dispute(agency: Agency, obj):
-    dispute = stripe_api.dispute_retrieve(agency=agency, dispute_id=obj["id"])
-    return _purchase_for_payment(agency, dispute.payment_intent), dispute
+def _fetch_dispute(account: StripeAccount, obj):
+    dispute = stripe_api.dispute_retrieve(account=account, dispute_id=obj["id"])
+    return _purchase_for_payment(account, dispute.payment_intent), dispute
 
 
-def _apply_dispute(agency: Agency, fetched) -> str:
+def _apply_dispute(account: StripeAccount, fetched) -> str:
     purchase_id, dispute = fetched
     if purchase_id is None:
         return "ignored: not a payment for a purchase of this portal"
@@ -112,7 +111,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str:
+def event_process(*, account: StripeAccount, event_id: str, event_type: str, obj) -> str:
     """Apply one verified event once. Returns what happened, for the log and the response.
 
     Raises StripeUnavailable (and StripeRejected for key problems) when the
@@ -121,11 +120,10 @@ def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str
     handler = HANDLERS.get(event_type)
     if handler is None:
         return "ignored: event type not handled"
-    owner = accounts.event_owner(agency)
-    if StripeEvent.objects.filter(agency=owner, event_id=event_id).exists():
+    if StripeEvent.objects.filter(agency_id=account.agency_id, event_id=event_id).exists():
         return "duplicate: already processed"
     try:
-        fetched = handler.fetch(agency, obj)
+        fetched = handler.fetch(account, obj)
     except stripe_api.StripeRejected as exc:
         if exc.kind != "missing":
             raise
@@ -133,13 +131,12 @@ def event_process(*, agency: Agency, event_id: str, event_type: str, obj) -> str
     with transaction.atomic():
         try:
             with transaction.atomic():
-                record = StripeEvent.objects.create(agency=owner, event_id=event_id, type=event_type)
+                record = StripeEvent.objects.create(agency_id=account.agency_id, event_id=event_id, type=event_type)
         except IntegrityError:
             return "duplicate: processed concurrently"
         if fetched is not None:
-            outcome = handler.apply(agency, fetched)
+            outcome = handler.apply(account, fetched)
         record.outcome = outcome[:200]
         record.save(update_fields=["outcome"])
-    logger.info("Stripe event %s (%s) for %s: %s", event_id, event_type,
-                f"agency {agency.pk}" if owner else "the platform", outcome)
+    logger.info("Stripe event %s (%s) for %s: %s", event_id, event_type, account, outcome)
     return outcome

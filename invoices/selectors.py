@@ -1,11 +1,12 @@
 """Reads: details, the VAT terms of a sale, and the documents a tenant may see."""
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from agencies.models import Agency, Organization
+from agencies.models import Agency, CreditPackage, Organization
 
 from . import vat
 from .countries import country_name
@@ -51,13 +52,28 @@ class CheckoutTerms:
         return f"{vat.format_rate(self.decision.rate_bp)} VAT ({country_name(self.decision.country)})"
 
 
-def checkout_terms(*, agency: Agency, organization: Organization, price_cents: int) -> CheckoutTerms:
-    """What a client pays for a package priced `price_cents`, with the VAT its details call for now."""
+def _terms_pricer(*, agency: Agency, organization: Organization) -> Callable[[int], CheckoutTerms]:
+    """Checkout terms by price, with the VAT the client's details call for now (read once, here)."""
     seller = seller_of(agency=agency)
     decision = vat_decision(seller=seller, buyer=billing_details(organization_id=organization.pk))
     include = seller.prices_include_vat if seller else True
-    amounts = vat.amounts_from_price(price=price_cents, rate_bp=decision.rate_bp, prices_include_vat=include)
-    return CheckoutTerms(prices_include_vat=include, decision=decision, amounts=amounts)
+
+    def terms(price_cents: int) -> CheckoutTerms:
+        amounts = vat.amounts_from_price(price=price_cents, rate_bp=decision.rate_bp, prices_include_vat=include)
+        return CheckoutTerms(prices_include_vat=include, decision=decision, amounts=amounts)
+    return terms
+
+
+def checkout_terms(*, agency: Agency, organization: Organization, price_cents: int) -> CheckoutTerms:
+    """What a client pays for a package priced `price_cents`, with the VAT its details call for now."""
+    return _terms_pricer(agency=agency, organization=organization)(price_cents)
+
+
+def package_checkout_terms(*, agency: Agency, organization: Organization,
+                           packages: Iterable[CreditPackage]) -> dict[int, CheckoutTerms]:
+    """checkout_terms of each package, by id; the seller's and buyer's details are read once for all."""
+    terms = _terms_pricer(agency=agency, organization=organization)
+    return {package.pk: terms(package.price_cents) for package in packages}
 
 
 def checkout_amount(*, agency: Agency, organization: Organization, price_cents: int) -> int:

@@ -1,4 +1,4 @@
-"""Writes: billing and seller details, issuing invoices and credit notes, the Stripe customer.
+"""Writes: billing and seller details, issuing invoices and credit notes, the Stripe customer's id.
 
 invoice_issue_for_purchase and credit_note_issue_for_refunds run inside the
 transaction that credits or refunds the purchase (billing.checkout and
@@ -7,9 +7,6 @@ credited if and only if it is invoiced. Numbers come from a DocumentCounter
 row locked last, after the purchase and the client's balance, so issuers
 queue without deadlocking and a rolled-back issue leaves no gap.
 """
-
-import hashlib
-import json
 
 from django.conf import settings
 from django.db import transaction
@@ -23,8 +20,6 @@ from .models import BillingDetails, CreditNote, DocumentCounter, Invoice, Seller
 
 DETAIL_FIELDS = ["company_name", "address_line1", "address_line2", "postal_code", "city", "country", "vat_id"]
 SELLER_FIELDS = DETAIL_FIELDS + ["invoice_prefix", "prices_include_vat"]
-# Stripe's tax id types for the VAT IDs the portal accepts.
-STRIPE_TAX_ID_TYPES = {"GB": "gb_vat", "CH": "ch_vat", "NO": "no_vat"}
 
 
 # --- Details --------------------------------------------------------------------
@@ -165,38 +160,7 @@ def credit_note_issue_for_refunds(*, purchase) -> CreditNote | None:
 
 # --- The Stripe customer --------------------------------------------------------
 
-def _stripe_tax_id(details: BillingDetails) -> dict | None:
-    if not details.vat_id:
-        return None
-    kind = "eu_vat" if details.country in vat.EU_COUNTRIES else STRIPE_TAX_ID_TYPES.get(details.country)
-    return {"type": kind, "value": details.vat_id} if kind else None
-
-
-def billing_customer_sync(*, agency: Agency, organization: Organization, email: str) -> str:
-    """Bring the organization's Stripe customer on the agency's account in line with its billing details.
-
-    Returns the customer id for the Checkout Session, or "" when the
-    organization has no billing details (Checkout then takes the email alone).
-    Stripe errors propagate (StripeUnavailable / StripeRejected): checkout
-    stops before anything is written.
-    """
-    from billing import stripe_api  # billing calls into invoices; imported where it is used
-
-    details = selectors.billing_details(organization_id=organization.pk)
-    if details is None:
-        return ""
-    params = {
-        "name": details.company_name, "email": email,
-        "address": {"line1": details.address_line1, "line2": details.address_line2,
-                    "postal_code": details.postal_code, "city": details.city, "country": details.country},
-        "metadata": {"organization_id": str(organization.pk)},
-    }
-    tax_id = _stripe_tax_id(details)
-    digest = hashlib.sha256(json.dumps([params, tax_id], sort_keys=True).encode()).hexdigest()[:24]
-    customer_id = stripe_api.customer_sync(
-        agency=agency, customer_id=details.stripe_customer_id, params=params, tax_id=tax_id,
-        idempotency_key=f"customer-{organization.pk}-{digest}",
-    )
-    if customer_id != details.stripe_customer_id:
-        BillingDetails.objects.filter(pk=details.pk).update(stripe_customer_id=customer_id)
-    return customer_id
+def stripe_customer_remember(*, details: BillingDetails, customer_id: str) -> None:
+    """Keep the id of the buyer's Stripe customer (billing.customers syncs it with Stripe)."""
+    BillingDetails.objects.filter(pk=details.pk).update(stripe_customer_id=customer_id)
+    details.stripe_customer_id = customer_id

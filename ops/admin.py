@@ -1,15 +1,18 @@
 from django import forms
 from django.contrib import admin
-from django.utils import timezone
 
 from core import outbound
 from portal.admin import ReadOnlyAdmin
 
+from . import sources
 from .models import AlertDelivery, AlertSettings, BalanceAlert, PullRejection, UsageSource
 
 
 class UsageSourceForm(forms.ModelForm):
-    """The API key is write-only: typed to set or replace it, never shown (not even to the operator)."""
+    """The API key is write-only: typed to set or replace it, never shown (not even to the operator).
+
+    Saving goes through ops.sources.usage_source_save, as the console does (UsageSourceAdmin.save_model).
+    """
 
     base_url = forms.URLField(max_length=500, assume_scheme="https",
                               help_text="e.g. https://api.example.com; /api/v1/usage is appended.")
@@ -20,7 +23,7 @@ class UsageSourceForm(forms.ModelForm):
 
     class Meta:
         model = UsageSource
-        fields = ["agency", "name", "base_url", "enabled", "start_date", "synced_through"]
+        fields = ["agency", "name", "base_url", "enabled", "start_date"]
 
     def clean_base_url(self):
         url = self.cleaned_data["base_url"].rstrip("/")
@@ -35,15 +38,6 @@ class UsageSourceForm(forms.ModelForm):
             self.add_error("new_api_key", "Enter the API key the calling platform gave you.")
         return data
 
-    def save(self, commit=True):
-        source = super().save(commit=False)
-        if self.cleaned_data.get("new_api_key"):
-            source.api_key = self.cleaned_data["new_api_key"]
-        source.failures, source.next_attempt_at = 0, timezone.now()
-        if commit:
-            source.save()
-        return source
-
 
 @admin.register(UsageSource)
 class UsageSourceAdmin(admin.ModelAdmin):
@@ -54,8 +48,19 @@ class UsageSourceAdmin(admin.ModelAdmin):
                     "last_error"]
     list_select_related = ["agency"]
     list_filter = ["enabled"]
-    readonly_fields = ["next_attempt_at", "last_attempt_at", "last_success_at", "last_error", "last_error_at",
-                       "failures", "last_counts"]
+    # The high-water mark moves by pulls and starts over when the address, start day or agency changes.
+    readonly_fields = ["synced_through", "next_attempt_at", "last_attempt_at", "last_success_at", "last_error",
+                       "last_error_at", "failures", "last_counts"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = sources.usage_source_save(
+            source_id=obj.pk if change else None, agency=data["agency"], name=data["name"],
+            base_url=data["base_url"], api_key=data.get("new_api_key") or "", start_date=data["start_date"],
+            enabled=data["enabled"],
+        )
+        obj.pk = saved.pk  # the admin's log entry and redirect name the saved row
+        obj.refresh_from_db()
 
 
 @admin.register(PullRejection)
@@ -70,7 +75,12 @@ class AlertSettingsAdmin(ReadOnlyAdmin):
     """Set by each organization and agency; the signing secret is never shown."""
 
     list_display = ["__str__", "threshold", "webhook_url", "secret_created_at", "updated_at"]
+    list_select_related = ["organization", "agency"]
     exclude = ["signing_secret"]
+
+    @admin.display(description="threshold")
+    def threshold(self, row: AlertSettings) -> int | None:
+        return (row.organization or row.agency).low_balance_threshold
 
 
 @admin.register(BalanceAlert)

@@ -32,7 +32,8 @@ def alerts_settings(request, *, owner: dict, place: dict):
     """GET shows, POST saves threshold and webhook URL (a first webhook URL gets its secret, shown once)."""
     if request.method != "POST":
         row = alerts.alert_settings_get(**owner)
-        form = AlertSettingsForm(initial={"threshold": row.threshold, "webhook_url": row.webhook_url})
+        form = AlertSettingsForm(initial={"threshold": alerts.alert_threshold_get(**owner),
+                                          "webhook_url": row.webhook_url})
         return _page(request, owner=owner, form=form, place=place)
     form = AlertSettingsForm(request.POST)
     if not form.is_valid():
@@ -49,6 +50,6 @@ def alerts_settings(request, *, owner: dict, place: dict):
 def secret_roll(request, *, owner: dict, place: dict):
     """Make a new signing secret (POST) and show it this once."""
     row = alerts.alert_settings_get(**owner)
-    form = AlertSettingsForm(initial={"threshold": row.threshold, "webhook_url": row.webhook_url})
+    form = AlertSettingsForm(initial={"threshold": alerts.alert_threshold_get(**owner), "webhook_url": row.webhook_url})
     secret = alerts.signing_secret_roll(**owner)
     return _page(request, owner=owner, form=form, place=place, new_secret=secret)

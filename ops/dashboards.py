@@ -126,7 +126,7 @@ def clients_running_low(*, agency: Agency, limit: int = LOW_CLIENTS_SHOWN):
     One query, whatever the number of clients.
     """
     return (Organization.objects.filter(agency=agency)
-            .annotate(limit=Coalesce("alert_settings__threshold", Value(settings.LOW_BALANCE_DEFAULT_CREDITS),
+            .annotate(limit=Coalesce("low_balance_threshold", Value(settings.LOW_BALANCE_DEFAULT_CREDITS),
                                      output_field=IntegerField()))
             .filter(credits_balance__lt=F("limit"))
             .order_by("credits_balance", "pk")[:limit])

@@ -81,7 +81,10 @@ class PullRejection(models.Model):
 # --- Low-balance alerts ------------------------------------------------------------
 
 class AlertSettings(models.Model):
-    """When an organization (credits) or agency (minutes) wants to hear that its balance runs low."""
+    """Where an organization (credits) or agency (minutes) hears that its balance runs low.
+
+    The threshold itself is a column of the account (low_balance_threshold), where the ledger reads it.
+    """
 
     organization = models.OneToOneField(
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_settings",
@@ -89,7 +92,6 @@ class AlertSettings(models.Model):
     agency = models.OneToOneField(
         Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_settings",
     )
-    threshold = models.PositiveIntegerField(null=True, blank=True, help_text="Alert when the balance falls below this.")
     webhook_url = models.URLField(max_length=500, blank=True)
     signing_secret = EncryptedTextField(blank=True)
     secret_created_at = models.DateTimeField(null=True, blank=True)
@@ -99,8 +101,6 @@ class AlertSettings(models.Model):
         verbose_name_plural = "alert settings"
         constraints = [
             _one_owner("alert_settings"),
-            models.CheckConstraint(condition=Q(threshold__isnull=True) | Q(threshold__gt=0),
-                                   name="alert_settings_threshold_positive"),
             models.CheckConstraint(condition=Q(webhook_url="") | ~Q(signing_secret=""),
                                    name="alert_settings_webhook_signed"),
         ]
@@ -111,7 +111,7 @@ class AlertSettings(models.Model):
 
 
 class BalanceAlert(models.Model):
-    """One crossing: a debit took the balance from at least the threshold to below it."""
+    """One crossing (billing.BalanceCrossing) taken to be told: its email and webhook deliveries hang off it."""
 
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_alerts",

@@ -1,4 +1,6 @@
-"""Writes for usage sources: an agency's own, set in the console (the platform's are set in Django admin)."""
+"""Writes for usage sources: an agency's own, set in the console, and any source set in Django admin."""
+
+from datetime import date
 
 from django.db import transaction
 from django.utils import timezone
@@ -8,20 +10,31 @@ from agencies.models import Agency
 from .models import UsageSource
 
 
-def usage_source_save(*, agency: Agency, base_url: str, api_key: str, start_date, enabled: bool) -> UsageSource:
-    """Create or change the agency's source; an empty api_key keeps the stored one.
+def usage_source_save(*, agency: Agency | None, base_url: str, api_key: str, start_date: date, enabled: bool,
+                      source_id: int | None = None, name: str | None = None) -> UsageSource:
+    """Create or change a source; an empty api_key keeps the stored one.
 
-    A new address or start day starts the high-water mark over (a different
-    upstream, or days not pulled yet); pulling again what was pulled before
-    changes nothing. The source is due at once.
+    The console changes the agency's own source (found by `agency`); Django
+    admin names the source it edits (`source_id`; None adds one), which may be
+    a platform-wide one (`agency` None). A new address, start day or agency
+    starts the high-water mark over (a different upstream, or days not pulled
+    yet); pulling again what was pulled before changes nothing. The source is
+    due at once.
     """
     with transaction.atomic():
-        source = UsageSource.objects.select_for_update().filter(agency=agency).first()
+        if source_id is not None:
+            source = UsageSource.objects.select_for_update().get(pk=source_id)
+        elif agency is not None:
+            source = UsageSource.objects.select_for_update().filter(agency=agency).first()
+        else:
+            source = None
         if source is None:
             source = UsageSource(agency=agency)
-        elif source.base_url != base_url or source.start_date != start_date:
+        elif (source.base_url, source.start_date, source.agency_id) != (base_url, start_date, agency and agency.pk):
             source.synced_through = None
-        source.base_url, source.start_date, source.enabled = base_url, start_date, enabled
+        source.agency, source.base_url, source.start_date, source.enabled = agency, base_url, start_date, enabled
+        if name is not None:
+            source.name = name
         if api_key:
             source.api_key = api_key
         source.failures = 0

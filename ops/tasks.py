@@ -19,7 +19,7 @@ from django_tasks import task
 
 from core import periodic
 
-from . import deliveries, pull
+from . import alerts, deliveries, pull
 from .models import AlertDelivery, UsageSource
 
 SWEEP_BATCH = 500
@@ -37,7 +37,9 @@ def alert_deliver(delivery_id: int) -> str | None:
 
 @task()
 def usage_source_pull(source_id: int) -> dict | None:
-    return pull.source_pull(source_id=source_id)
+    counts = pull.source_pull(source_id=source_id)
+    alerts.crossings_deliver()  # the charges just made may have crossed a threshold: tell now, not next sweep
+    return counts
 
 
 def alert_deliver_queue(*, delivery_ids: list[int]) -> list[int]:
@@ -52,8 +54,10 @@ def usage_source_pull_queue(*, source_ids: list[int]) -> list[int]:
 
 
 def due_work_enqueue(*, now=None) -> dict:
-    """Queue a task for every source due a pull and every delivery due a try, unless one is live already."""
+    """Queue a task for every source due a pull and every delivery due a try, unless one is live already,
+    after taking new balance crossings."""
     now = now or timezone.now()
+    alerts.crossings_deliver()  # their deliveries are queued when it commits
     sources = list(UsageSource.objects.filter(enabled=True, next_attempt_at__lte=now)
                    .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
     due = list(AlertDelivery.objects.filter(status=AlertDelivery.Status.PENDING, next_attempt_at__lte=now)

@@ -54,6 +54,13 @@ def reserved_by_organization(*, organization_ids: Iterable[int]) -> dict[int, in
     return dict(rows)
 
 
+def organization_balances(*, organizations: Iterable[Organization]) -> dict[int, Balance]:
+    """Balance (total, reserved, free) of each organization, by id, with one query for all of them."""
+    totals = {organization.pk: organization.credits_balance for organization in organizations}
+    reserved = reserved_by_organization(organization_ids=totals) if totals else {}
+    return {pk: Balance(total, reserved.get(pk, 0)) for pk, total in totals.items()}
+
+
 def month_start(now: datetime | None = None) -> datetime:
     now = timezone.localtime(now or timezone.now())
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)

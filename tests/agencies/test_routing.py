@@ -280,24 +280,55 @@ def test_console_wears_the_platform_name(client, platform_name):
     assert platform_name in client.get("/", HTTP_HOST="localhost").text
 
 
-def test_operator_deactivating_in_django_admin_takes_effect_on_next_request(client, make_agency):
+def _admin_deactivate(client, agency):
+    """The operator unticks "active" on the agency's Django admin page."""
     from agencies.models import User
 
-    agency = make_agency(active=True, slug="adminedit")
-    operator = User.objects.create_superuser("root@example.com", "x-long-password-1")
-    assert client.get("/", HTTP_HOST="adminedit.localhost").status_code == 200  # warms the cache
-
+    operator = User.objects.create_superuser(f"root{agency.pk}@example.com", "x-long-password-1")
     admin_client = client.__class__()
     admin_client.force_login(operator)
     form = admin_client.get(f"/admin/agencies/agency/{agency.pk}/change/", HTTP_HOST="localhost").context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update(is_active="", created_at_0=agency.created_at.strftime("%Y-%m-%d"),
-                created_at_1=agency.created_at.strftime("%H:%M:%S"))
+    data.update(created_at_0=agency.created_at.strftime("%Y-%m-%d"), created_at_1=agency.created_at.strftime("%H:%M:%S"))
     data.pop("is_active")
     response = admin_client.post(f"/admin/agencies/agency/{agency.pk}/change/", data, HTTP_HOST="localhost")
     assert response.status_code == 302, response.context["adminform"].form.errors
 
+
+def test_operator_deactivating_in_django_admin_takes_effect_on_next_request(
+    client, make_agency, django_capture_on_commit_callbacks,
+):
+    agency = make_agency(active=True, slug="adminedit")
+    assert client.get("/", HTTP_HOST="adminedit.localhost").status_code == 200  # warms the cache
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _admin_deactivate(client, agency)
+
     assert client.get("/", HTTP_HOST="adminedit.localhost").status_code == 503
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_host_lookup_cached_before_the_operators_edit_commits_is_not_stale_after_it(client, make_agency):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, transaction
+
+    agency = make_agency(active=True, slug="adminrace")
+
+    def another_worker_serves_the_portal():
+        try:
+            return client.__class__().get("/", HTTP_HOST="adminrace.localhost").status_code
+        finally:
+            connection.close()
+
+    with transaction.atomic():  # the admin's own transaction commits with this one
+        _admin_deactivate(client, agency)
+        with ThreadPoolExecutor(1) as pool:
+            # Not committed yet: another worker still sees the agency active, and caches it so.
+            assert pool.submit(another_worker_serves_the_portal).result(timeout=10) == 200
+
+    assert client.get("/", HTTP_HOST="adminrace.localhost").status_code == 503
 
 
 @pytest.mark.parametrize("primary, text", [("#FFFF66", "#111827"), ("#0F172A", "#FFFFFF"), ("#3B82F6", "#FFFFFF")])

@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from agencies import services
-from billing import checkout
+from billing import accounts, checkout
 from billing.models import LedgerEntry, Purchase
 from tests.billing.flows import bought_and_paid, checkout_start, deliver, deliver_last, in_threads, success_page
 from tests.conftest import host
@@ -266,7 +266,7 @@ def test_a_test_mode_session_never_credits_an_agency_with_live_keys(client, stri
     })
     agency.refresh_from_db()
 
-    checkout.purchase_fulfil(agency=agency, session=test_session)
+    checkout.purchase_fulfil(account=accounts.agency_account(agency), session=test_session)
     purchase.refresh_from_db()
     assert purchase.status == Purchase.Status.MISMATCH
     assert "test-mode payment" in purchase.mismatch_reason
@@ -280,7 +280,8 @@ def test_purchase_fulfil_run_in_two_threads_credits_once(stripe_agency, make_cli
     user = make_client_user(agency)
     purchase = bought_and_paid(Client(), agency, user)
     session = agency.stripe.client.v1.checkout.sessions.retrieve(purchase.stripe_session_id)
-    results = in_threads(2, lambda i: checkout.purchase_fulfil(agency=agency, session=session))
+    account = accounts.agency_account(agency)
+    results = in_threads(2, lambda i: checkout.purchase_fulfil(account=account, session=session))
     assert [r.status for r in results] == ["paid", "paid"]
     user.organization.refresh_from_db()
     assert user.organization.credits_balance == 100
@@ -325,8 +326,9 @@ def test_an_expiry_event_never_undoes_a_paid_purchase(client, stripe_agency, mak
 
     # The other session's expiry changes nothing paid, nor does an expiry handled for the paid session.
     assert deliver(client, agency, expiry).status_code == 200
-    assert checkout.purchase_expire(agency=agency, session=agency.stripe.client.v1.checkout.sessions.retrieve(
-        paid.stripe_session_id)).status == Purchase.Status.PAID
+    paid_session = agency.stripe.client.v1.checkout.sessions.retrieve(paid.stripe_session_id)
+    assert checkout.purchase_expire(account=accounts.agency_account(agency), session=paid_session).status \
+        == Purchase.Status.PAID
 
     paid.refresh_from_db()
     left_open.refresh_from_db()

@@ -106,6 +106,24 @@ def test_prices_excluding_vat_charge_vat_on_top_and_say_so_at_checkout(client, s
     assert invoice.prices_include_vat is False
 
 
+def test_the_buy_page_prices_packages_in_the_view_and_its_template_queries_nothing(
+        client, stripe_agency, make_client_user, django_assert_num_queries):
+    from django.template.loader import render_to_string
+    from django.test import override_settings
+    from django.test.utils import ContextList
+
+    agency = stripe_agency()
+    seller_set(agency, country="DE", include=False)
+    user = make_client_user(agency)
+    billing_set(user.organization, country="FR")
+    client.force_login(user)
+    response = client.get("/billing/buy/", HTTP_HOST=host(agency))
+    context = response.context[0] if isinstance(response.context, ContextList) else response.context
+    with django_assert_num_queries(0), override_settings(ROOT_URLCONF=response.wsgi_request.urlconf):
+        page = render_to_string("billing/buy.html", context.flatten())  # the VAT terms came with the context
+    assert "you pay €40.00 + €8.00 20 % VAT (France) = <strong>€48.00</strong>" in page
+
+
 def test_prices_excluding_vat_add_nothing_under_reverse_charge(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     seller_set(agency, country="DE", include=False)

@@ -1,5 +1,8 @@
 """Low-balance alerts: one per crossing, none while below, armed again by a top-up; one branded
-email and one signed webhook per crossing, delivered by the task functions over real HTTP."""
+email and one signed webhook per crossing, delivered by the task functions over real HTTP.
+
+The ledger records each crossing (billing.BalanceCrossing) with the debit; the sweep takes it
+(ops.alerts.crossings_deliver, as ops.tasks runs it) and makes the alert and its deliveries."""
 
 import json
 from datetime import timedelta
@@ -9,6 +12,7 @@ from django.core import mail
 from django.utils import timezone
 
 from billing import ledger
+from billing.models import BalanceCrossing
 from ops import alerts
 from ops.deliveries import delivery_attempt
 from ops.models import AlertDelivery, BalanceAlert
@@ -21,13 +25,17 @@ from usage.ingest import usage_ingest
 
 
 def spend(organization, minutes, **fields):
+    """A call charged through the ingest, then the sweep's step that takes new crossings."""
     [outcome] = usage_ingest(agency_id=organization.agency_id, records=[call(organization, minutes=minutes, **fields)])
     assert outcome.status == "applied"
+    alerts.crossings_deliver()
     organization.refresh_from_db()
     return outcome
 
 
 def crossings(organization):
+    """The organization's alerts, once the sweep has taken the crossings recorded so far."""
+    alerts.crossings_deliver()
     return list(BalanceAlert.objects.filter(organization=organization).order_by("pk"))
 
 
@@ -202,18 +210,43 @@ def test_a_rolled_secret_signs_the_retries(org, receiver):
     assert old != new
 
 
-def test_deliveries_are_queued_when_the_debit_commits(org, django_capture_on_commit_callbacks):
+def test_the_debit_records_the_crossing_and_the_sweep_queues_its_deliveries_on_commit(
+        org, django_capture_on_commit_callbacks):
     from django_tasks_db.models import DBTaskResult
 
+    from ops.tasks import due_work_enqueue
+
     alerts.alert_settings_save(organization=org, threshold=50, webhook_url="https://hooks.example.com/x")
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        spend(org, 60)
-        assert not DBTaskResult.objects.exists()  # nothing queued inside the transaction
-    for callback in callbacks:
+    with django_capture_on_commit_callbacks(execute=False) as at_debit:
+        usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60, id="crossing-1")])
+    [crossing] = BalanceCrossing.objects.all()
+    assert (crossing.organization_id, crossing.reference, crossing.balance_before, crossing.balance_after,
+            crossing.threshold, crossing.taken_at) == (org.pk, "usage:crossing-1", 100, 40, 50, None)
+    assert at_debit == [] and not AlertDelivery.objects.exists()  # billing tells nobody itself
+
+    with django_capture_on_commit_callbacks(execute=False) as at_take:
+        due_work_enqueue()  # the sweep
+        assert not DBTaskResult.objects.filter(task_path=alert_deliver.module_path).exists()
+    for callback in at_take:
         callback()
     queued = sorted(r.args_kwargs["args"][0] for r in DBTaskResult.objects.filter(task_path=alert_deliver.module_path))
     assert queued == sorted(AlertDelivery.objects.values_list("pk", flat=True))
     assert len(queued) == 2
+    crossing.refresh_from_db()
+    assert crossing.taken_at is not None
+    [alert] = BalanceAlert.objects.all()
+    assert (alert.reference, alert.created_at) == ("usage:crossing-1", crossing.created_at)
+
+    due_work_enqueue()  # taken once: a later sweep makes nothing new
+    assert BalanceAlert.objects.count() == 1 and AlertDelivery.objects.count() == 2
+
+
+def test_the_threshold_in_force_at_the_debit_is_the_one_alerted(org):
+    alerts.alert_settings_save(organization=org, threshold=50, webhook_url="")
+    usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60)])  # 40: crossed 50
+    alerts.alert_settings_save(organization=org, threshold=10, webhook_url="")  # changed before the sweep
+    [alert] = crossings(org)
+    assert (alert.threshold, alert.balance_after) == (50, 40)
 
 
 def test_the_agencys_email_goes_to_its_console_admins_in_the_platform_brand(agency, org, settings):
@@ -238,6 +271,55 @@ def test_concurrent_debits_cross_exactly_once(agency, make_client_user):
     records = [call(organization, minutes=10) for _ in range(8)]
     results = in_threads(8, lambda i: usage_ingest(agency_id=agency.pk, records=[records[i]])[0].status)
     assert results == ["applied"] * 8
-    [alert] = BalanceAlert.objects.filter(organization=organization)
-    assert alert.balance_before >= 50 > alert.balance_after
+    [crossing] = BalanceCrossing.objects.filter(organization=organization)
+    assert crossing.balance_before >= 50 > crossing.balance_after
     minutes_add(agency, 1)  # the fixture's agency keeps working after the threads
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_take_each_crossing_exactly_once(agency, make_client_user):
+    from tests.billing.flows import in_threads
+
+    organizations = [make_client_user(agency).organization for _ in range(6)]
+    for organization in organizations:
+        credits_add(organization, 100)
+        alerts.alert_settings_save(organization=organization, threshold=50, webhook_url="https://hooks.example.com/x")
+        usage_ingest(agency_id=agency.pk, records=[call(organization, minutes=60)])
+    assert BalanceCrossing.objects.filter(taken_at__isnull=True).count() == 6
+
+    taken = in_threads(4, lambda i: len(alerts.crossings_deliver(limit=2)))
+    taken += [len(alerts.crossings_deliver())]  # whatever the racing workers left
+    assert sum(taken) == 6
+    assert sorted(BalanceAlert.objects.values_list("organization", flat=True)) == sorted(o.pk for o in organizations)
+    assert AlertDelivery.objects.count() == 12  # one email and one webhook each
+    assert not BalanceCrossing.objects.filter(taken_at__isnull=True).exists()
+    minutes_add(agency, 1)  # the fixture's agency keeps working after the threads
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_crossing_another_worker_holds_is_skipped_not_waited_for(agency, make_client_user):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, transaction
+
+    first, second = (make_client_user(agency).organization for _ in range(2))
+    for organization in (first, second):
+        credits_add(organization, 100)
+        alerts.alert_settings_save(organization=organization, threshold=50, webhook_url="")
+        usage_ingest(agency_id=agency.pk, records=[call(organization, minutes=60)])
+    held = BalanceCrossing.objects.get(organization=first)
+
+    def other_worker():
+        try:
+            return [a.organization_id for a in alerts.crossings_deliver()]
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        BalanceCrossing.objects.select_for_update().get(pk=held.pk)  # a worker busy with it
+        with ThreadPoolExecutor(1) as pool:
+            assert pool.submit(other_worker).result(timeout=10) == [second.pk]
+    assert [a.organization_id for a in alerts.crossings_deliver()] == [first.pk]  # once it is free again
+    assert BalanceAlert.objects.count() == 2

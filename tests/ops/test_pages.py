@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from ops import alerts
 from ops.models import AlertDelivery, AlertSettings, UsageSource
 from ops.pull import source_pull
 from tests.conftest import NOON, host
@@ -49,7 +50,8 @@ def test_saving_again_keeps_the_secret_and_does_not_show_it(portal, org):
     response = portal.post("/settings/alerts/", {"threshold": "40", "webhook_url": "https://hooks.example.com/low"})
     assert response.status_code == 302
     row = AlertSettings.objects.get(organization=org)
-    assert (row.threshold, row.signing_secret) == (40, secret)
+    org.refresh_from_db()
+    assert (org.low_balance_threshold, row.signing_secret) == (40, secret)
 
 
 @pytest.mark.parametrize("data, message", [
@@ -70,6 +72,7 @@ def test_bad_alert_settings_get_a_reason_and_change_nothing(portal, org, setting
 def test_deliveries_are_listed_with_their_status(portal, org, receiver):
     portal.post("/settings/alerts/", {"threshold": "50", "webhook_url": receiver.url})
     usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60)])
+    alerts.crossings_deliver()  # the sweep takes the crossing
     receiver.statuses = [500]
     from ops.deliveries import delivery_attempt
 
@@ -84,7 +87,8 @@ def test_deliveries_are_listed_with_their_status(portal, org, receiver):
 def test_an_agency_sets_its_minutes_threshold_on_the_console(console, agency):
     response = console.post("/console/ops/alerts/", {"threshold": "5000", "webhook_url": ""})
     assert response.status_code == 302
-    assert AlertSettings.objects.get(agency=agency).threshold == 5000
+    agency.refresh_from_db()
+    assert agency.low_balance_threshold == 5000
     assert "10,000" in console.get("/console/ops/alerts/").text
 
 
@@ -182,3 +186,31 @@ def test_the_operator_sets_up_a_platform_wide_source_in_admin_and_never_sees_its
     assert (source.agency_id, source.base_url, source.api_key) == (None, upstream.url, upstream.key)
     page = admin.get(f"/admin/ops/usagesource/{source.pk}/change/")
     assert page.status_code == 200 and upstream.key not in page.text
+
+
+def test_the_operator_changing_a_sources_address_in_admin_starts_its_sync_over(db, agency, upstream):
+    from datetime import date
+
+    from agencies.models import User
+
+    operator = User.objects.create_superuser("operator@example.com", "x")
+    admin = Client(HTTP_HOST="localhost")
+    admin.force_login(operator)
+    source = UsageSource.objects.create(agency=agency, base_url="https://old.example.com", api_key="old-key",
+                                        start_date=date(2026, 1, 1), synced_through=date(2026, 2, 1), failures=3)
+    # As the change page posts it back (the mark is shown, not edited).
+    form = {"agency": str(agency.pk), "name": "Calling platform", "enabled": "on", "start_date": "2026-01-01",
+            "synced_through": "2026-02-01"}
+
+    # The same address: the high-water mark stays, as when the agency saves it on the console.
+    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
+                      {**form, "base_url": "https://old.example.com"}).status_code == 302
+    source.refresh_from_db()
+    assert (source.synced_through, source.failures, source.api_key) == (date(2026, 2, 1), 0, "old-key")
+
+    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
+                      {**form, "base_url": upstream.url, "new_api_key": upstream.key}).status_code == 302
+    source.refresh_from_db()
+    assert (source.base_url, source.api_key, source.synced_through, source.name) == (
+        upstream.url, upstream.key, None, "Calling platform")
+    assert source.next_attempt_at <= timezone.now()

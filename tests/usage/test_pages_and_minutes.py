@@ -94,6 +94,19 @@ def test_the_users_table_shows_each_clients_reserved_and_free_credits(console_ad
     assert rows["second@example.com"][1:] == ("0", "7")
 
 
+def test_the_users_table_is_computed_in_the_view_and_its_template_queries_nothing(
+        console_admin, agency, org, django_assert_num_queries):
+    from django.template.loader import render_to_string
+    from django.test.utils import ContextList
+
+    call_authorize(organization=org, max_minutes=40)
+    response = console_admin.get("/console/users/")
+    context = response.context[0] if isinstance(response.context, ContextList) else response.context
+    with django_assert_num_queries(0):  # balances and reservations came with the view's context
+        page = render_to_string("console/users.html", context.flatten())
+    assert re.search(r'data-testid="reserved">40</td><td data-testid="free">60</td>', page)
+
+
 def test_the_users_table_makes_the_same_queries_for_5_clients_as_for_25(console_admin, agency, make_client_user):
     def queries_for_page():
         with CaptureQueriesContext(connection) as captured:

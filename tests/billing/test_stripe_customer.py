@@ -1,4 +1,4 @@
-"""Checkout syncs the client's billing details to its customer on the agency's Stripe account."""
+"""Checkout syncs the client's billing details to its customer on the agency's Stripe account (billing.customers)."""
 
 from billing.models import Purchase
 from invoices.models import BillingDetails
