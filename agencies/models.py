@@ -29,7 +29,7 @@ class Agency(models.Model):
 
     # Unique among verified domains only (constraint below): typing a domain
     # claims nothing; proving control of it over DNS does.
-    custom_domain = models.CharField(max_length=253, null=True, blank=True, db_index=True)
+    custom_domain = models.CharField(max_length=253, null=True, blank=True, db_index=True)  # noqa: DJ001 -- see above
     domain_token = models.CharField(max_length=64, blank=True)
     domain_status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
     domain_checked_at = models.DateTimeField(null=True, blank=True)

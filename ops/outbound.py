@@ -116,7 +116,7 @@ def request(method: str, url: str, *, headers: dict, body: bytes | None = None, 
         return Answer(error.code, content)
     except OutboundError:
         raise
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise OutboundError(f"no answer within {timeout:g} seconds") from None
     except urllib.error.URLError as error:
         reason = error.reason

@@ -29,8 +29,7 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from datetime import date, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -74,7 +73,7 @@ def source_pull(*, source_id: int) -> dict | None:
     if not claimed:
         return None
     source = UsageSource.objects.get(pk=source_id)
-    today = now.astimezone(dt_timezone.utc).date()
+    today = now.astimezone(UTC).date()
     start, end = pull_window(source, today=today)
     counts: Counter = Counter()
     try:

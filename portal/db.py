@@ -13,8 +13,7 @@ come from the models' _meta. Callers pass plain tuples in the order of
 
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from functools import cache
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
@@ -68,7 +67,7 @@ def from_db(model, field: str, value):
     """A raw column value as the ORM would give it (SQLite hands back text and naive UTC times)."""
     value = model._meta.get_field(field).to_python(value)
     if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt_timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value
 
 

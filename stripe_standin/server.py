@@ -11,9 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus
-from . import pages
-from . import resources as res
+from . import customers as cus, pages, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import pytest
 import stripe
 
-from stripe_standin import start as standin_start
 from agencies import services
+from stripe_standin import start as standin_start
 from stripe_standin.client import call
 
 
@@ -47,7 +47,7 @@ class StandInAccount:
         try:
             urllib.request.build_opener(_NoRedirect).open(request)
         except urllib.error.HTTPError as exc:
-            assert exc.code == 303, exc.read()
+            assert exc.code == 303, exc.read()  # noqa: PT017 -- a helper, not a test
             return exc.headers["Location"]
         raise AssertionError("the checkout page did not redirect")
 

@@ -1,8 +1,7 @@
 """The /api/v1/ endpoints: account, balance, usage (list and sync), call authorization."""
 
 import re
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -20,7 +19,7 @@ PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 
 def _timestamp(moment: datetime) -> str:
     """2025-12-13T10:00:00.000Z, as the platform writes them."""
-    moment = moment.astimezone(dt_timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -126,7 +125,7 @@ def _usage_sync(request, caller: Caller):
         if len(records) > MAX_BATCH:
             raise ApiError(400, "batch_too_large", f"A batch holds at most {MAX_BATCH} records; send the rest in another.")
         outcomes = usage_ingest(agency_id=caller.agency_id, records=records)
-        counts = {status: 0 for status in (APPLIED, DUPLICATE, CONFLICT, REJECTED)}
+        counts = dict.fromkeys((APPLIED, DUPLICATE, CONFLICT, REJECTED), 0)
         for outcome in outcomes:
             counts[outcome.status] += 1
         return JsonResponse({"results": [o.as_json() for o in outcomes], "counts": counts})

@@ -4,8 +4,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.conf import settings
@@ -70,8 +69,8 @@ def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organiz
 def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet:
     """Records of calls made from `start` to `end` inclusive (UTC days), newest first."""
     records = UsageRecord.objects.filter(
-        created_at__gte=datetime.combine(start, time.min, tzinfo=dt_timezone.utc),
-        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc),
+        created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
+        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
     )
     if organization is not None:
         records = records.filter(organization=organization)

@@ -4,8 +4,8 @@ with query counts that stay the same as clients and calls grow."""
 import csv
 import io
 import itertools
-from decimal import Decimal
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -15,8 +15,7 @@ from agencies import services
 from billing import ledger
 from billing.models import LedgerEntry, Purchase
 from ops import alerts
-from tests.conftest import host
-from tests.conftest import credits_add
+from tests.conftest import credits_add, host
 from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 

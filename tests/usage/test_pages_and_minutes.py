@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, User
 from billing.models import LedgerEntry
-from tests.conftest import host
-from tests.conftest import credits_add
+from tests.conftest import credits_add, host
 from tests.usage.conftest import record, snapshot
 from usage.ingest import usage_ingest
 from usage.reservations import call_authorize
