@@ -70,8 +70,8 @@ class Agency(models.Model):
         return secrets.token_hex(16)
 
 
-class PackageQuerySet(models.QuerySet):
-    def on_sale(self):
+class PackageQuerySet(models.QuerySet["CreditPackage"]):
+    def on_sale(self) -> "PackageQuerySet":
         return self.filter(archived_at__isnull=True)
 
 
@@ -115,7 +115,7 @@ class Organization(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, email):

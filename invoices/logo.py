@@ -34,7 +34,7 @@ def _public_host(host: str) -> bool:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, 443, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         return False
-    return bool(addresses) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_global for a in addresses)
+    return bool(addresses) and all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_global for a in addresses)
 
 
 def _download(url: str) -> bytes | None:

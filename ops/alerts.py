@@ -104,7 +104,7 @@ def _alerts_record(drops: list[Drop], thresholds: dict) -> list[BalanceAlert]:
         key = ("organization", drop.organization_id) if drop.organization_id is not None else ("agency", drop.agency_id)
         threshold = thresholds.get(key)
         crossed = _crossing(drop, threshold) if threshold is not None else None
-        if crossed is not None:
+        if threshold is not None and crossed is not None:
             alerts.append(_alert_record(drop, threshold, *crossed))
     return alerts
 
@@ -157,6 +157,7 @@ def _alert_record(drop: Drop, threshold: int, reference: str, before: int, after
         if drop.organization_id is not None:
             name = Organization.objects.values_list("name", flat=True).get(pk=drop.organization_id)
         else:
+            assert drop.agency_id is not None  # a drop names an organization or an agency
             name = Agency.objects.values_list("company_name", flat=True).get(pk=drop.agency_id)
         event_id = f"evt_{uuid.uuid4().hex}"
         deliveries.append(AlertDelivery(alert=alert, channel=AlertDelivery.Channel.WEBHOOK, event_id=event_id,

@@ -30,6 +30,7 @@ import json
 import logging
 from collections import Counter
 from datetime import UTC, date, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -153,7 +154,7 @@ def _apply_across_agencies(records: list) -> list[Outcome]:
     for agency_id, indexes in groups.items():
         for index, outcome in zip(indexes, usage_ingest(agency_id=agency_id, records=[records[i] for i in indexes])):
             outcomes[index] = outcome
-    return outcomes
+    return cast(list[Outcome], outcomes)  # every index holds an outcome by now
 
 
 def _rejection_note(source: UsageSource, raw, outcome: Outcome) -> None:

@@ -53,6 +53,7 @@ def account(request, caller: Caller):
             "monthly_usage_minutes": selectors.monthly_usage_minutes(agency=agency),
         })
     organization = caller.organization
+    assert organization is not None  # a key that is not an agency's is a client's
     return JsonResponse({
         "id": organization.pk, "company_name": organization.name, "minutes_balance": organization.credits_balance,
         "monthly_usage_minutes": selectors.monthly_usage_minutes(organization=organization),
@@ -92,6 +93,7 @@ def _usage_list(request, caller: Caller):
         raise ApiError(400, "invalid_cursor", str(problem)) from None
     totals = selectors.usage_totals(records)
     # An agency pays the platform price per minute; a client pays for its credits.
+    price: selectors.MinutePrice | None
     if caller.is_agency:
         price = selectors.platform_minute_price()
     else:
@@ -135,9 +137,10 @@ def _usage_sync(request, caller: Caller):
     # One record: its outcome is the answer's status.
     outcome = usage_ingest(agency_id=caller.agency_id, records=[body])[0]
     if outcome.status == CONFLICT:
-        raise ApiError(409, outcome.code, outcome.reason)
+        raise ApiError(409, outcome.code or "conflict", outcome.reason or "")
     if outcome.status == REJECTED:
-        raise ApiError(404 if outcome.code == "unknown_organization" else 400, outcome.code, outcome.reason)
+        raise ApiError(404 if outcome.code == "unknown_organization" else 400, outcome.code or "invalid_record",
+                       outcome.reason or "")
     data = outcome.as_json()
     del data["index"]
     return JsonResponse(data, status=201 if outcome.status == APPLIED else 200)
@@ -149,6 +152,7 @@ def authorize(request, caller: Caller):
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with organization_id and max_minutes.")
     organization = organization_for(caller, body.get("organization_id"), required=True)
+    assert organization is not None  # required=True answers 400 instead of None
     max_minutes = int_field(body.get("max_minutes"), "max_minutes", maximum=settings.RESERVATION_MAX_MINUTES)
     try:
         reservation = call_authorize(organization=organization, max_minutes=max_minutes)

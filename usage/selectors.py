@@ -25,7 +25,7 @@ class Balance:
     def free(self) -> int:
         return self.total - self.reserved
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, int]:
         return {"free": self.free, "reserved": self.reserved, "total": self.total}
 
 
@@ -66,7 +66,7 @@ def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organiz
 
 # --- Usage listings ------------------------------------------------------------
 
-def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet:
+def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet[UsageRecord]:
     """Records of calls made from `start` to `end` inclusive (UTC days), newest first."""
     records = UsageRecord.objects.filter(
         created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
@@ -86,7 +86,7 @@ class UsageTotals:
     minutes: int
 
 
-def usage_totals(records: QuerySet) -> UsageTotals:
+def usage_totals(records: QuerySet[UsageRecord]) -> UsageTotals:
     totals = records.order_by().aggregate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
     return UsageTotals(totals["calls"], totals["seconds"] or 0, totals["minutes"] or 0)
 
@@ -103,8 +103,8 @@ def cursor_encode(record: UsageRecord) -> str:
 def _cursor_decode(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, pk = raw.split("|")
-        created_at, pk = datetime.fromisoformat(moment), int(pk)
+        moment, raw_pk = raw.split("|")
+        created_at, pk = datetime.fromisoformat(moment), int(raw_pk)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadCursor("cursor is not one this API returned") from None
     if created_at.tzinfo is None:
@@ -112,7 +112,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
     return created_at, pk
 
 
-def usage_page(records: QuerySet, *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
+def usage_page(records: QuerySet[UsageRecord], *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
     """One page of `records` (newest first) after `cursor`, and the cursor of the next page."""
     if cursor:
         created_at, pk = _cursor_decode(cursor)
