@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 import stripe
+from stripe.params import RefundCreateParams
 
 from agencies import services
 from stripe_standin import start as standin_start
@@ -56,7 +57,7 @@ class StandInAccount:
                          {"outcome": "succeeded" if succeeded else "failed"})
 
     def refund(self, payment_intent: str, amount: int | None = None):
-        params = {"payment_intent": payment_intent}
+        params: RefundCreateParams = {"payment_intent": payment_intent}
         if amount is not None:
             params["amount"] = amount
         return self.client.v1.refunds.create(params)
