@@ -165,9 +165,8 @@ def test_webhook_and_success_page_racing_credit_once(stripe_agency, make_client_
         buyer = Client()
         purchase = bought_and_paid(buyer, agency, user)
         delivery = agency.stripe.last_delivery("checkout.session.completed")
-        # in_threads joins its threads before the loop moves on, so the lambda sees this round's values.
-        responses = in_threads(2, lambda i: deliver(Client(), agency, delivery) if i == 0  # noqa: B023
-                                else success_page(buyer, agency, purchase))  # noqa: B023
+        responses = in_threads(2, lambda i, delivery=delivery, buyer=buyer, purchase=purchase:
+                               deliver(Client(), agency, delivery) if i == 0 else success_page(buyer, agency, purchase))
         assert [r.status_code for r in responses] == [200, 200]
         assert "+100 credits" in responses[1].text
         assert LedgerEntry.objects.filter(purchase=purchase).count() == 1
