@@ -9,7 +9,7 @@ PLATFORM_DEMO := PLATFORM_STRIPE_SECRET_KEY=sk_test_platformdemo0000 PLATFORM_ST
 	PLATFORM_STRIPE_WEBHOOK_SECRET=whsec_platformdemo0000000000000000
 RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT) $(PLATFORM_DEMO)
 
-.PHONY: install run test clean
+.PHONY: install run check test clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -31,7 +31,16 @@ run: install
 	$(RUN_ENV) $(PY) manage.py ops_schedule && \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
-test: install
+# Lint, format, types and layers: every tool runs, then the target fails if any of them failed.
+check: install
+	@failed=""; \
+	$(VENV)/bin/ruff check . || failed="$$failed ruff-check"; \
+	$(VENV)/bin/ruff format --check . || failed="$$failed ruff-format"; \
+	$(VENV)/bin/mypy || failed="$$failed mypy"; \
+	$(VENV)/bin/lint-imports || failed="$$failed lint-imports"; \
+	if [ -n "$$failed" ]; then echo "make check failed:$$failed" >&2; exit 1; fi
+
+test: check
 	scripts/ensure-chromium
 	$(PY) -m pytest
 

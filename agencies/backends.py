@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib.auth.backends import ModelBackend
+from django.http import HttpRequest
 
 from .models import User
 
@@ -6,7 +9,8 @@ from .models import User
 class PortalBackend(ModelBackend):
     """Email + password login, scoped to the host the request came in on."""
 
-    def authenticate(self, request, email=None, password=None, username=None, **kwargs):
+    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
+                     email: str | None = None, **kwargs: Any) -> User | None:
         email = email or username
         if request is None or not email or password is None:
             return None

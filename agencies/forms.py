@@ -53,7 +53,7 @@ class PortalResetPasswordForm(ResetPasswordForm):
     def clean_email(self):
         email = super().clean_email()
         agency = _request_agency()
-        self.users = [user for user in self.users if user.agency_id == (agency.pk if agency else None)]
+        self.users: list[User] = [user for user in self.users if user.agency_id == (agency.pk if agency else None)]
         return email
 
 
@@ -162,14 +162,15 @@ class StripeForm(forms.Form):
     def __init__(self, *args, agency: Agency, **kwargs):
         self.agency = agency
         initial = {f: getattr(agency, f) for f in ("stripe_publishable_key", "stripe_product_id", "stripe_price_id")}
-        super().__init__(*args, initial=initial, **kwargs)
+        super().__init__(*args, **{**kwargs, "initial": initial})
         for field in ("stripe_secret_key", "stripe_webhook_secret"):
             stored = getattr(agency, field)
             if stored:
                 self.fields[field].help_text = f"Stored: ends in …{stored[-4:]}. Leave blank to keep it."
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for field, check in self._checks.items():
             value = (data.get(field) or "").strip()
             data[field] = value

@@ -31,7 +31,7 @@ class Agency(models.Model):
 
     # Unique among verified domains only (constraint below): typing a domain
     # claims nothing; proving control of it over DNS does.
-    custom_domain = models.CharField(max_length=253, null=True, blank=True, db_index=True)
+    custom_domain = models.CharField(max_length=253, null=True, blank=True, db_index=True)  # noqa: DJ001 -- see above
     domain_token = models.CharField(max_length=64, blank=True)
     domain_status = models.CharField(max_length=10, choices=DomainStatus.choices, default=DomainStatus.PENDING)
     domain_checked_at = models.DateTimeField(null=True, blank=True)
@@ -79,8 +79,8 @@ class Agency(models.Model):
         return secrets.token_hex(16)
 
 
-class PackageQuerySet(models.QuerySet):
-    def on_sale(self):
+class PackageQuerySet(models.QuerySet["CreditPackage"]):
+    def on_sale(self) -> "PackageQuerySet":
         return self.filter(archived_at__isnull=True)
 
 
@@ -134,7 +134,7 @@ class Organization(models.Model):
         return self.name
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     def get_by_natural_key(self, email):

@@ -5,6 +5,8 @@ host lookups (agencies.tenancy) once its transaction commits (agency_save; the
 console and Django admin both go through it).
 """
 
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -42,7 +44,7 @@ class SlugTaken(Exception):
     """Another agency took the slug between the form's check and our save."""
 
 
-def agency_update_branding(*, agency: Agency, data: dict) -> Agency:
+def agency_update_branding(*, agency: Agency, data: dict[str, Any]) -> Agency:
     old_hosts = tenancy.agency_hosts(agency)
     for field in BRANDING_FIELDS:
         setattr(agency, field, data[field])
@@ -112,7 +114,7 @@ def agency_check_domain(*, agency: Agency) -> Agency:
 
 
 @transaction.atomic
-def agency_update_stripe(*, agency: Agency, data: dict) -> Agency:
+def agency_update_stripe(*, agency: Agency, data: dict[str, Any]) -> Agency:
     """Save the Stripe settings; a blank secret keeps the stored one."""
     fields = list(STRIPE_FIELDS)
     for field in STRIPE_FIELDS:

@@ -7,6 +7,7 @@ that can change the answer, so a warm request makes no tenant query.
 """
 
 import hashlib
+from typing import cast
 
 from django.conf import settings
 from django.core.cache import cache
@@ -57,7 +58,7 @@ def agency_for_host(host: str) -> Agency | None:
     if cached == _MISSING:
         return None
     if cached is not None:
-        return cached
+        return cast(Agency, cached)  # the cache holds an Agency or _MISSING
     agency = _lookup(host)
     cache.set(_cache_key(host), agency if agency else _MISSING, settings.TENANT_CACHE_SECONDS)
     return agency
@@ -87,7 +88,7 @@ def console_url(path: str = "/") -> str:
 
 def portal_url(agency: Agency, path: str = "/") -> str:
     """The agency's canonical portal URL: its verified domain, else its subdomain."""
-    host = agency.custom_domain if agency.domain_verified else slug_host(agency.slug)
+    host = agency.custom_domain if agency.domain_verified and agency.custom_domain else slug_host(str(agency.slug))
     return _origin(host) + path
 
 

@@ -47,7 +47,7 @@ def normalize_hostname(value: str) -> str:
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValidationError("Enter a valid hostname such as portal.example.com.")
+        raise ValidationError("Enter a valid hostname such as portal.example.com.") from None
     labels = host.split(".")
     if len(host) > 253 or len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels):
         raise ValidationError("Enter a valid hostname such as portal.example.com.")

@@ -24,8 +24,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,7 +69,7 @@ def _tenant(label: str) -> tuple[Agency, list[int]]:
 
 
 def _records(org_ids: list[int], count: int, run: str) -> list[dict]:
-    now = datetime.now(dt_timezone.utc) - timedelta(minutes=10)
+    now = datetime.now(UTC) - timedelta(minutes=10)
     return [
         {"id": f"{run}-{uuid.uuid4().hex}", "organization_id": random.choice(org_ids),
          "duration_sec": random.randint(1, 900), "created_at": now.isoformat().replace("+00:00", "Z"),
@@ -185,7 +184,7 @@ def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
                 cur, f'SELECT "record_id", "organization_id", "duration_sec", "created_at", "number_id", "direction", '
                      f'"reservation_id" FROM "usage_usagerecord" WHERE "agency_id" = %s AND "record_id" IN ({_marks(len(ids))})',
                 [agency_id, *ids]).fetchall()}
-            now = datetime.now(dt_timezone.utc)
+            now = datetime.now(UTC)
             old_agency, old_orgs = agency_balance, dict(balances)
             record_rows, entry_rows = [], []
             for r in records:

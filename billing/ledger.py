@@ -46,6 +46,7 @@ def _account(organization: Organization | None, agency: Agency | None):
         raise ValueError("A ledger entry names exactly one account: an organization or an agency.")
     if organization is not None:
         return Organization, organization.pk, "credits_balance", {"organization_id": organization.pk}
+    assert agency is not None  # exactly one of the two, checked above
     return Agency, agency.pk, "minutes_balance", {"agency_id": agency.pk}
 
 
@@ -274,7 +275,8 @@ def paired_debits_post(
     org_balances = dict(locked.organization_balances)
     now = timezone.now()
     actor_id = actor.pk if actor is not None else None
-    rows, postings = [], []
+    rows: list[tuple[object, ...]] = []
+    postings = []
     for debit in debits:
         if not isinstance(debit.amount, int) or isinstance(debit.amount, bool) or debit.amount <= 0:
             raise ValueError("a paired debit amount must be a positive integer")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import stripe
 from django.conf import settings
+from stripe._base_address import BaseAddresses  # the StripeClient(base_addresses=...) type; not re-exported
 
 from core.money import money_format
 from core.stripe_keys import key_mode
@@ -78,7 +79,7 @@ def _http_client(timeout: int) -> stripe.HTTPClient:
 def _client(secret_key: str) -> stripe.StripeClient:
     if not secret_key:
         raise StripeRejected("auth")
-    base = {"api": settings.STRIPE_API_BASE.rstrip("/")} if settings.STRIPE_API_BASE else None
+    base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE.rstrip("/")} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
         secret_key, base_addresses=base, max_network_retries=NETWORK_RETRIES,
         http_client=_http_client(settings.STRIPE_TIMEOUT_SECONDS),

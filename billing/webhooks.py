@@ -11,8 +11,9 @@ event is either fully applied or not at all, and a redelivery changes nothing.
 """
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from django.db import IntegrityError, transaction
 

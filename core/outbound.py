@@ -63,11 +63,12 @@ class _GuardedHTTPS(http.client.HTTPSConnection):
         # HTTPSConnection.connect wraps the socket in TLS after the TCP connect; check the peer first.
         http.client.HTTPConnection.connect(self)
         _public_only(self.sock)
-        if self._tunnel_host:
-            server_hostname = self._tunnel_host
+        # _tunnel_host and _context are HTTPSConnection's own (what its connect() uses); typeshed omits them.
+        if self._tunnel_host:  # type: ignore[attr-defined]
+            server_hostname = self._tunnel_host  # type: ignore[attr-defined]
         else:
             server_hostname = self.host
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)  # type: ignore[attr-defined]
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
@@ -161,7 +162,7 @@ def request(method: str, url: str, *, headers: dict, body: bytes | None = None, 
         return Answer(error.code, content)
     except OutboundError:
         raise
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise OutboundError(f"no answer within {timeout:g} seconds") from None
     except urllib.error.URLError as error:
         reason = error.reason

@@ -22,7 +22,8 @@ class _AddressForm(forms.ModelForm):
                                                                   "an ISO 3166 country code)."})
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         country = data.get("country")
         if country and "vat_id" in data:
             try:

@@ -121,6 +121,9 @@ class DocumentCounter(models.Model):
             models.UniqueConstraint(fields=["scope", "series", "year"], name="document_counter_unique"),
         ]
 
+    def __str__(self):
+        return f"{self.scope} {self.series} {self.year}: {self.last_number}"
+
 
 class _Document(models.Model):
     """Fields and rules an invoice and a credit note share."""

@@ -20,6 +20,8 @@ def seller_of(*, agency: Agency) -> SellerDetails | None:
 def billing_details(*, organization_id: int | None = None, agency_id: int | None = None) -> BillingDetails | None:
     if organization_id is not None:
         return BillingDetails.objects.filter(organization_id=organization_id).first()
+    if agency_id is None:  # filter(agency_id=None) would match an organization's details
+        return None
     return BillingDetails.objects.filter(agency_id=agency_id).first()
 
 
@@ -81,7 +83,7 @@ def checkout_amount(*, agency: Agency, organization: Organization, price_cents: 
     return checkout_terms(agency=agency, organization=organization, price_cents=price_cents).amounts.gross
 
 
-def seller_party(*, agency: Agency, seller: SellerDetails | None) -> dict:
+def seller_party(*, agency: Agency, seller: SellerDetails | None) -> dict[str, str]:
     """The seller fields an invoice copies: the agency's seller details, or its name alone."""
     if seller is None:
         return {"seller_name": agency.company_name, "seller_address": "", "seller_country": "", "seller_vat_id": ""}
@@ -89,7 +91,7 @@ def seller_party(*, agency: Agency, seller: SellerDetails | None) -> dict:
             "seller_country": seller.country, "seller_vat_id": seller.vat_id}
 
 
-def buyer_party(*, buyer: BillingDetails | None, fallback_name: str, email: str) -> dict:
+def buyer_party(*, buyer: BillingDetails | None, fallback_name: str, email: str) -> dict[str, str]:
     if buyer is None:
         return {"buyer_name": fallback_name, "buyer_address": "", "buyer_country": "", "buyer_vat_id": "",
                 "buyer_email": email}

@@ -18,13 +18,16 @@ from agencies.models import Agency, Organization
 from . import platform, selectors, vat
 from .models import BillingDetails, CreditNote, DocumentCounter, Invoice, SellerDetails
 
+if TYPE_CHECKING:  # for annotations only: billing is a higher layer (lint-imports ignores type-only imports)
+    from billing.models import Purchase
+
 DETAIL_FIELDS = ["company_name", "address_line1", "address_line2", "postal_code", "city", "country", "vat_id"]
 SELLER_FIELDS = DETAIL_FIELDS + ["invoice_prefix", "prices_include_vat"]
 
 
 # --- Details --------------------------------------------------------------------
 
-def billing_details_save(*, data: dict, organization: Organization | None = None,
+def billing_details_save(*, data: dict[str, Any], organization: Organization | None = None,
                          agency: Agency | None = None) -> BillingDetails:
     """Create or replace a buyer's billing details (already validated by BillingDetailsForm)."""
     owner = {"organization": organization} if organization is not None else {"agency": agency}
@@ -32,7 +35,7 @@ def billing_details_save(*, data: dict, organization: Organization | None = None
     return details
 
 
-def seller_details_save(*, agency: Agency, data: dict) -> SellerDetails:
+def seller_details_save(*, agency: Agency, data: dict[str, Any]) -> SellerDetails:
     details, _ = SellerDetails.objects.update_or_create(agency=agency, defaults={f: data[f] for f in SELLER_FIELDS})
     return details
 
@@ -52,7 +55,7 @@ def _number(prefix: str, series: str, year: int, sequence: int) -> str:
     return f"{prefix}{middle}-{year}-{sequence:06d}"
 
 
-def _numbered(*, agency: Agency, series: str, by_platform: bool = False) -> dict:
+def _numbered(*, agency: Agency, series: str, by_platform: bool = False) -> dict[str, Any]:
     """Number, sequence and issue date of the next document the agency (or, by_platform, the
     platform) issues in `series`."""
     today = timezone.localdate()
@@ -66,7 +69,7 @@ def _numbered(*, agency: Agency, series: str, by_platform: bool = False) -> dict
 
 # --- Invoices and credit notes --------------------------------------------------
 
-def invoice_issue_for_purchase(*, purchase) -> Invoice:
+def invoice_issue_for_purchase(*, purchase: "Purchase") -> Invoice:
     """The invoice of a paid purchase: issued now, or the one already issued.
 
     Call in the transaction that credits the purchase, with its row locked.
@@ -86,8 +89,8 @@ def invoice_issue_for_purchase(*, purchase) -> Invoice:
         decision = selectors.vat_decision(seller=seller, buyer=buyer)
         amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
         buyer_party = selectors.buyer_party(
-            buyer=buyer, fallback_name=purchase.organization.name,
-            email=purchase.buyer.email if purchase.buyer_id else "",
+            buyer=buyer, fallback_name=purchase.organization.name if purchase.organization else "",
+            email=purchase.buyer.email if purchase.buyer is not None else "",
         )
         invoice = Invoice.objects.create(
             agency=agency, organization_id=purchase.organization_id, purchase=purchase,
@@ -103,7 +106,7 @@ def invoice_issue_for_purchase(*, purchase) -> Invoice:
     return invoice
 
 
-def _minutes_invoice_issue(purchase) -> Invoice:
+def _minutes_invoice_issue(purchase: "Purchase") -> Invoice:
     """The platform's invoice to an agency for call minutes it bought (a minute purchase)."""
     with transaction.atomic():
         agency = Agency.objects.get(pk=purchase.agency_id)
@@ -111,7 +114,7 @@ def _minutes_invoice_issue(purchase) -> Invoice:
         amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
         buyer_party = selectors.buyer_party(
             buyer=selectors.billing_details(agency_id=agency.pk), fallback_name=agency.company_name,
-            email=purchase.buyer.email if purchase.buyer_id else "",
+            email=purchase.buyer.email if purchase.buyer is not None else "",
         )
         invoice = Invoice.objects.create(
             agency=agency, organization=None, purchase=purchase,
@@ -127,7 +130,7 @@ def _minutes_invoice_issue(purchase) -> Invoice:
     return invoice
 
 
-def credit_note_issue_for_refunds(*, purchase) -> CreditNote | None:
+def credit_note_issue_for_refunds(*, purchase: "Purchase") -> CreditNote | None:
     """Credit the part of the purchase's invoice refunded since the last credit note.
 
     Works from Stripe's running refund total on the purchase (like the

@@ -33,7 +33,8 @@ class UsageSourceForm(forms.ModelForm):
         return url
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if not data.get("new_api_key") and not (self.instance.pk and self.instance.api_key):
             self.add_error("new_api_key", "Enter the API key the calling platform gave you.")
         return data

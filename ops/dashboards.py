@@ -26,7 +26,7 @@ LOW_CLIENTS_SHOWN = 20
 
 
 def today() -> date:
-    return timezone.now().astimezone(dt_timezone.utc).date()
+    return timezone.now().astimezone(UTC).date()
 
 
 def last_days(days: int = CHART_DAYS) -> tuple[date, date]:
@@ -35,8 +35,8 @@ def last_days(days: int = CHART_DAYS) -> tuple[date, date]:
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return (datetime.combine(start, time.min, tzinfo=dt_timezone.utc),
-            datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc))
+    return (datetime.combine(start, time.min, tzinfo=UTC),
+            datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
 
 
 def daily_minutes(*, start: date, end: date, organization: Organization | None = None,
@@ -45,7 +45,7 @@ def daily_minutes(*, start: date, end: date, organization: Organization | None =
     low, high = _bounds(start, end)
     records = UsageRecord.objects.filter(created_at__gte=low, created_at__lt=high)
     records = records.filter(organization=organization) if organization is not None else records.filter(agency=agency)
-    rows = (records.order_by().annotate(day=TruncDate("created_at", tzinfo=dt_timezone.utc))
+    rows = (records.order_by().annotate(day=TruncDate("created_at", tzinfo=UTC))
             .values("day").annotate(minutes=Sum("minutes")).values_list("day", "minutes"))
     by_day = {(day if isinstance(day, date) else date.fromisoformat(str(day))): minutes for day, minutes in rows}
     return [(start + timedelta(days=n), by_day.get(start + timedelta(days=n), 0))

@@ -77,6 +77,9 @@ class PullRejection(models.Model):
         ordering = ["-last_seen_at", "-pk"]
         constraints = [models.UniqueConstraint(fields=["source", "fingerprint"], name="pull_rejection_once")]
 
+    def __str__(self):
+        return f"{self.code}: {self.record_id or self.fingerprint[:12]}"
+
 
 # --- Low-balance alerts ------------------------------------------------------------
 
@@ -142,6 +145,9 @@ class BalanceAlert(models.Model):
             models.Index(fields=["agency", "-created_at"], name="balance_alert_agency_recent"),
         ]
 
+    def __str__(self):
+        return f"{self.reference}: {self.balance_before} → {self.balance_after} {self.unit}"
+
     @property
     def unit(self) -> str:
         return "credits" if self.organization_id else "minutes"
@@ -188,6 +194,9 @@ class AlertDelivery(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="alert_delivery_due")]
+
+    def __str__(self):
+        return f"{self.channel} for alert {self.alert_id}: {self.status}"
 
     @property
     def badge(self) -> str:

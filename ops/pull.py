@@ -29,8 +29,8 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from datetime import date, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -74,7 +74,7 @@ def source_pull(*, source_id: int) -> dict | None:
     if not claimed:
         return None
     source = UsageSource.objects.get(pk=source_id)
-    today = now.astimezone(dt_timezone.utc).date()
+    today = now.astimezone(UTC).date()
     start, end = pull_window(source, today=today)
     counts: Counter = Counter()
     try:
@@ -154,7 +154,7 @@ def _apply_across_agencies(records: list) -> list[Outcome]:
     for agency_id, indexes in groups.items():
         for index, outcome in zip(indexes, usage_ingest(agency_id=agency_id, records=[records[i] for i in indexes])):
             outcomes[index] = outcome
-    return outcomes
+    return cast(list[Outcome], outcomes)  # every index holds an outcome by now
 
 
 def _fingerprint(raw) -> str:

@@ -8,7 +8,7 @@ from agencies import console_views
 from portal.views import tls_allowed
 
 # Admin logins go through allauth's login view, so its rate limits apply.
-admin.site.login = secure_admin_login(admin.site.login)
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented way
 
 urlpatterns = [
     path("", console_views.home, name="home"),

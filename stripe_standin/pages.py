@@ -49,7 +49,7 @@ def checkout(session: dict) -> str:
             "<button type='submit' class='secondary'>Bank rejects the payment</button></form>"
         ))
     back = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
-    state = {"succeeded": "Paid", "failed": "Payment failed"}.get(session.get("_settlement"), session["status"].capitalize())
+    state = {"succeeded": "Paid", "failed": "Payment failed"}.get(session.get("_settlement") or "", session["status"].capitalize())
     return _page(state, head + f"<p data-testid='state'>{escape(state)}.</p>"
                                f"<p><a href='{escape(back)}'>Return to the merchant</a></p>")
 

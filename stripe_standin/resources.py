@@ -27,7 +27,7 @@ def _int(value, param: str, *, minimum: int = 0) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param)
+        raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param) from None
     if number < minimum:
         raise StripeError(400, f"This value must be greater than or equal to {minimum}.", param=param)
     return number

@@ -11,9 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus
-from . import pages
-from . import resources as res
+from . import customers as cus, pages, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -255,6 +253,7 @@ def _dispute_close(store, account, match, params, request):
 class Handler(BaseHTTPRequestHandler):
     server_version = "StripeStandIn/1.0"
     pending: list
+    server: "StandInServer"
 
     def log_message(self, format, *args):
         if not self.server.quiet:
@@ -320,7 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         store = self.server.store
         match = re.match(r"^/c/pay/([A-Za-z0-9_]+)(/settle)?$", path)
         account = store.session_accounts.get(match.group(1)) if match else None
-        if account is None:
+        if match is None or account is None:
             return self._send(404, pages.not_found().encode(), "text/html; charset=utf-8")
         with store.lock:
             session = account.objects[match.group(1)]
@@ -365,6 +364,7 @@ class StandInServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        assert isinstance(host, str)  # a TCP server's address, not a Unix socket's bytes
         return f"http://{host}:{port}"
 
 

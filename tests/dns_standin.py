@@ -54,7 +54,7 @@ class _UDPThread:
         while not self._stop.is_set():
             try:
                 wire, peer = self.sock.recvfrom(4096)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 continue
             except OSError:
                 return

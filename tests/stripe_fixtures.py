@@ -9,9 +9,10 @@ from urllib.parse import urlencode
 
 import pytest
 import stripe
+from stripe.params import RefundCreateParams
 
-from stripe_standin import start as standin_start
 from agencies import services
+from stripe_standin import start as standin_start
 from stripe_standin.client import call
 
 
@@ -47,7 +48,7 @@ class StandInAccount:
         try:
             urllib.request.build_opener(_NoRedirect).open(request)
         except urllib.error.HTTPError as exc:
-            assert exc.code == 303, exc.read()
+            assert exc.code == 303, exc.read()  # noqa: PT017 -- a helper, not a test
             return exc.headers["Location"]
         raise AssertionError("the checkout page did not redirect")
 
@@ -56,7 +57,7 @@ class StandInAccount:
                          {"outcome": "succeeded" if succeeded else "failed"})
 
     def refund(self, payment_intent: str, amount: int | None = None):
-        params = {"payment_intent": payment_intent}
+        params: RefundCreateParams = {"payment_intent": payment_intent}
         if amount is not None:
             params["amount"] = amount
         return self.client.v1.refunds.create(params)

@@ -1,8 +1,7 @@
 """The /api/v1/ endpoints: account, balance, usage (list and sync), call authorization."""
 
 import re
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -21,7 +20,7 @@ PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 
 def _timestamp(moment: datetime) -> str:
     """2025-12-13T10:00:00.000Z, as the platform writes them."""
-    moment = moment.astimezone(dt_timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -49,6 +48,7 @@ def account(request, caller: Caller):
             "monthly_usage_minutes": selectors.monthly_usage_minutes(agency=agency),
         })
     organization = caller.organization
+    assert organization is not None  # a key that is not an agency's is a client's
     return JsonResponse({
         "id": organization.pk, "company_name": organization.name, "minutes_balance": organization.credits_balance,
         "monthly_usage_minutes": selectors.monthly_usage_minutes(organization=organization),
@@ -88,6 +88,7 @@ def _usage_list(request, caller: Caller):
         raise ApiError(400, "invalid_cursor", str(problem)) from None
     totals = selectors.usage_totals(records)
     # An agency pays the platform price per minute; a client pays for its credits.
+    price: selectors.MinutePrice | None
     if caller.is_agency:
         price = selectors.platform_minute_price()
     else:
@@ -121,7 +122,7 @@ def _usage_sync(request, caller: Caller):
         if len(records) > MAX_BATCH:
             raise ApiError(400, "batch_too_large", f"A batch holds at most {MAX_BATCH} records; send the rest in another.")
         outcomes = usage_ingest(agency_id=caller.agency_id, records=records)
-        counts = {status: 0 for status in (APPLIED, DUPLICATE, CONFLICT, REJECTED)}
+        counts = dict.fromkeys((APPLIED, DUPLICATE, CONFLICT, REJECTED), 0)
         for outcome in outcomes:
             counts[outcome.status] += 1
         return JsonResponse({"results": [o.as_json() for o in outcomes], "counts": counts})
@@ -131,9 +132,10 @@ def _usage_sync(request, caller: Caller):
     # One record: its outcome is the answer's status.
     outcome = usage_ingest(agency_id=caller.agency_id, records=[body])[0]
     if outcome.status == CONFLICT:
-        raise ApiError(409, outcome.code, outcome.reason)
+        raise ApiError(409, outcome.code or "conflict", outcome.reason or "")
     if outcome.status == REJECTED:
-        raise ApiError(404 if outcome.code == "unknown_organization" else 400, outcome.code, outcome.reason)
+        raise ApiError(404 if outcome.code == "unknown_organization" else 400, outcome.code or "invalid_record",
+                       outcome.reason or "")
     data = outcome.as_json()
     del data["index"]
     return JsonResponse(data, status=201 if outcome.status == APPLIED else 200)
@@ -145,6 +147,7 @@ def authorize(request, caller: Caller):
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with organization_id and max_minutes.")
     organization = organization_for(caller, body.get("organization_id"), required=True)
+    assert organization is not None  # required=True answers 400 instead of None
     max_minutes = int_field(body.get("max_minutes"), "max_minutes", maximum=settings.RESERVATION_MAX_MINUTES)
     try:
         reservation = call_authorize(organization=organization, max_minutes=max_minutes)

@@ -28,6 +28,7 @@ zero, and the record is then marked overdraft.
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import DataError, transaction
 from django.utils import timezone
@@ -113,6 +114,7 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
         # A repeat inside the batch shares its first occurrence's fate, unless it differs.
         earlier = first[record.record_id]
         fate = outcomes[earlier.index]
+        assert fate is not None  # _apply gave every first occurrence its outcome
         if record.content() != earlier.content():
             outcomes[record.index] = _conflict(record)
         elif fate.status in (APPLIED, DUPLICATE):
@@ -120,7 +122,7 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
         else:
             outcomes[record.index] = Outcome(record.index, record.record_id, fate.status, code=fate.code,
                                              reason=fate.reason)
-    return outcomes
+    return cast(list[Outcome], outcomes)  # every index holds an outcome by now
 
 
 def _apply_one_by_one(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> None:

@@ -4,8 +4,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
 from django.conf import settings
@@ -27,7 +26,7 @@ class Balance:
     def free(self) -> int:
         return self.total - self.reserved
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, int]:
         return {"free": self.free, "reserved": self.reserved, "total": self.total}
 
 
@@ -75,11 +74,11 @@ def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organiz
 
 # --- Usage listings ------------------------------------------------------------
 
-def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet:
+def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet[UsageRecord]:
     """Records of calls made from `start` to `end` inclusive (UTC days), newest first."""
     records = UsageRecord.objects.filter(
-        created_at__gte=datetime.combine(start, time.min, tzinfo=dt_timezone.utc),
-        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=dt_timezone.utc),
+        created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
+        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
     )
     if organization is not None:
         records = records.filter(organization=organization)
@@ -95,7 +94,7 @@ class UsageTotals:
     minutes: int
 
 
-def usage_totals(records: QuerySet) -> UsageTotals:
+def usage_totals(records: QuerySet[UsageRecord]) -> UsageTotals:
     totals = records.order_by().aggregate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
     return UsageTotals(totals["calls"], totals["seconds"] or 0, totals["minutes"] or 0)
 
@@ -122,7 +121,7 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
     return created_at, pk
 
 
-def usage_page(records: QuerySet, *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
+def usage_page(records: QuerySet[UsageRecord], *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
     """One page of `records` (newest first) after `cursor`, and the cursor of the next page."""
     if cursor:
         created_at, pk = _cursor_decode(cursor)

@@ -112,7 +112,7 @@ def jane_twice(acme, bolt, make_client_user):
 
 
 def test_login_authenticates_only_the_account_of_its_own_portal(client, acme, jane_twice):
-    on_acme, on_bolt = jane_twice
+    on_acme, _on_bolt = jane_twice
 
     response = login(client, host(acme), "jane@example.com", OTHER_PASSWORD)   # bolt's password
     assert response.status_code == 200

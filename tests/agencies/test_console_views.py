@@ -6,8 +6,6 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-
-from tests.conftest import credits_add
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import resolve, reverse
@@ -15,6 +13,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from agencies import crypto, services
 from agencies.models import Agency, CreditPackage, Organization, User
+from tests.conftest import credits_add
 
 SECRET = "sk_test_SECRETvalue9876"
 HOOK_SECRET = "whsec_HOOKsecretvalue5432"

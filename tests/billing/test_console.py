@@ -28,7 +28,7 @@ def _allocate(console, organization, **data):
 
 
 def test_users_table_links_each_client_to_allocate(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     response = console.get("/console/users/")
     assert f'href="/console/billing/clients/{organization.pk}/allocate/"' in response.text
 
@@ -52,7 +52,7 @@ def test_allocation_adds_credits_recorded_with_the_admin_and_shown_in_the_client
 
 
 def test_deduction_with_a_reason(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     _allocate(console, organization, credits="100")
     response = _allocate(console, organization, action="deduct", credits="30", description="Unused trial minutes")
     assert response.status_code == 302
@@ -75,7 +75,7 @@ def test_deduction_with_a_reason(admin_console):
     ({"token": "reused"}, "This form has expired"),
 ])
 def test_bad_allocation_input_gets_a_clear_message_and_changes_nothing(admin_console, data, message):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     response = _allocate(console, organization, **data)
     assert response.status_code == 400
     assert message in response.text
@@ -84,14 +84,14 @@ def test_bad_allocation_input_gets_a_clear_message_and_changes_nothing(admin_con
 
 
 def test_the_largest_allocation_is_accepted(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     assert _allocate(console, organization, credits="1000000").status_code == 302
     organization.refresh_from_db()
     assert organization.credits_balance == 1_000_000
 
 
 def test_deducting_more_than_the_balance_is_refused(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     _allocate(console, organization, credits="20")
     response = _allocate(console, organization, action="deduct", credits="21", description="Too much")
     assert response.status_code == 400 and "Acme Bakery has 20 credits" in response.text
@@ -100,7 +100,7 @@ def test_deducting_more_than_the_balance_is_refused(admin_console):
 
 
 def test_submitting_the_same_form_twice_allocates_once(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     token = uuid.uuid4().hex
     _allocate(console, organization, token=token)
     response = _allocate(console, organization, token=token)
@@ -110,7 +110,7 @@ def test_submitting_the_same_form_twice_allocates_once(admin_console):
 
 
 def test_allocate_form_carries_a_fresh_token(admin_console):
-    console, agency, organization = admin_console
+    console, _agency, organization = admin_console
     first = console.get(f"/console/billing/clients/{organization.pk}/allocate/")
     second = console.get(f"/console/billing/clients/{organization.pk}/allocate/")
     tokens = [re.search(r'name="token" value="([0-9a-f]{32})"', r.text).group(1) for r in (first, second)]
@@ -118,7 +118,7 @@ def test_allocate_form_carries_a_fresh_token(admin_console):
 
 
 def test_another_agencys_client_is_404(admin_console, make_agency, make_client_user):
-    console, agency, organization = admin_console
+    console, _agency, _organization = admin_console
     stranger = make_client_user(make_agency(active=True)).organization
     assert console.get(f"/console/billing/clients/{stranger.pk}/allocate/").status_code == 404
     assert _allocate(console, stranger).status_code == 404

@@ -77,10 +77,10 @@ def test_ledger_check_names_a_purchase_whose_credits_do_not_add_up(
     with pytest.raises(CommandError) as failure:
         _check()
     message = str(failure.value)
-    assert f"purchase {purchase.pk} (organization {purchase.organization_id}): should hold 0 credits, " \
-           "its ledger entries add up to 100" in message
-    assert "fulfilled Checkout sessions minus refunds and disputes hold 0 credits, " \
-           "purchase ledger entries add up to 100" in message
+    assert (f"purchase {purchase.pk} (organization {purchase.organization_id}): should hold 0 credits, "
+            "its ledger entries add up to 100") in message
+    assert ("fulfilled Checkout sessions minus refunds and disputes hold 0 credits, "
+            "purchase ledger entries add up to 100") in message
 
 
 def test_ledger_check_names_purchase_credits_posted_to_another_organization(

@@ -103,8 +103,8 @@ def test_a_missing_webhook_endpoint_is_a_warning(console, stripe_agency):
     agency = stripe_agency()
     response = _post(console, agency)
     assert "Stripe settings saved." in response.text
-    assert f"No enabled webhook endpoint in this Stripe account sends events to " \
-           f"http://localhost/api/webhooks/stripe/{agency.slug}" in response.text
+    assert ("No enabled webhook endpoint in this Stripe account sends events to "
+            f"http://localhost/api/webhooks/stripe/{agency.slug}") in response.text
 
 
 def test_secrets_are_never_rendered(console, stripe_agency):

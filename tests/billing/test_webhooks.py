@@ -55,7 +55,7 @@ def test_another_agencys_secret_only_works_on_its_own_url(client, stripe_agency,
 
 
 def test_expired_timestamp_is_rejected(client, stripe_agency, make_client_user):
-    agency, user, _, delivery = _paid_event(client, stripe_agency, make_client_user)
+    agency, _user, _, delivery = _paid_event(client, stripe_agency, make_client_user)
     old = stripe.WebhookSignature.generate_signature_header(
         delivery["payload"], agency.stripe_webhook_secret, timestamp=int(time.time()) - 301)
     assert webhook_post(client, agency, delivery["payload"], old).status_code == 400
@@ -165,8 +165,8 @@ def test_webhook_and_success_page_racing_credit_once(stripe_agency, make_client_
         buyer = Client()
         purchase = bought_and_paid(buyer, agency, user)
         delivery = agency.stripe.last_delivery("checkout.session.completed")
-        responses = in_threads(2, lambda i: deliver(Client(), agency, delivery) if i == 0
-                                else success_page(buyer, agency, purchase))
+        responses = in_threads(2, lambda i, delivery=delivery, buyer=buyer, purchase=purchase:
+                               deliver(Client(), agency, delivery) if i == 0 else success_page(buyer, agency, purchase))
         assert [r.status_code for r in responses] == [200, 200]
         assert "+100 credits" in responses[1].text
         assert LedgerEntry.objects.filter(purchase=purchase).count() == 1

@@ -2,6 +2,7 @@
 platform on the Stripe stand-in and reads its business dashboard; a client reads its usage chart."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.now(NOON)]
 
 
 def _record(organization, n: int, minutes: int, days_ago: int) -> dict:
-    moment = timezone.now() - timezone.timedelta(days=days_ago, minutes=10)
+    moment = timezone.now() - timedelta(days=days_ago, minutes=10)
     return {"id": f"browser-call-{n}", "organization_id": organization.pk, "duration_sec": minutes * 60,
             "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "number_id": "number-1",
             "direction": "outbound"}

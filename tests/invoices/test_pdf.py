@@ -71,7 +71,7 @@ def test_a_reverse_charge_invoice_pdf_carries_the_legal_note(client, stripe_agen
 
 
 def test_a_credit_note_pdf_names_the_invoice_it_credits(client, invoiced):
-    agency, purchase, invoice = invoiced
+    agency, purchase, _invoice = invoiced
     agency.stripe.refund(purchase.stripe_payment_intent_id)
     assert deliver_last(client, agency, "charge.refunded").status_code == 200
     note = CreditNote.objects.get()

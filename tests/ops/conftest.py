@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
 from tests.conftest import credits_add, minutes_add
+from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
 
 _calls = itertools.count(1)
 

@@ -17,8 +17,7 @@ from ops import alerts
 from ops.deliveries import delivery_attempt
 from ops.models import AlertDelivery, BalanceAlert
 from ops.tasks import alert_deliver
-from tests.conftest import host
-from tests.conftest import credits_add, minutes_add
+from tests.conftest import credits_add, host, minutes_add
 from tests.ops.conftest import call
 from usage import keys
 from usage.ingest import usage_ingest

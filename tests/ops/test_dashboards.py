@@ -4,8 +4,8 @@ with query counts that stay the same as clients and calls grow."""
 import csv
 import io
 import itertools
-from decimal import Decimal
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client

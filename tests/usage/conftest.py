@@ -7,11 +7,9 @@ import pytest
 from django.test import Client
 
 from billing.models import LedgerEntry
+from tests.conftest import credits_add, minutes_add
 from usage import keys
 from usage.models import Reservation, UsageRecord
-from tests.conftest import credits_add, minutes_add
-
-
 
 _record_ids = itertools.count(1)
 

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from agencies import services, tenancy
-from agencies.models import Agency, CreditPackage, User
+from agencies.models import Agency, User
 from billing.demo_stripe import platform_connect, stripe_connect
 from billing.stripe_api import StripeRejected, StripeUnavailable
 from invoices.services import seller_details_save
