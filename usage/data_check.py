@@ -12,7 +12,7 @@ not touched.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from .models import UsageRecord
@@ -27,23 +27,27 @@ class OddRecord:
     created_at: str  # as the database writes it: it may be no Python datetime at all
 
 
+def _column(name: str) -> str:
+    field = UsageRecord._meta.get_field(name)
+    assert isinstance(field, models.Field) and field.column
+    return field.column
+
+
 def _bounds(now: datetime | None = None) -> list:
     upper = (now or timezone.now()) + FUTURE_TOLERANCE
     return [connection.ops.adapt_datetimefield_value(moment) for moment in (EARLIEST_CREATED_AT, upper)]
 
 
 def _where() -> str:
-    created_at = UsageRecord._meta.get_field("created_at").column
-    return f"{created_at} < %s OR {created_at} > %s"
+    return f"{_column('created_at')} < %s OR {_column('created_at')} > %s"
 
 
 def usage_odd_records(*, now: datetime | None = None) -> list[OddRecord]:
     """Records whose created_at is before EARLIEST_CREATED_AT or in the future, oldest id first."""
-    table, column = UsageRecord._meta.db_table, UsageRecord._meta.get_field
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {column('id').column}, {column('agency').column}, {column('record_id').column}, "
-            f"CAST({column('created_at').column} AS TEXT) FROM {table} WHERE {_where()} ORDER BY 1",
+            f"SELECT {_column('id')}, {_column('agency')}, {_column('record_id')}, "
+            f"CAST({_column('created_at')} AS TEXT) FROM {UsageRecord._meta.db_table} WHERE {_where()} ORDER BY 1",
             _bounds(now),
         )
         return [OddRecord(*row) for row in cursor.fetchall()]
@@ -51,8 +55,7 @@ def usage_odd_records(*, now: datetime | None = None) -> list[OddRecord]:
 
 def usage_odd_records_repair(*, now: datetime | None = None) -> int:
     """Move the created_at of every odd record to its received_at; the number of records repaired."""
-    table = UsageRecord._meta.db_table
-    created_at, received_at = (UsageRecord._meta.get_field(name).column for name in ("created_at", "received_at"))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {created_at} = {received_at} WHERE {_where()}", _bounds(now))
+        cursor.execute(f"UPDATE {UsageRecord._meta.db_table} SET {_column('created_at')} = {_column('received_at')} "
+                       f"WHERE {_where()}", _bounds(now))
         return cursor.rowcount
