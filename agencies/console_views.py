@@ -183,6 +183,7 @@ def users(request):
     agency = access.agency_or_404(request)
     query = request.GET.get("q", "").strip()
     page = Paginator(selectors.client_users(agency=agency, email_query=query), 50).get_page(request.GET.get("page"))
-    balances = usage_selectors.organization_balances(organizations=[user.organization for user in page])
-    rows = [(user, balances[user.organization_id]) for user in page]
+    organizations = [user.organization for user in page if user.organization is not None]
+    balances = usage_selectors.organization_balances(organizations=organizations)
+    rows = [(user, balances[user.organization_id]) for user in page if user.organization_id is not None]
     return render(request, "console/users.html", {"agency": agency, "page": page, "rows": rows, "query": query})

@@ -19,8 +19,7 @@ from agencies import tenancy
 from agencies.models import Agency, CreditPackage
 from core.money import money_format as money
 from core.refs import client_reference
-from invoices import selectors as invoice_terms
-from invoices import services as invoicing
+from invoices import selectors as invoice_terms, services as invoicing
 
 from . import accounts, customers, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase

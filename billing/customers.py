@@ -8,9 +8,7 @@ import hashlib
 import json
 
 from agencies.models import Organization
-from invoices import selectors as invoice_details
-from invoices import services as invoicing
-from invoices import vat
+from invoices import selectors as invoice_details, services as invoicing, vat
 from invoices.models import BillingDetails
 
 from . import stripe_api

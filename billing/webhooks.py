@@ -121,7 +121,7 @@ def event_process(*, account: StripeAccount, event_id: str, event_type: str, obj
     handler = HANDLERS.get(event_type)
     if handler is None:
         return "ignored: event type not handled"
-    if StripeEvent.objects.filter(agency_id=account.agency_id, event_id=event_id).exists():
+    if StripeEvent.objects.filter(agency=account.agency_id, event_id=event_id).exists():
         return "duplicate: already processed"
     try:
         fetched = handler.fetch(account, obj)

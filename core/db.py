@@ -21,8 +21,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, cast
 
@@ -87,7 +86,7 @@ def from_db(model: type[Model], field: str, value: Any) -> Any:
     """A raw column value as the ORM would give it (SQLite hands back text and naive UTC times)."""
     value = _field(model, field).to_python(value)
     if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=dt_timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value
 
 
@@ -122,7 +121,7 @@ class _DebugCursor(CursorDebugWrapper):
     def execute(self, sql: Any, params: Any = None) -> Any:
         try:
             logged = self.db.ops.compose_sql(sql, params)
-        except Exception:  # noqa: BLE001 - logging never fails a statement; a bad one fails in execute below
+        except Exception:
             logged = sql
         with self.debug_sql(logged):
             return CursorWrapper.execute(self, sql, params)

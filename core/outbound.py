@@ -22,6 +22,7 @@ import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -53,13 +54,13 @@ def _public_only(sock: socket.socket) -> None:
 
 
 class _GuardedHTTP(http.client.HTTPConnection):
-    def connect(self):
+    def connect(self) -> None:
         super().connect()
         _public_only(self.sock)
 
 
 class _GuardedHTTPS(http.client.HTTPSConnection):
-    def connect(self):
+    def connect(self) -> None:
         # HTTPSConnection.connect wraps the socket in TLS after the TCP connect; check the peer first.
         http.client.HTTPConnection.connect(self)
         _public_only(self.sock)
@@ -72,17 +73,17 @@ class _GuardedHTTPS(http.client.HTTPSConnection):
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_GuardedHTTP, req)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(_GuardedHTTPS, req)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None  # the 3xx comes back as the answer
 
 
@@ -128,7 +129,7 @@ def url_problem(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> st
     try:
         parts = urlsplit(url or "")
         hostname = parts.hostname
-        parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         return "Enter a full http:// or https:// address."
     if parts.scheme not in schemes or not hostname:
@@ -144,7 +145,7 @@ def url_problem(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> st
     return ""
 
 
-def request(method: str, url: str, *, headers: dict, body: bytes | None = None, timeout: float,
+def request(method: str, url: str, *, headers: dict[str, str], body: bytes | None = None, timeout: float,
             max_bytes: int, schemes: tuple[str, ...] = ("http", "https")) -> Answer:
     """Send one request; any HTTP status comes back as an Answer, anything else as OutboundError."""
     problem = url_problem(url, schemes=schemes)
@@ -175,14 +176,14 @@ def request(method: str, url: str, *, headers: dict, body: bytes | None = None, 
         raise OutboundError(f"the connection failed ({_describe(error)})") from None
 
 
-def _read(response, max_bytes: int) -> bytes:
-    content = response.read(max_bytes + 1)
+def _read(response: Any, max_bytes: int) -> bytes:
+    content: bytes = response.read(max_bytes + 1)
     if len(content) > max_bytes:
         raise OutboundError(f"the answer is larger than {max_bytes:,} bytes")
     return content
 
 
-def _describe(reason) -> str:
+def _describe(reason: object) -> str:
     if isinstance(reason, ConnectionRefusedError):
         return "connection refused"
     if isinstance(reason, socket.gaierror):

@@ -8,6 +8,8 @@ row locked last, after the purchase and the client's balance, so issuers
 queue without deadlocking and a rolled-back issue leaves no gap.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum

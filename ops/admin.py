@@ -81,7 +81,8 @@ class AlertSettingsAdmin(ReadOnlyAdmin):
 
     @admin.display(description="threshold")
     def threshold(self, row: AlertSettings) -> int | None:
-        return (row.organization or row.agency).low_balance_threshold
+        owner = row.organization or row.agency
+        return owner.low_balance_threshold if owner is not None else None
 
 
 @admin.register(BalanceAlert)

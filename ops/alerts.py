@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from agencies.models import Agency, Organization
 from billing.models import BalanceCrossing
-from core import db
 
 from .models import AlertDelivery, AlertSettings, BalanceAlert
 
@@ -75,6 +74,7 @@ def _alert_record(crossing: BalanceCrossing) -> tuple[BalanceAlert, list[int]]:
         if crossing.organization_id is not None:
             name = Organization.objects.values_list("name", flat=True).get(pk=crossing.organization_id)
         else:
+            assert crossing.agency_id is not None  # a crossing is an organization's or an agency's (a constraint)
             name = Agency.objects.values_list("company_name", flat=True).get(pk=crossing.agency_id)
         event_id = f"evt_{uuid.uuid4().hex}"
         deliveries.append(AlertDelivery(alert=alert, channel=AlertDelivery.Channel.WEBHOOK, event_id=event_id,

@@ -6,8 +6,7 @@ EXCHANGE_RATES, the margin calculator's rates, rounded half up once per currency
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db.models import Count, F, IntegerField, Sum, Value

@@ -22,6 +22,7 @@ def usage_source_save(*, agency: Agency | None, base_url: str, api_key: str, sta
     due at once.
     """
     with transaction.atomic():
+        source: UsageSource | None
         if source_id is not None:
             source = UsageSource.objects.select_for_update().get(pk=source_id)
         elif agency is not None:

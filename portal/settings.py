@@ -114,7 +114,7 @@ LOW_BALANCE_DEFAULT_CREDITS = env_int("LOW_BALANCE_DEFAULT_CREDITS", 10)
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # A task still RUNNING this long after it started is presumed dead (its worker was killed) and
 # marked failed, and its periodic chain is queued again (core/periodic.py). Well above the longest
-# task: a sweep takes seconds, a pull holds its source at most 20 × USAGE_PULL_TIMEOUT_SECONDS + 300.
+# task: a sweep takes seconds, a pull holds its source at most 20 x USAGE_PULL_TIMEOUT_SECONDS + 300.
 TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 900)
 
 INSTALLED_APPS = [

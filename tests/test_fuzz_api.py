@@ -8,14 +8,13 @@ in the PostgreSQL pass, on PostgreSQL, which refuses far more (NUL, surrogates, 
 """
 
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote_from_bytes
 
 import pytest
 import stripe
 from django.test import Client
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import minutes_add
 from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
@@ -44,7 +43,7 @@ numbers = st.one_of(
 @st.composite
 def odd_dates(draw) -> str:
     """Times as a platform might write them, from year 1 to 9999, with any offset, and near misses."""
-    moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))
+    moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59)))  # noqa: DTZ001 (Hypothesis bounds are naive)
     minutes = draw(st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1))
     sign, offset = "+" if minutes >= 0 else "-", abs(minutes)
     zone = draw(st.sampled_from(["Z", f"{sign}{offset // 60:02d}:{offset % 60:02d}", f"{sign}{offset // 60:02d}00",
@@ -54,7 +53,7 @@ def odd_dates(draw) -> str:
 
 
 dates = st.one_of(odd_dates(), st.sampled_from(["2025-12-13T10:00:00.000Z", "2000-01-01T00:00:00Z"]),
-                  st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2030, 1, 1))
+                  st.datetimes(min_value=datetime(2000, 1, 2), max_value=datetime(2030, 1, 1))  # noqa: DTZ001
                   .map(lambda d: d.isoformat() + "Z"))
 leaves = st.one_of(st.none(), st.booleans(), numbers, texts, dates)
 json_values = st.recursive(leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
@@ -172,12 +171,12 @@ def test_no_batch_of_usage_records_answers_500_and_well_formed_ones_apply(world,
 def _plainly_good(raw, organization_id: int) -> bool:
     return (isinstance(raw, dict) and set(raw) == {"id", "organization_id", "duration_sec", "created_at", "number_id",
                                                    "direction"}
-            and isinstance(raw["id"], str) and raw["id"].isascii() and raw["id"].isprintable() and 0 < len(raw["id"])
+            and isinstance(raw["id"], str) and raw["id"].isascii() and raw["id"].isprintable() and len(raw["id"]) > 0
             and raw["organization_id"] == organization_id and type(raw["organization_id"]) is int
             and type(raw["duration_sec"]) is int and 0 <= raw["duration_sec"] <= 7 * 24 * 3600
             and raw["created_at"] == "2025-12-13T10:00:00.000Z"
             and isinstance(raw["number_id"], str) and raw["number_id"].isascii() and raw["number_id"].isprintable()
-            and 0 < len(raw["number_id"]) and raw["direction"] in ("inbound", "outbound"))
+            and len(raw["number_id"]) > 0 and raw["direction"] in ("inbound", "outbound"))
 
 
 @FUZZ
@@ -259,7 +258,7 @@ def test_no_signed_webhook_of_any_content_answers_500(webhook_world, data):
 def test_an_expired_signature_is_still_a_json_400(webhook_world):
     slug = webhook_world["agency"]
     payload = json.dumps({"id": "evt_1", "type": "checkout.session.completed", "data": {"object": {"id": "cs_1"}}})
-    old = int((datetime.now() - timedelta(hours=1)).timestamp())
+    old = int((datetime.now(UTC) - timedelta(hours=1)).timestamp())
     signature = stripe.WebhookSignature.generate_signature_header(payload, webhook_world[slug], timestamp=old)
     response = _client().post(f"/api/webhooks/stripe/{slug}", payload, content_type="application/json",
                               HTTP_STRIPE_SIGNATURE=signature)

@@ -10,11 +10,12 @@ import logging
 import re
 import time
 from functools import cached_property, wraps
+from typing import overload
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.http import JsonResponse
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from agencies.models import Agency, Organization
@@ -178,7 +179,12 @@ def int_field(value, field: str, *, minimum: int = 1, maximum: int = MAX_ID) -> 
     return value
 
 
-def query_int(request, name: str, *, default: int | None = None, minimum: int = 1,
+@overload
+def query_int(request: HttpRequest, name: str, *, default: int, minimum: int = 1, maximum: int = MAX_ID) -> int: ...
+@overload
+def query_int(request: HttpRequest, name: str, *, default: None = None, minimum: int = 1,
+              maximum: int = MAX_ID) -> int | None: ...
+def query_int(request: HttpRequest, name: str, *, default: int | None = None, minimum: int = 1,
               maximum: int = MAX_ID) -> int | None:
     """The one parser of integer query parameters: ASCII digits in range, `default` when absent, else a 400."""
     raw = request.GET.get(name, "")

@@ -32,17 +32,13 @@ from typing import cast
 
 from django.db import DataError, transaction
 from django.utils import timezone
+from psycopg import DataError as DriverDataError  # raised while loading a row, outside Django's wrapping
 
 from billing import ledger
 from core import db
 
 from .models import Reservation, UsageRecord
 from .records import Incoming, Rejected, record_check
-
-try:
-    from psycopg import DataError as DriverDataError  # raised while loading a row, outside Django's wrapping
-except ImportError:  # SQLite only
-    DriverDataError = DataError
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 1000

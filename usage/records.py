@@ -7,15 +7,15 @@ database (organization, reservation, earlier records) under its locks.
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 MAX_RECORD_ID = 100
 MAX_NUMBER_ID = 100
 MAX_DURATION_SEC = 7 * 24 * 3600  # a week: anything longer is a broken counter, not a call
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clock skew between the platform and us
 # No real call is older: an earlier time is a broken clock (or year 0, which no database reader can load).
-EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+EARLIEST_CREATED_AT = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_ID = 2**63 - 1  # a bigint: anything larger cannot name a row
 DIRECTIONS = ("inbound", "outbound")
 # ASCII digits only ([0-9], not \d): Unicode digits would pass a regex and then fail further down.
@@ -86,7 +86,7 @@ def _timestamp(value, now: datetime) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
         # In UTC, as stored: 0001-01-01T00:30+01:00 is in year 0 and 9999-12-31T23:30-01:00 in year 10000.
-        in_utc = moment.astimezone(dt_timezone.utc)
+        in_utc = moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise ValueError("created_at is not a real date and time") from None
     if in_utc < EARLIEST_CREATED_AT:

@@ -111,11 +111,11 @@ def cursor_encode(record: UsageRecord) -> str:
 def _cursor_decode(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, pk = raw.split("|")
-        created_at, pk = datetime.fromisoformat(moment), int(pk)
+        moment, number = raw.split("|")
+        created_at, pk = datetime.fromisoformat(moment), int(number)
         if created_at.tzinfo is None or not 0 < pk < 2**63:
             raise ValueError("not ours")
-        created_at.astimezone(dt_timezone.utc)  # compared in UTC: year 0 or 10000 there is no time at all
+        created_at.astimezone(UTC)  # compared in UTC: year 0 or 10000 there is no time at all
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise BadCursor("cursor is not one this API returned") from None
     return created_at, pk

@@ -4,8 +4,7 @@ A new key is rendered once, in the answer to the POST that created it, with
 Cache-Control: no-store; it is never put in a message, a session or a log.
 """
 
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,7 +21,7 @@ from .models import ApiKey
 
 USAGE_PAGE_SIZE = 50
 # What Python can load; a row outside (stored before created_at was bounded) is left to usage_data_check.
-LOADABLE = (datetime.min.replace(tzinfo=dt_timezone.utc), datetime.max.replace(tzinfo=dt_timezone.utc))
+LOADABLE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
 @login_required

@@ -10,7 +10,7 @@ APPS = {"agencies", "billing", "usage", "invoices", "ops", "portal"}
 
 
 def _imports(path: Path) -> set[str]:
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)

@@ -3,8 +3,7 @@ and whoever starts or watches it never makes a second one. Time is fixed: the le
 
 import threading
 import time
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -19,7 +18,7 @@ from core import periodic
 from ops.tasks import ops_sweep
 from usage.tasks import reservations_release_expired
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 LEASE = 600
 READY, RUNNING, FAILED = TaskResultStatus.READY, TaskResultStatus.RUNNING, TaskResultStatus.FAILED
 
@@ -162,5 +161,7 @@ def test_schedule_commands_racing_on_several_hosts_start_one_chain():
 
 def _sessions_waiting_on_a_lock(params: dict) -> int:
     with psycopg.connect(**params, autocommit=True) as observer:
-        return observer.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND wait_event_type = 'Lock'").fetchone()[0]
+        row = observer.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND wait_event_type = 'Lock'").fetchone()
+        assert row is not None
+        return int(row[0])

@@ -1,7 +1,6 @@
 """The ops sweep on django-tasks' database queue, and db_worker running the whole chain for real."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -19,7 +18,7 @@ from ops.tasks import alert_deliver, due_work_enqueue, ops_sweep, usage_source_p
 from tests.conftest import NOON, credits_add
 from tests.ops.conftest import call
 
-NOW = datetime(2026, 3, 10, 12, 0, tzinfo=dt_timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
 
 def running(task, *args, started_ago: timedelta) -> DBTaskResult:

@@ -1,7 +1,6 @@
 """The periodic release of expired reservations, on django-tasks' database queue and db_worker."""
 
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -60,7 +59,7 @@ def test_usage_schedule_starts_the_sweep_once(db, capsys):
 
 def test_usage_schedule_leaves_a_running_sweep_alone_and_replaces_a_dead_one(db, settings, capsys):
     settings.TASK_LEASE_SECONDS = 600
-    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=dt_timezone.utc), tick=False):
+    with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
         claimed = reservations_release_expired.enqueue()
         DBTaskResult.objects.filter(pk=claimed.id).update(status=TaskResultStatus.RUNNING,
                                                           started_at=timezone.now() - timedelta(seconds=600))
