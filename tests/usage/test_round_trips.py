@@ -17,8 +17,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 STATEMENTS = [
     "SELECT k.id",  # the API key (and the health check)
-    'SELECT a."minutes_balance"',  # lock the agency, with its alert threshold
-    "SELECT o.id",  # lock the client, with its alert threshold
+    'SELECT "minutes_balance", "low_balance_threshold"',  # lock the agency, with its alert threshold
+    'SELECT id, "credits_balance", "low_balance_threshold"',  # lock the client, with its alert threshold
     'SELECT "record_id"',  # records already applied
     'INSERT INTO "billing_ledgerentry"',
     'UPDATE "agencies_agency"',
