@@ -32,15 +32,28 @@ class AgencyAdminForm(forms.ModelForm):
 @admin.register(Agency)
 class AgencyAdmin(admin.ModelAdmin):
     form = AgencyAdminForm
-    list_display = ["company_name", "slug", "custom_domain", "domain_status", "is_active", "minutes_balance", "created_at"]
+    list_display = [
+        "company_name",
+        "slug",
+        "custom_domain",
+        "domain_status",
+        "is_active",
+        "minutes_balance",
+        "created_at",
+    ]
     search_fields = ["company_name", "slug", "custom_domain"]
     list_filter = ["is_active", "domain_status"]
     # Secrets are never shown, not even to the platform operator.
     exclude = ["stripe_secret_key", "stripe_webhook_secret"]
     # Minutes move only through the ledger: the "Add or remove call minutes" action.
     # The alert threshold is set with the alert settings (ops.alerts), where the webhook is.
-    readonly_fields = ["domain_token", "domain_checked_at", "domain_check_message", "minutes_balance",
-                       "low_balance_threshold"]
+    readonly_fields = [
+        "domain_token",
+        "domain_checked_at",
+        "domain_check_message",
+        "minutes_balance",
+        "low_balance_threshold",
+    ]
     actions = [minutes_adjust]
 
     def save_model(self, request, obj, form, change):

@@ -26,6 +26,5 @@ def _scope_allauth_settings_check():
     @checks.register()
     def allauth_settings_check(app_configs, **kwargs):
         return [
-            message for message in original(app_configs, **kwargs)
-            if "requires ACCOUNT_UNIQUE_EMAIL" not in message.msg
+            message for message in original(app_configs, **kwargs) if "requires ACCOUNT_UNIQUE_EMAIL" not in message.msg
         ]

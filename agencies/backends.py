@@ -9,8 +9,14 @@ from .models import User
 class PortalBackend(ModelBackend):
     """Email + password login, scoped to the host the request came in on."""
 
-    def authenticate(self, request: HttpRequest | None, username: str | None = None, password: str | None = None,
-                     email: str | None = None, **kwargs: Any) -> User | None:
+    def authenticate(
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        email: str | None = None,
+        **kwargs: Any,
+    ) -> User | None:
         email = email or username
         if request is None or not email or password is None:
             return None

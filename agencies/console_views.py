@@ -25,14 +25,18 @@ def dashboard(request):
     from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
 
     agency = access.agency_or_404(request)
-    return render(request, "console/dashboard.html", {
-        "agency": agency,
-        "missing": services.activation_missing(agency),
-        "portal_url": tenancy.portal_url(agency) if agency.slug else None,
-        "client_count": agency.organizations.count(),
-        "minutes": usage_selectors.agency_balance(agency=agency),
-        "minutes_this_month": usage_selectors.monthly_usage_minutes(agency=agency),
-    })
+    return render(
+        request,
+        "console/dashboard.html",
+        {
+            "agency": agency,
+            "missing": services.activation_missing(agency),
+            "portal_url": tenancy.portal_url(agency) if agency.slug else None,
+            "client_count": agency.organizations.count(),
+            "minutes": usage_selectors.agency_balance(agency=agency),
+            "minutes_this_month": usage_selectors.monthly_usage_minutes(agency=agency),
+        },
+    )
 
 
 @login_required
@@ -54,12 +58,17 @@ def branding(request):
 
 
 def _domain_page(request, agency, form, status=200):
-    return render(request, "console/domain.html", {
-        "agency": agency,
-        "form": form,
-        "cname_target": settings.PORTAL_CNAME_TARGET,
-        "txt_name": domains.txt_name(agency.custom_domain) if agency.custom_domain else "",
-    }, status=status)
+    return render(
+        request,
+        "console/domain.html",
+        {
+            "agency": agency,
+            "form": form,
+            "cname_target": settings.PORTAL_CNAME_TARGET,
+            "txt_name": domains.txt_name(agency.custom_domain) if agency.custom_domain else "",
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -71,7 +80,9 @@ def domain(request):
             return _domain_page(request, agency, form, status=400)
         new = form.cleaned_data["custom_domain"]
         services.agency_set_domain(agency=agency, domain=new)
-        messages.success(request, f"Custom domain set to {new}. Add the DNS records below." if new else "Custom domain removed.")
+        messages.success(
+            request, f"Custom domain set to {new}. Add the DNS records below." if new else "Custom domain removed."
+        )
         return redirect("console:domain")
     return _domain_page(request, agency, DomainForm(agency=agency, initial={"custom_domain": agency.custom_domain}))
 
@@ -107,8 +118,10 @@ def stripe_settings(request):
         # format is valid, and an outage must not lock the agency out) and the page says so.
         check = stripe_api.settings_problems(
             secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
-            product_id=data["stripe_product_id"], price_id=data["stripe_price_id"],
-            packages=agency.packages.on_sale(), webhook_url=webhook_url or "",
+            product_id=data["stripe_product_id"],
+            price_id=data["stripe_price_id"],
+            packages=agency.packages.on_sale(),
+            webhook_url=webhook_url or "",
         )
         for field, errors in check.errors.items():
             for error in errors:
@@ -116,8 +129,11 @@ def stripe_settings(request):
         if not form.errors:
             services.agency_update_stripe(agency=agency, data=data)
             if check.unreachable:
-                messages.warning(request, "Stripe settings saved. Stripe could not be reached to check them; "
-                                          "save again later to have them checked.")
+                messages.warning(
+                    request,
+                    "Stripe settings saved. Stripe could not be reached to check them; "
+                    "save again later to have them checked.",
+                )
             else:
                 messages.success(request, "Stripe settings saved.")
             for warning in check.warnings:
@@ -134,8 +150,10 @@ def packages(request):
     if request.method == "POST":
         if form.is_valid():
             services.package_create(
-                agency=agency, credits=form.cleaned_data["credits"],
-                price_cents=form.cleaned_data["price"], currency=form.cleaned_data["currency"],
+                agency=agency,
+                credits=form.cleaned_data["credits"],
+                price_cents=form.cleaned_data["price"],
+                currency=form.cleaned_data["currency"],
             )
             messages.success(request, "Package added.")
             return redirect("console:packages")

@@ -7,7 +7,7 @@ LIGHT_TEXT = "#FFFFFF"
 def readable_text_on(background: str) -> str:
     """Dark or light text, whichever reads better on a #RRGGBB background
     (perceived brightness, YIQ weights, integer arithmetic)."""
-    red, green, blue = (int(background[i:i + 2], 16) for i in (1, 3, 5))
+    red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
     return DARK_TEXT if (red * 299 + green * 587 + blue * 114) // 1000 >= 150 else LIGHT_TEXT
 
 

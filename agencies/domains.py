@@ -87,7 +87,9 @@ def check(domain: str, token: str) -> CheckResult:
     txts = _answers(res, txt_name(domain), "TXT") if cnames is not None else None
     if cnames is None or txts is None:
         return CheckResult(
-            False, "DNS did not answer (timed out or refused). Try again in a few minutes.", inconclusive=True,
+            False,
+            "DNS did not answer (timed out or refused). Try again in a few minutes.",
+            inconclusive=True,
         )
     problems = []
     if target not in cnames:

@@ -117,7 +117,9 @@ class BrandingForm(forms.ModelForm):
 
 class DomainForm(forms.Form):
     custom_domain = forms.CharField(
-        max_length=253, required=False, label="Custom domain",
+        max_length=253,
+        required=False,
+        label="Custom domain",
         help_text="For example portal.yourdomain.com. Leave empty to remove.",
     )
 
@@ -141,13 +143,17 @@ class StripeForm(forms.Form):
 
     stripe_publishable_key = forms.CharField(max_length=255, required=False, label="Publishable key")
     stripe_secret_key = forms.CharField(
-        max_length=255, required=False, label="Secret key",
+        max_length=255,
+        required=False,
+        label="Secret key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
     stripe_product_id = forms.CharField(max_length=255, required=False, label="Product ID")
     stripe_price_id = forms.CharField(max_length=255, required=False, label="Price ID")
     stripe_webhook_secret = forms.CharField(
-        max_length=255, required=False, label="Webhook signing secret",
+        max_length=255,
+        required=False,
+        label="Webhook signing secret",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
     )
 
@@ -198,11 +204,16 @@ _PRICE_POSITIVE = "The price must be more than zero."
 
 class PackageForm(forms.ModelForm):
     credits = forms.IntegerField(
-        min_value=1, max_value=1_000_000, label="Credits (1 credit = 1 minute)",
+        min_value=1,
+        max_value=1_000_000,
+        label="Credits (1 credit = 1 minute)",
         error_messages={"min_value": _CREDITS_RANGE, "max_value": _CREDITS_RANGE},
     )
     price = forms.DecimalField(
-        min_value=Decimal("0.01"), max_digits=9, decimal_places=2, label="Price",
+        min_value=Decimal("0.01"),
+        max_digits=9,
+        decimal_places=2,
+        label="Price",
         help_text="In the package currency, e.g. 40.00",
         error_messages={"min_value": _PRICE_POSITIVE},
     )

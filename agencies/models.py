@@ -49,22 +49,32 @@ class Agency(models.Model):
     # On the account row so the ledger reads it under the lock it takes anyway (billing.crossings);
     # set with the alert settings (ops.alerts).
     low_balance_threshold = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Low-balance alert when the minutes fall below this; empty: none.",
+        null=True,
+        blank=True,
+        help_text="Low-balance alert when the minutes fall below this; empty: none.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "agencies"
         constraints = [
-            models.CheckConstraint(condition=Q(slug__isnull=True) | Q(slug__regex=SLUG_PATTERN), name="agency_slug_format"),
+            models.CheckConstraint(
+                condition=Q(slug__isnull=True) | Q(slug__regex=SLUG_PATTERN), name="agency_slug_format"
+            ),
             models.CheckConstraint(condition=Q(primary_color__regex=COLOR_PATTERN), name="agency_primary_color_format"),
             models.CheckConstraint(condition=Q(accent_color__regex=COLOR_PATTERN), name="agency_accent_color_format"),
-            models.CheckConstraint(condition=Q(is_active=False) | Q(slug__isnull=False), name="agency_active_needs_slug"),
-            models.UniqueConstraint(
-                fields=["custom_domain"], condition=Q(domain_status="verified"), name="agency_verified_domain_unique",
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(slug__isnull=False), name="agency_active_needs_slug"
             ),
-            models.CheckConstraint(condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
-                                   name="agency_low_balance_threshold_positive"),
+            models.UniqueConstraint(
+                fields=["custom_domain"],
+                condition=Q(domain_status="verified"),
+                name="agency_verified_domain_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
+                name="agency_low_balance_threshold_positive",
+            ),
         ]
 
     def __str__(self):
@@ -114,20 +124,28 @@ class Organization(models.Model):
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="organizations")
     name = models.CharField(max_length=100)
     owner = models.ForeignKey(
-        "User", null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_organizations",
+        "User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_organizations",
     )
     # Written only by billing.ledger, always together with a ledger entry.
     credits_balance = models.BigIntegerField(default=0)
     # See Agency.low_balance_threshold.
     low_balance_threshold = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Low-balance alert when the credits fall below this; empty: none.",
+        null=True,
+        blank=True,
+        help_text="Low-balance alert when the credits fall below this; empty: none.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
-                                   name="organization_low_balance_threshold_positive"),
+            models.CheckConstraint(
+                condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
+                name="organization_low_balance_threshold_positive",
+            ),
         ]
 
     def __str__(self):
@@ -160,15 +178,27 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     email = models.EmailField(max_length=254)
     agency = models.ForeignKey(
-        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="portal_users",
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="portal_users",
         help_text="The portal this account belongs to; empty for console accounts.",
     )
     managed_agency = models.ForeignKey(
-        Agency, null=True, blank=True, on_delete=models.SET_NULL, related_name="admins",
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="admins",
         help_text="The agency a console account administers.",
     )
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="members",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="members",
     )
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
@@ -182,10 +212,19 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["agency", "email"], condition=Q(agency__isnull=False), name="user_email_unique_per_portal"),
-            models.UniqueConstraint(fields=["email"], condition=Q(agency__isnull=True), name="user_email_unique_on_console"),
-            models.CheckConstraint(condition=Q(agency__isnull=True) | Q(managed_agency__isnull=True), name="user_portal_accounts_manage_nothing"),
-            models.CheckConstraint(condition=Q(organization__isnull=True) | Q(agency__isnull=False), name="user_organization_needs_portal"),
+            models.UniqueConstraint(
+                fields=["agency", "email"], condition=Q(agency__isnull=False), name="user_email_unique_per_portal"
+            ),
+            models.UniqueConstraint(
+                fields=["email"], condition=Q(agency__isnull=True), name="user_email_unique_on_console"
+            ),
+            models.CheckConstraint(
+                condition=Q(agency__isnull=True) | Q(managed_agency__isnull=True),
+                name="user_portal_accounts_manage_nothing",
+            ),
+            models.CheckConstraint(
+                condition=Q(organization__isnull=True) | Q(agency__isnull=False), name="user_organization_needs_portal"
+            ),
         ]
 
     def __str__(self):

@@ -71,7 +71,8 @@ def agency_set_domain(*, agency: Agency, domain: str | None) -> Agency:
     agency.domain_checked_at = None
     agency.domain_check_message = ""
     _save_and_forget(
-        agency, old_hosts=old_hosts,
+        agency,
+        old_hosts=old_hosts,
         fields=["custom_domain", "domain_token", "domain_status", "domain_checked_at", "domain_check_message"],
     )
     return agency
@@ -107,7 +108,8 @@ def agency_check_domain(*, agency: Agency) -> Agency:
         locked.domain_checked_at = timezone.now()
         locked.domain_check_message = result.message
         _save_and_forget(
-            locked, old_hosts=set(),
+            locked,
+            old_hosts=set(),
             fields=["domain_status", "domain_checked_at", "domain_check_message"],
         )
     return locked

@@ -21,16 +21,24 @@ from .stripe_api import StripeAccount
 
 def agency_account(agency: Agency) -> StripeAccount:
     """The agency's own Stripe account (its clients pay there). Needs the agency's secrets loaded or loadable."""
-    return StripeAccount(secret_key=agency.stripe_secret_key, webhook_secret=agency.stripe_webhook_secret,
-                         agency_id=agency.pk, label=f"agency {agency.pk}",
-                         livemode=is_live_key(agency.stripe_secret_key))
+    return StripeAccount(
+        secret_key=agency.stripe_secret_key,
+        webhook_secret=agency.stripe_webhook_secret,
+        agency_id=agency.pk,
+        label=f"agency {agency.pk}",
+        livemode=is_live_key(agency.stripe_secret_key),
+    )
 
 
 def platform_account() -> StripeAccount:
     """The platform's Stripe account (PLATFORM_STRIPE_* settings): agencies buy minutes there."""
-    return StripeAccount(secret_key=settings.PLATFORM_STRIPE_SECRET_KEY,
-                         webhook_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET, agency_id=None,
-                         label="the platform", livemode=is_live_key(settings.PLATFORM_STRIPE_SECRET_KEY))
+    return StripeAccount(
+        secret_key=settings.PLATFORM_STRIPE_SECRET_KEY,
+        webhook_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET,
+        agency_id=None,
+        label="the platform",
+        livemode=is_live_key(settings.PLATFORM_STRIPE_SECRET_KEY),
+    )
 
 
 def purchases_on(account: StripeAccount) -> QuerySet[Purchase]:
@@ -38,4 +46,3 @@ def purchases_on(account: StripeAccount) -> QuerySet[Purchase]:
     if account.agency_id is None:
         return Purchase.objects.filter(organization__isnull=True)
     return Purchase.objects.filter(agency_id=account.agency_id, organization__isnull=False)
-

@@ -17,8 +17,16 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(Purchase)
 class PurchaseAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "agency", "organization", "credits", "amount_cents", "currency", "status",
-                    "stripe_session_id"]
+    list_display = [
+        "created_at",
+        "agency",
+        "organization",
+        "credits",
+        "amount_cents",
+        "currency",
+        "status",
+        "stripe_session_id",
+    ]
     list_select_related = ["agency", "organization"]
     list_filter = ["status", "livemode"]
     search_fields = ["stripe_session_id", "stripe_payment_intent_id", "reference"]
@@ -36,6 +44,14 @@ class StripeEventAdmin(ReadOnlyAdmin):
 class BalanceCrossingAdmin(ReadOnlyAdmin):
     """Recorded by the ledger with the debit; taken (alerted) by the ops sweep."""
 
-    list_display = ["created_at", "organization", "agency", "threshold", "balance_before", "balance_after",
-                    "reference", "taken_at"]
+    list_display = [
+        "created_at",
+        "organization",
+        "agency",
+        "threshold",
+        "balance_before",
+        "balance_after",
+        "reference",
+        "taken_at",
+    ]
     list_select_related = ["organization", "agency"]

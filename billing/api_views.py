@@ -57,7 +57,9 @@ def _stripe_id(value) -> str:
 def _webhook(request, account: stripe_api.StripeAccount):
     try:
         event = stripe_api.event_construct(
-            account=account, payload=request.body, signature=request.headers.get("Stripe-Signature"),
+            account=account,
+            payload=request.body,
+            signature=request.headers.get("Stripe-Signature"),
         )
         event_id, event_type, obj = _stripe_id(event["id"]), _stripe_id(event["type"]), event["data"]["object"]
         _stripe_id(obj["id"])  # every event the portal handles is about an object it fetches again by id

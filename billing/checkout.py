@@ -43,8 +43,12 @@ def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, a
     """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
     if agency.stripe_price_id:
         price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
-        if (price.active and price.type == "one_time" and price.unit_amount == amount
-                and price.currency == package.currency.lower()):
+        if (
+            price.active
+            and price.type == "one_time"
+            and price.unit_amount == amount
+            and price.currency == package.currency.lower()
+        ):
             return {"price": price.id, "quantity": 1}
     price_data = {"currency": package.currency.lower(), "unit_amount": amount}
     if agency.stripe_product_id:
@@ -69,22 +73,37 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     amount = invoice_terms.checkout_amount(agency=agency, organization=organization, price_cents=package.price_cents)
     customer = customers.billing_customer_sync(account=account, organization=organization, email=user.email)
     reference = uuid.uuid4().hex
-    metadata = {"purchase": reference, "organization_id": str(organization.pk),
-                "package_id": str(package.pk), "portal": agency.slug or ""}
-    session = stripe_api.session_create(account=account, idempotency_key=f"purchase-{reference}", params={
-        "mode": "payment",
-        "line_items": [_line_item(agency, account, package, amount)],
-        "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
-        **({"customer": customer} if customer else {"customer_email": user.email}),
-        "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
-        "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
-    })
+    metadata = {
+        "purchase": reference,
+        "organization_id": str(organization.pk),
+        "package_id": str(package.pk),
+        "portal": agency.slug or "",
+    }
+    session = stripe_api.session_create(
+        account=account,
+        idempotency_key=f"purchase-{reference}",
+        params={
+            "mode": "payment",
+            "line_items": [_line_item(agency, account, package, amount)],
+            "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
+            **({"customer": customer} if customer else {"customer_email": user.email}),
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
+        },
+    )
     purchase = Purchase.objects.create(
-        reference=reference, agency=agency, organization=organization, package=package, buyer=user,
-        credits=package.credits, amount_cents=amount, currency=package.currency,
-        livemode=bool(session.livemode), stripe_session_id=session.id,
+        reference=reference,
+        agency=agency,
+        organization=organization,
+        package=package,
+        buyer=user,
+        credits=package.credits,
+        amount_cents=amount,
+        currency=package.currency,
+        livemode=bool(session.livemode),
+        stripe_session_id=session.id,
     )
     return Started(purchase=purchase, checkout_url=session.url)
 
@@ -92,9 +111,9 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
 def session_problem(*, account: StripeAccount, purchase: Purchase, session) -> str:
     """Why this session must not credit this purchase ("" when it may); `account` is the one the session is on."""
     metadata = session.metadata.to_dict() if session.metadata else {}
-    if metadata.get("purchase") != purchase.reference or \
-            session.client_reference_id != client_reference(agency_id=purchase.agency_id,
-                                                              organization_id=purchase.organization_id):
+    if metadata.get("purchase") != purchase.reference or session.client_reference_id != client_reference(
+        agency_id=purchase.agency_id, organization_id=purchase.organization_id
+    ):
         return "The Checkout Session does not name this purchase and buyer."
     if session.mode != "payment":
         return f"The Checkout Session is in {session.mode} mode, not payment mode."
@@ -132,10 +151,13 @@ def purchase_fulfil(*, account: StripeAccount, session) -> Purchase | None:
             purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
         elif session.payment_status == "paid":
             posted = ledger.entry_post(
-                **purchase.ledger_account(), amount=purchase.credits, kind=LedgerEntry.Kind.PURCHASE,
-                reference=f"purchase:{purchase.pk}", purchase=purchase,
+                **purchase.ledger_account(),
+                amount=purchase.credits,
+                kind=LedgerEntry.Kind.PURCHASE,
+                reference=f"purchase:{purchase.pk}",
+                purchase=purchase,
                 description=f"Bought {purchase.credits:,} {purchase.unit} "
-                            f"({money(purchase.amount_cents, purchase.currency)})",
+                f"({money(purchase.amount_cents, purchase.currency)})",
             )
             if not posted.created:
                 raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
@@ -184,8 +206,9 @@ def _purchase_end_unpaid(*, account: StripeAccount, session, status: str, only_f
 
 def purchase_fail(*, account: StripeAccount, session) -> Purchase | None:
     """A delayed payment failed: mark the purchase failed (it never credited anything)."""
-    return _purchase_end_unpaid(account=account, session=session, status=Status.FAILED,
-                                only_from=(Status.PENDING, Status.PROCESSING))
+    return _purchase_end_unpaid(
+        account=account, session=session, status=Status.FAILED, only_from=(Status.PENDING, Status.PROCESSING)
+    )
 
 
 def purchase_expire(*, account: StripeAccount, session) -> Purchase | None:
@@ -193,5 +216,9 @@ def purchase_expire(*, account: StripeAccount, session) -> Purchase | None:
 
     Only a purchase still awaiting payment changes.
     """
-    return _purchase_end_unpaid(account=account, session=session, status=Status.EXPIRED,
-                                only_from=(Status.PENDING,) if session.status == "expired" else ())
+    return _purchase_end_unpaid(
+        account=account,
+        session=session,
+        status=Status.EXPIRED,
+        only_from=(Status.PENDING,) if session.status == "expired" else (),
+    )

@@ -32,14 +32,24 @@ def purchase_detail(request, purchase_id):
     agency = access.agency_or_404(request)
     purchase = get_object_or_404(selectors.agency_purchases(agency=agency), pk=purchase_id)
     entries = purchase.ledger_entries.order_by("created_at", "pk")
-    return render(request, "billing/console/purchase.html", {"agency": agency, "purchase": purchase, "entries": entries})
+    return render(
+        request, "billing/console/purchase.html", {"agency": agency, "purchase": purchase, "entries": entries}
+    )
 
 
 def _allocate_page(request, agency, organization, form, status=200):
     history = selectors.ledger_history(organization=organization)[:HISTORY_SHOWN]
-    return render(request, "billing/console/allocate.html", {
-        "agency": agency, "organization": organization, "form": form, "history": history,
-    }, status=status)
+    return render(
+        request,
+        "billing/console/allocate.html",
+        {
+            "agency": agency,
+            "organization": organization,
+            "form": form,
+            "history": history,
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -55,16 +65,27 @@ def allocate(request, org_id):
     data = form.cleaned_data
     credits, description = data["credits"], data["description"]
     if data["action"] == "allocate":
-        posted = ledger.credits_allocate(organization=organization, amount=credits, description=description,
-                                         actor=request.user, reference=f"allocation:{data['token']}")
+        posted = ledger.credits_allocate(
+            organization=organization,
+            amount=credits,
+            description=description,
+            actor=request.user,
+            reference=f"allocation:{data['token']}",
+        )
         done = f"Added {credits:,} credits to {organization.name}."
     else:
         try:
-            posted = ledger.credits_deduct(organization=organization, amount=credits, description=description,
-                                           actor=request.user, reference=f"deduction:{data['token']}")
+            posted = ledger.credits_deduct(
+                organization=organization,
+                amount=credits,
+                description=description,
+                actor=request.user,
+                reference=f"deduction:{data['token']}",
+            )
         except ledger.InsufficientBalance as exc:
-            form.add_error("credits", f"{organization.name} has {exc.balance:,} credits; "
-                                      f"you can deduct at most that many.")
+            form.add_error(
+                "credits", f"{organization.name} has {exc.balance:,} credits; you can deduct at most that many."
+            )
             return _allocate_page(request, agency, organization, form, status=400)
         done = f"Deducted {credits:,} credits from {organization.name}."
     if posted.created:
@@ -76,18 +97,27 @@ def allocate(request, org_id):
 
 # --- Call minutes bought from the platform ----------------------------------------
 
+
 def _minutes_page(request, agency, form, status=200):
     quote = None
     if form.is_bound and form.is_valid():
         quote = minutes.minutes_quote(agency=agency, minutes=form.cleaned_data["minutes"])
-    return render(request, "billing/console/minutes.html", {
-        "agency": agency, "form": form, "quote": quote,
-        "example": minutes.minutes_quote(agency=agency, minutes=settings.PLATFORM_MINUTES_MIN_PURCHASE),
-        "available": accounts.platform_account().configured,
-        "price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS, "currency": settings.PLATFORM_CURRENCY,
-        "min_minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE,
-        "purchases": minutes.minute_purchases(agency=agency)[:PURCHASES_PAGE_SIZE],
-    }, status=status)
+    return render(
+        request,
+        "billing/console/minutes.html",
+        {
+            "agency": agency,
+            "form": form,
+            "quote": quote,
+            "example": minutes.minutes_quote(agency=agency, minutes=settings.PLATFORM_MINUTES_MIN_PURCHASE),
+            "available": accounts.platform_account().configured,
+            "price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
+            "currency": settings.PLATFORM_CURRENCY,
+            "min_minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE,
+            "purchases": minutes.minute_purchases(agency=agency)[:PURCHASES_PAGE_SIZE],
+        },
+        status=status,
+    )
 
 
 @login_required
@@ -106,8 +136,11 @@ def minutes_buy(request):
         if isinstance(exc, stripe_api.StripeUnavailable):
             form.add_error(None, "Stripe could not be reached. Nothing was charged; please try again in a minute.")
         else:
-            form.add_error(None, "Buying minutes is not available right now: the platform's payment account is "
-                                 "not set up. Nothing was charged; please contact the platform.")
+            form.add_error(
+                None,
+                "Buying minutes is not available right now: the platform's payment account is "
+                "not set up. Nothing was charged; please contact the platform.",
+            )
         status = 503 if isinstance(exc, stripe_api.StripeUnavailable) else 502
         return _minutes_page(request, agency, form, status=status)
     return HttpResponseSeeOther(started.checkout_url)
@@ -118,18 +151,26 @@ def minutes_buy(request):
 def minutes_success(request):
     """Where Stripe sends the agency admin after paying: confirm with Stripe and credit, once."""
     agency = access.agency_or_404(request)
-    purchase = get_object_or_404(minutes.minute_purchases(agency=agency),
-                                 stripe_session_id=request.GET.get("session_id", ""))
+    purchase = get_object_or_404(
+        minutes.minute_purchases(agency=agency), stripe_session_id=request.GET.get("session_id", "")
+    )
     purchase, unconfirmed = checkout.purchase_confirm(account=accounts.platform_account(), purchase=purchase)
     agency.refresh_from_db(fields=["minutes_balance"])
-    return render(request, "billing/console/minutes_done.html", {
-        "agency": agency, "purchase": purchase, "unconfirmed": unconfirmed,
-    })
+    return render(
+        request,
+        "billing/console/minutes_done.html",
+        {
+            "agency": agency,
+            "purchase": purchase,
+            "unconfirmed": unconfirmed,
+        },
+    )
 
 
 @login_required
 def minutes_cancelled(request, reference):
     agency = access.agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency), reference=reference)
-    return render(request, "billing/console/minutes_done.html", {"agency": agency, "purchase": purchase,
-                                                                 "cancelled": True})
+    return render(
+        request, "billing/console/minutes_done.html", {"agency": agency, "purchase": purchase, "cancelled": True}
+    )

@@ -62,14 +62,36 @@ def crossings_record(drops: Sequence[Drop]) -> int:
         if crossed is not None:
             reference, before, after = crossed
             rows.append((drop.organization_id, drop.agency_id, drop.threshold, before, after, reference[:200], now))
-    db.rows_insert(model=BalanceCrossing, rows=rows, fields=[
-        "organization", "agency", "threshold", "balance_before", "balance_after", "reference", "created_at",
-    ])
+    db.rows_insert(
+        model=BalanceCrossing,
+        rows=rows,
+        fields=[
+            "organization",
+            "agency",
+            "threshold",
+            "balance_before",
+            "balance_after",
+            "reference",
+            "created_at",
+        ],
+    )
     return len(rows)
 
 
-def account_drop(*, organization: Organization | None, agency: Agency | None, threshold: int | None,
-                 before: int, reference: str, after: int) -> Drop:
+def account_drop(
+    *,
+    organization: Organization | None,
+    agency: Agency | None,
+    threshold: int | None,
+    before: int,
+    reference: str,
+    after: int,
+) -> Drop:
     """The Drop of one debit on one account (billing.ledger.entry_post)."""
-    return Drop(organization.pk if organization is not None else None, agency.pk if agency is not None else None,
-                threshold, before, [(reference, after)])
+    return Drop(
+        organization.pk if organization is not None else None,
+        agency.pk if agency is not None else None,
+        threshold,
+        before,
+        [(reference, after)],
+    )

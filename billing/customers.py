@@ -37,15 +37,24 @@ def billing_customer_sync(*, account: StripeAccount, organization: Organization,
     if details is None:
         return ""
     params = {
-        "name": details.company_name, "email": email,
-        "address": {"line1": details.address_line1, "line2": details.address_line2,
-                    "postal_code": details.postal_code, "city": details.city, "country": details.country},
+        "name": details.company_name,
+        "email": email,
+        "address": {
+            "line1": details.address_line1,
+            "line2": details.address_line2,
+            "postal_code": details.postal_code,
+            "city": details.city,
+            "country": details.country,
+        },
         "metadata": {"organization_id": str(organization.pk)},
     }
     tax_id = _stripe_tax_id(details)
     digest = hashlib.sha256(json.dumps([params, tax_id], sort_keys=True).encode()).hexdigest()[:24]
     customer_id = stripe_api.customer_sync(
-        account=account, customer_id=details.stripe_customer_id, params=params, tax_id=tax_id,
+        account=account,
+        customer_id=details.stripe_customer_id,
+        params=params,
+        tax_id=tax_id,
         idempotency_key=f"customer-{organization.pk}-{digest}",
     )
     if customer_id != details.stripe_customer_id:

@@ -39,23 +39,44 @@ def stripe_connect(agency: Agency) -> None:
     price = None
     if price_id:
         price = _missing_is_none(lambda: stripe_api.price_retrieve(account=account, price_id=price_id))
-    fits = price is not None and price.product == product_id and package is not None \
-        and price.unit_amount == package.price_cents and price.currency == package.currency.lower()
+    fits = (
+        price is not None
+        and price.product == product_id
+        and package is not None
+        and price.unit_amount == package.price_cents
+        and price.currency == package.currency.lower()
+    )
     if package is not None and not fits:
         if _missing_is_none(lambda: stripe_api.product_retrieve(account=account, product_id=product_id)) is None:
-            stripe_api.product_create(account=account, idempotency_key=uuid.uuid4().hex,
-                                      params={"id": product_id, "name": f"{agency.company_name} credits"})
-        price = stripe_api.price_create(account=account, idempotency_key=uuid.uuid4().hex, params={
-            "product": product_id, "currency": package.currency.lower(), "unit_amount": package.price_cents,
-        })
+            stripe_api.product_create(
+                account=account,
+                idempotency_key=uuid.uuid4().hex,
+                params={"id": product_id, "name": f"{agency.company_name} credits"},
+            )
+        price = stripe_api.price_create(
+            account=account,
+            idempotency_key=uuid.uuid4().hex,
+            params={
+                "product": product_id,
+                "currency": package.currency.lower(),
+                "unit_amount": package.price_cents,
+            },
+        )
         price_id = price.id
     webhook_url = tenancy.console_url(
-        reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF))
+        reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF)
+    )
     secret = stripe_api.webhook_endpoint_replace(account=account, url=webhook_url, idempotency_key=uuid.uuid4().hex)
-    services.agency_update_stripe(agency=agency, data={
-        "stripe_publishable_key": agency.stripe_publishable_key, "stripe_product_id": product_id,
-        "stripe_price_id": price_id, "stripe_secret_key": "", "stripe_webhook_secret": secret,
-    })
+    services.agency_update_stripe(
+        agency=agency,
+        data={
+            "stripe_publishable_key": agency.stripe_publishable_key,
+            "stripe_product_id": product_id,
+            "stripe_price_id": price_id,
+            "stripe_secret_key": "",
+            "stripe_webhook_secret": secret,
+        },
+    )
 
 
 def platform_connect() -> bool:
@@ -72,8 +93,10 @@ def platform_connect() -> bool:
         return False
     account_ensure(settings.STRIPE_API_BASE, settings.PLATFORM_STRIPE_SECRET_KEY)
     webhook_endpoint_set(
-        settings.STRIPE_API_BASE, settings.PLATFORM_STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.PLATFORM_STRIPE_SECRET_KEY,
         url=tenancy.console_url(reverse("api:platform_stripe_webhook", urlconf=settings.ROOT_URLCONF)),
-        signing_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET, events=stripe_api.WEBHOOK_EVENTS,
+        signing_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET,
+        events=stripe_api.WEBHOOK_EVENTS,
     )
     return True

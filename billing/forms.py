@@ -11,10 +11,14 @@ class AllocationForm(forms.Form):
 
     action = forms.ChoiceField(
         choices=[("allocate", "Add credits"), ("deduct", "Deduct credits")],
-        widget=forms.RadioSelect, initial="allocate", label="Action",
+        widget=forms.RadioSelect,
+        initial="allocate",
+        label="Action",
     )
     credits = forms.IntegerField(
-        label="Credits", min_value=1, max_value=MAX_CREDITS,
+        label="Credits",
+        min_value=1,
+        max_value=MAX_CREDITS,
         error_messages={
             "invalid": "Enter a whole number of credits.",
             "min_value": "Enter at least 1 credit.",
@@ -22,7 +26,8 @@ class AllocationForm(forms.Form):
         },
     )
     description = forms.CharField(
-        label="Description", max_length=300,
+        label="Description",
+        max_length=300,
         help_text="Shown in the client's history, e.g. “Invoice #INV-2024-001” or the reason for a deduction.",
         error_messages={"required": "Enter a description: it is shown in the client's history."},
     )
@@ -45,9 +50,14 @@ class AllocationForm(forms.Form):
 class MinutesForm(forms.Form):
     """How many call minutes an agency buys from the platform (limits in settings)."""
 
-    minutes = forms.IntegerField(label="Minutes", min_value=1, error_messages={
-        "invalid": "Enter a whole number of minutes.", "min_value": "Enter a whole number of minutes.",
-    })
+    minutes = forms.IntegerField(
+        label="Minutes",
+        min_value=1,
+        error_messages={
+            "invalid": "Enter a whole number of minutes.",
+            "min_value": "Enter a whole number of minutes.",
+        },
+    )
 
     def clean_minutes(self):
         from .minutes import MinutesRefused, minutes_validate  # forms stay importable without billing services

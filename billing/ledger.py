@@ -73,8 +73,7 @@ def entry_post(
     model, pk, column, owner = _account(organization, agency)
     with transaction.atomic():
         # The alert threshold comes with the lock: a debit below it records the crossing (billing.crossings).
-        balance, threshold = model.objects.select_for_update().values_list(
-            column, "low_balance_threshold").get(pk=pk)
+        balance, threshold = model.objects.select_for_update().values_list(column, "low_balance_threshold").get(pk=pk)
         existing = LedgerEntry.objects.filter(reference=reference, **owner).first()
         if existing is not None:
             return Posted(existing, created=False)
@@ -82,26 +81,54 @@ def entry_post(
             raise InsufficientBalance(balance, -amount)
         model.objects.filter(pk=pk).update(**{column: F(column) + amount})
         entry = LedgerEntry.objects.create(
-            amount=amount, kind=kind, reference=reference, description=description[:300],
-            balance_after=balance + amount, actor=actor, purchase=purchase, **owner,
+            amount=amount,
+            kind=kind,
+            reference=reference,
+            description=description[:300],
+            balance_after=balance + amount,
+            actor=actor,
+            purchase=purchase,
+            **owner,
         )
         if amount < 0 and threshold is not None:  # under the row lock: exactly one debit sees the crossing
-            crossings.crossings_record([crossings.account_drop(
-                organization=organization, agency=agency, threshold=threshold,
-                before=balance, reference=reference, after=balance + amount)])
+            crossings.crossings_record(
+                [
+                    crossings.account_drop(
+                        organization=organization,
+                        agency=agency,
+                        threshold=threshold,
+                        before=balance,
+                        reference=reference,
+                        after=balance + amount,
+                    )
+                ]
+            )
     return Posted(entry, created=True)
 
 
 def credits_allocate(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin grants credits by hand."""
-    return entry_post(organization=organization, amount=amount, kind=Kind.ALLOCATION,
-                      reference=reference, description=description, actor=actor)
+    return entry_post(
+        organization=organization,
+        amount=amount,
+        kind=Kind.ALLOCATION,
+        reference=reference,
+        description=description,
+        actor=actor,
+    )
 
 
 def credits_deduct(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin takes credits back by hand; never below zero."""
-    return entry_post(organization=organization, amount=-amount, kind=Kind.DEDUCTION,
-                      reference=reference, description=description, actor=actor, allow_negative=False)
+    return entry_post(
+        organization=organization,
+        amount=-amount,
+        kind=Kind.DEDUCTION,
+        reference=reference,
+        description=description,
+        actor=actor,
+        allow_negative=False,
+    )
 
 
 @dataclass(frozen=True)
@@ -115,11 +142,15 @@ def balances_check() -> list[Mismatch]:
     """Every account whose balance column differs from the sum of its entries."""
     org_sums = dict(
         LedgerEntry.objects.filter(organization__isnull=False)
-        .values_list("organization").annotate(total=Sum("amount")).values_list("organization", "total")
+        .values_list("organization")
+        .annotate(total=Sum("amount"))
+        .values_list("organization", "total")
     )
     agency_sums = dict(
         LedgerEntry.objects.filter(agency__isnull=False)
-        .values_list("agency").annotate(total=Sum("amount")).values_list("agency", "total")
+        .values_list("agency")
+        .annotate(total=Sum("amount"))
+        .values_list("agency", "total")
     )
     problems = []
     for pk, name, balance in Organization.objects.values_list("pk", "name", "credits_balance"):
@@ -141,33 +172,49 @@ def purchases_check() -> list[Mismatch]:
     """
     sums = dict(
         LedgerEntry.objects.filter(purchase__isnull=False)
-        .values_list("purchase").annotate(total=Sum("amount")).values_list("purchase", "total")
+        .values_list("purchase")
+        .annotate(total=Sum("amount"))
+        .values_list("purchase", "total")
     )
     # A client's purchase moves that client's credits; a minute purchase its agency's minutes.
     off_client = Q(purchase__organization__isnull=False) & (
-        Q(organization__isnull=True) | ~Q(organization=F("purchase__organization")))
-    off_agency = Q(purchase__organization__isnull=True) & (
-        Q(agency__isnull=True) | ~Q(agency=F("purchase__agency")))
+        Q(organization__isnull=True) | ~Q(organization=F("purchase__organization"))
+    )
+    off_agency = Q(purchase__organization__isnull=True) & (Q(agency__isnull=True) | ~Q(agency=F("purchase__agency")))
     misplaced = set(
-        LedgerEntry.objects.filter(purchase__isnull=False).filter(off_client | off_agency)
+        LedgerEntry.objects.filter(purchase__isnull=False)
+        .filter(off_client | off_agency)
         .values_list("purchase", flat=True)
     )
     problems = []
     for purchase in Purchase.objects.only(
-        "pk", "credits", "credits_refunded", "credits_disputed", "fulfilled_at", "organization_id", "agency_id",
+        "pk",
+        "credits",
+        "credits_refunded",
+        "credits_disputed",
+        "fulfilled_at",
+        "organization_id",
+        "agency_id",
     ).iterator():
         total = sums.get(purchase.pk, 0)
         if total != purchase.credits_kept or purchase.pk in misplaced:
-            owner = (f"agency {purchase.agency_id}, minutes" if purchase.is_minutes
-                     else f"organization {purchase.organization_id}")
+            owner = (
+                f"agency {purchase.agency_id}, minutes"
+                if purchase.is_minutes
+                else f"organization {purchase.organization_id}"
+            )
             problems.append(Mismatch(f"purchase {purchase.pk} ({owner})", purchase.credits_kept, total))
     return problems
 
 
 def purchase_totals() -> tuple[int, int]:
     """(credits fulfilled Checkout sessions hold after refunds and disputes, credits purchase entries add up to)."""
-    expected = sum(p.credits_kept for p in Purchase.objects.filter(fulfilled_at__isnull=False).only(
-        "credits", "credits_refunded", "credits_disputed", "fulfilled_at").iterator())
+    expected = sum(
+        p.credits_kept
+        for p in Purchase.objects.filter(fulfilled_at__isnull=False)
+        .only("credits", "credits_refunded", "credits_disputed", "fulfilled_at")
+        .iterator()
+    )
     posted = LedgerEntry.objects.filter(purchase__isnull=False).aggregate(total=Sum("amount"))["total"] or 0
     return expected, posted
 
@@ -187,8 +234,15 @@ def minutes_add(*, agency: Agency, amount: int, description: str, actor, referen
     A removal never takes the balance below zero.
     """
     kind = Kind.ALLOCATION if amount > 0 else Kind.ADJUSTMENT
-    return entry_post(agency=agency, amount=amount, kind=kind, reference=reference,
-                      description=description, actor=actor, allow_negative=amount > 0)
+    return entry_post(
+        agency=agency,
+        amount=amount,
+        kind=kind,
+        reference=reference,
+        description=description,
+        actor=actor,
+        allow_negative=amount > 0,
+    )
 
 
 @dataclass(frozen=True)
@@ -236,8 +290,13 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
                 [agency_id, *ids],
             )
             rows = cursor.fetchall()
-    return LockedAccounts(agency_id, row[0], {pk: balance for pk, balance, _ in rows},
-                          agency_threshold=row[1], organization_thresholds={pk: limit for pk, _, limit in rows})
+    return LockedAccounts(
+        agency_id,
+        row[0],
+        {pk: balance for pk, balance, _ in rows},
+        agency_threshold=row[1],
+        organization_thresholds={pk: limit for pk, _, limit in rows},
+    )
 
 
 @dataclass(frozen=True)
@@ -257,7 +316,11 @@ class PairedPosting:
 
 
 def paired_debits_post(
-    *, locked: LockedAccounts, debits: list[PairedDebit], kind: str = Kind.USAGE, actor=None,
+    *,
+    locked: LockedAccounts,
+    debits: list[PairedDebit],
+    kind: str = Kind.USAGE,
+    actor=None,
 ) -> list[PairedPosting]:
     """Post many client+agency debit pairs in a few statements; one PairedPosting per debit.
 
@@ -281,27 +344,59 @@ def paired_debits_post(
         if not isinstance(debit.amount, int) or isinstance(debit.amount, bool) or debit.amount <= 0:
             raise ValueError("a paired debit amount must be a positive integer")
         if debit.organization_id not in org_balances:
-            raise ValueError(f"organization {debit.organization_id} is not a locked client of agency {locked.agency_id}")
+            raise ValueError(
+                f"organization {debit.organization_id} is not a locked client of agency {locked.agency_id}"
+            )
         org_balances[debit.organization_id] -= debit.amount
         agency_balance -= debit.amount
         description = debit.description[:300]
-        rows.append((debit.organization_id, None, -debit.amount, kind, debit.reference,
-                     org_balances[debit.organization_id], actor_id, description, now))
-        rows.append((None, locked.agency_id, -debit.amount, kind, debit.reference,
-                     agency_balance, actor_id, description, now))
+        rows.append(
+            (
+                debit.organization_id,
+                None,
+                -debit.amount,
+                kind,
+                debit.reference,
+                org_balances[debit.organization_id],
+                actor_id,
+                description,
+                now,
+            )
+        )
+        rows.append(
+            (None, locked.agency_id, -debit.amount, kind, debit.reference, agency_balance, actor_id, description, now)
+        )
         postings.append(PairedPosting(org_balances[debit.organization_id], agency_balance))
     if not rows:
         return postings
 
-    db.rows_insert(model=LedgerEntry, rows=rows, fields=[
-        "organization", "agency", "amount", "kind", "reference", "balance_after", "actor", "description", "created_at",
-    ])
-    db.balances_swap(model=Agency, field="minutes_balance",
-                     changes={locked.agency_id: (locked.agency_balance, agency_balance)})
-    db.balances_swap(model=Organization, field="credits_balance", changes={
-        pk: (locked.organization_balances[pk], balance)
-        for pk, balance in org_balances.items() if balance != locked.organization_balances[pk]
-    })
+    db.rows_insert(
+        model=LedgerEntry,
+        rows=rows,
+        fields=[
+            "organization",
+            "agency",
+            "amount",
+            "kind",
+            "reference",
+            "balance_after",
+            "actor",
+            "description",
+            "created_at",
+        ],
+    )
+    db.balances_swap(
+        model=Agency, field="minutes_balance", changes={locked.agency_id: (locked.agency_balance, agency_balance)}
+    )
+    db.balances_swap(
+        model=Organization,
+        field="credits_balance",
+        changes={
+            pk: (locked.organization_balances[pk], balance)
+            for pk, balance in org_balances.items()
+            if balance != locked.organization_balances[pk]
+        },
+    )
     # Still under the locks: a debit that takes a balance below its alert threshold records the crossing.
     _paired_crossings_record(locked, debits, postings)
     return postings
@@ -319,9 +414,18 @@ def _paired_crossings_record(locked: LockedAccounts, debits: list[PairedDebit], 
     for debit, posting in zip(debits, postings):
         if debit.organization_id in thresholds:
             steps.setdefault(debit.organization_id, []).append((debit.reference, posting.organization_balance_after))
-    drops = [crossings.Drop(pk, None, thresholds[pk], locked.organization_balances[pk], org_steps)
-             for pk, org_steps in steps.items()]
+    drops = [
+        crossings.Drop(pk, None, thresholds[pk], locked.organization_balances[pk], org_steps)
+        for pk, org_steps in steps.items()
+    ]
     if locked.agency_threshold is not None:
-        drops.append(crossings.Drop(None, locked.agency_id, locked.agency_threshold, locked.agency_balance,
-                                    [(d.reference, p.agency_balance_after) for d, p in zip(debits, postings)]))
+        drops.append(
+            crossings.Drop(
+                None,
+                locked.agency_id,
+                locked.agency_threshold,
+                locked.agency_balance,
+                [(d.reference, p.agency_balance_after) for d, p in zip(debits, postings)],
+            )
+        )
     crossings.crossings_record(drops)

@@ -80,23 +80,40 @@ def minutes_purchase_start(*, agency: Agency, user, minutes: int) -> Started:
     quote = minutes_quote(agency=agency, minutes=minutes)
     reference = uuid.uuid4().hex
     metadata = {"purchase": reference, "agency_id": str(agency.pk), "minutes": str(minutes)}
-    session = stripe_api.session_create(account=account, idempotency_key=f"minutes-{reference}", params={
-        "mode": "payment",
-        "line_items": [{"price_data": {
-            "currency": quote.currency.lower(), "unit_amount": quote.amount_cents,
-            "product_data": {"name": f"{minutes:,} call minutes"},
-        }, "quantity": 1}],
-        "client_reference_id": client_reference(agency_id=agency.pk, organization_id=None),
-        "customer_email": user.email,
-        "metadata": metadata,
-        "payment_intent_data": {"metadata": metadata},
-        "success_url": _console_url("console_billing:minutes_success") + "?session_id={CHECKOUT_SESSION_ID}",
-        "cancel_url": _console_url("console_billing:minutes_cancelled", reference=reference),
-    })
+    session = stripe_api.session_create(
+        account=account,
+        idempotency_key=f"minutes-{reference}",
+        params={
+            "mode": "payment",
+            "line_items": [
+                {
+                    "price_data": {
+                        "currency": quote.currency.lower(),
+                        "unit_amount": quote.amount_cents,
+                        "product_data": {"name": f"{minutes:,} call minutes"},
+                    },
+                    "quantity": 1,
+                }
+            ],
+            "client_reference_id": client_reference(agency_id=agency.pk, organization_id=None),
+            "customer_email": user.email,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+            "success_url": _console_url("console_billing:minutes_success") + "?session_id={CHECKOUT_SESSION_ID}",
+            "cancel_url": _console_url("console_billing:minutes_cancelled", reference=reference),
+        },
+    )
     purchase = Purchase.objects.create(
-        reference=reference, agency=agency, organization=None, package=None, buyer=user,
-        credits=minutes, amount_cents=quote.amount_cents, currency=quote.currency,
-        livemode=bool(session.livemode), stripe_session_id=session.id,
+        reference=reference,
+        agency=agency,
+        organization=None,
+        package=None,
+        buyer=user,
+        credits=minutes,
+        amount_cents=quote.amount_cents,
+        currency=quote.currency,
+        livemode=bool(session.livemode),
+        stripe_session_id=session.id,
     )
     return Started(purchase=purchase, checkout_url=session.url)
 

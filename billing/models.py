@@ -24,19 +24,29 @@ class LedgerEntry(models.Model):
         ADJUSTMENT = "adjustment", "Adjustment"
 
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
     amount = models.BigIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reference = models.CharField(max_length=200)
     balance_after = models.BigIntegerField()
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     description = models.CharField(max_length=300, blank=True)
     # The Checkout purchase an entry credits, refunds or holds; ledger_check adds these up and
     # checks each sits on its purchase's own account (the client, or the agency for minutes).
     purchase = models.ForeignKey(
-        "Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries",
+        "Purchase",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -50,11 +60,13 @@ class LedgerEntry(models.Model):
                 name="ledger_entry_one_account",
             ),
             models.UniqueConstraint(
-                fields=["organization", "reference"], condition=Q(organization__isnull=False),
+                fields=["organization", "reference"],
+                condition=Q(organization__isnull=False),
                 name="ledger_reference_unique_per_organization",
             ),
             models.UniqueConstraint(
-                fields=["agency", "reference"], condition=Q(agency__isnull=False),
+                fields=["agency", "reference"],
+                condition=Q(agency__isnull=False),
                 name="ledger_reference_unique_per_agency",
             ),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_nonzero"),
@@ -82,8 +94,13 @@ class PurchaseStatus(models.TextChoices):
 
 
 # Statuses of a purchase that has not (yet) credited anything.
-UNFULFILLED = [PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.FAILED, PurchaseStatus.EXPIRED,
-               PurchaseStatus.MISMATCH]
+UNFULFILLED = [
+    PurchaseStatus.PENDING,
+    PurchaseStatus.PROCESSING,
+    PurchaseStatus.FAILED,
+    PurchaseStatus.EXPIRED,
+    PurchaseStatus.MISMATCH,
+]
 
 
 class DisputeStatus(models.TextChoices):
@@ -112,16 +129,28 @@ class Purchase(models.Model):
     DisputeStatus = DisputeStatus
     UNFULFILLED = UNFULFILLED
 
-    reference = models.CharField(max_length=32, unique=True, help_text="Sent to Stripe as metadata and idempotency key.")
+    reference = models.CharField(
+        max_length=32, unique=True, help_text="Sent to Stripe as metadata and idempotency key."
+    )
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="purchases")
     # Empty for minutes an agency buys from the platform (then `agency` is the buyer).
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="purchases",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchases",
     )
     package = models.ForeignKey(
-        "agencies.CreditPackage", null=True, blank=True, on_delete=models.PROTECT, related_name="purchases",
+        "agencies.CreditPackage",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchases",
     )
-    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # The package's terms when it was sold: what Stripe must have charged.
     credits = models.PositiveIntegerField()
     amount_cents = models.PositiveIntegerField()
@@ -153,26 +182,37 @@ class Purchase(models.Model):
             models.CheckConstraint(condition=Q(currency__in=["EUR", "USD", "GBP"]), name="purchase_currency_known"),
             models.CheckConstraint(condition=Q(status__in=PurchaseStatus.values), name="purchase_status_known"),
             models.CheckConstraint(
-                condition=Q(dispute_status__in=DisputeStatus.values), name="purchase_dispute_status_known",
+                condition=Q(dispute_status__in=DisputeStatus.values),
+                name="purchase_dispute_status_known",
             ),
-            models.CheckConstraint(condition=Q(refunded_cents__lte=F("amount_cents")), name="purchase_refund_within_amount"),
-            models.CheckConstraint(condition=Q(dispute_cents__lte=F("amount_cents")), name="purchase_dispute_within_amount"),
+            models.CheckConstraint(
+                condition=Q(refunded_cents__lte=F("amount_cents")), name="purchase_refund_within_amount"
+            ),
+            models.CheckConstraint(
+                condition=Q(dispute_cents__lte=F("amount_cents")), name="purchase_dispute_within_amount"
+            ),
             models.CheckConstraint(
                 condition=Q(credits_refunded__lte=F("credits") - F("credits_disputed")),
                 name="purchase_removed_within_credits",
             ),
             # Credited exactly when fulfilled; only credited purchases give credits back.
             models.CheckConstraint(
-                condition=(Q(fulfilled_at__isnull=True) & Q(status__in=UNFULFILLED)
-                           & Q(credits_refunded=0) & Q(credits_disputed=0))
+                condition=(
+                    Q(fulfilled_at__isnull=True)
+                    & Q(status__in=UNFULFILLED)
+                    & Q(credits_refunded=0)
+                    & Q(credits_disputed=0)
+                )
                 | (Q(fulfilled_at__isnull=False) & ~Q(status__in=UNFULFILLED)),
                 name="purchase_fulfilled_matches_status",
             ),
             models.CheckConstraint(
-                condition=~Q(status="mismatch") | ~Q(mismatch_reason=""), name="purchase_mismatch_has_reason",
+                condition=~Q(status="mismatch") | ~Q(mismatch_reason=""),
+                name="purchase_mismatch_has_reason",
             ),
             models.UniqueConstraint(
-                fields=["agency", "stripe_payment_intent_id"], condition=~Q(stripe_payment_intent_id=""),
+                fields=["agency", "stripe_payment_intent_id"],
+                condition=~Q(stripe_payment_intent_id=""),
                 name="purchase_payment_intent_unique_per_agency",
             ),
             # Minute purchases are all paid on the platform's one Stripe account.
@@ -242,8 +282,9 @@ class StripeEvent(models.Model):
         ordering = ["-processed_at", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["agency", "event_id"], name="stripe_event_once_per_agency"),
-            models.UniqueConstraint(fields=["event_id"], condition=Q(agency__isnull=True),
-                                    name="stripe_event_once_for_platform"),
+            models.UniqueConstraint(
+                fields=["event_id"], condition=Q(agency__isnull=True), name="stripe_event_once_for_platform"
+            ),
         ]
 
     def __str__(self):
@@ -261,10 +302,15 @@ class BalanceCrossing(models.Model):
     """
 
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_crossings",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="balance_crossings",
     )
-    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE,
-                               related_name="balance_crossings")
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_crossings"
+    )
     threshold = models.PositiveIntegerField()
     balance_before = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -285,10 +331,16 @@ class BalanceCrossing(models.Model):
                 name="balance_crossing_is_a_crossing",
             ),
             # A ledger reference is posted once per account, so it crosses at most once.
-            models.UniqueConstraint(fields=["organization", "reference"], condition=Q(organization__isnull=False),
-                                    name="balance_crossing_once_per_org_debit"),
-            models.UniqueConstraint(fields=["agency", "reference"], condition=Q(agency__isnull=False),
-                                    name="balance_crossing_once_per_agency_debit"),
+            models.UniqueConstraint(
+                fields=["organization", "reference"],
+                condition=Q(organization__isnull=False),
+                name="balance_crossing_once_per_org_debit",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "reference"],
+                condition=Q(agency__isnull=False),
+                name="balance_crossing_once_per_agency_debit",
+            ),
         ]
         indexes = [models.Index(fields=["created_at"], condition=Q(taken_at__isnull=True), name="balance_crossing_new")]
 

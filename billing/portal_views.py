@@ -28,7 +28,8 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 def home(request):
     organization = access.organization_or_404(request)
     page = Paginator(selectors.ledger_history(organization=organization), HISTORY_PAGE_SIZE).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "billing/home.html", {"organization": organization, "page": page})
 
 
@@ -38,9 +39,14 @@ def buy(request):
     packages = list(CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk))
     # What each costs with the VAT the client's billing details call for (the agency's seller details, once).
     terms = invoice_terms.package_checkout_terms(agency=request.agency, organization=organization, packages=packages)
-    return render(request, "billing/buy.html", {
-        "organization": organization, "offers": [(package, terms[package.pk]) for package in packages],
-    })
+    return render(
+        request,
+        "billing/buy.html",
+        {
+            "organization": organization,
+            "offers": [(package, terms[package.pk]) for package in packages],
+        },
+    )
 
 
 @login_required
@@ -53,8 +59,9 @@ def buy_package(request, package_id):
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected) as exc:
         # Nothing was written; the agency's key, price or Stripe itself is at fault, not the client.
         unavailable = isinstance(exc, stripe_api.StripeUnavailable)
-        return render(request, "billing/checkout_error.html", {"unavailable": unavailable},
-                      status=503 if unavailable else 502)
+        return render(
+            request, "billing/checkout_error.html", {"unavailable": unavailable}, status=503 if unavailable else 502
+        )
     return HttpResponseSeeOther(started.checkout_url)
 
 
@@ -64,14 +71,22 @@ def purchase_success(request):
     """Where Stripe sends the client after paying: confirm with Stripe and credit, once."""
     organization = access.organization_or_404(request)
     purchase = get_object_or_404(
-        Purchase, stripe_session_id=request.GET.get("session_id", ""), organization=organization,
+        Purchase,
+        stripe_session_id=request.GET.get("session_id", ""),
+        organization=organization,
     )
     agency = Agency.objects.get(pk=purchase.agency_id)  # with its secret key, which the cached one lacks
     purchase, unconfirmed = checkout.purchase_confirm(account=accounts.agency_account(agency), purchase=purchase)
     organization.refresh_from_db(fields=["credits_balance"])
-    return render(request, "billing/success.html", {
-        "organization": organization, "purchase": purchase, "unconfirmed": unconfirmed,
-    })
+    return render(
+        request,
+        "billing/success.html",
+        {
+            "organization": organization,
+            "purchase": purchase,
+            "unconfirmed": unconfirmed,
+        },
+    )
 
 
 @login_required

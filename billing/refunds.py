@@ -31,8 +31,14 @@ def _share(credits: int, cents: int, of_cents: int) -> int:
 
 
 def _post(purchase: Purchase, *, amount: int, kind: str, reference: str, description: str) -> None:
-    posted = ledger.entry_post(**purchase.ledger_account(), amount=amount, kind=kind,
-                               reference=reference, description=description, purchase=purchase)
+    posted = ledger.entry_post(
+        **purchase.ledger_account(),
+        amount=amount,
+        kind=kind,
+        reference=reference,
+        description=description,
+        purchase=purchase,
+    )
     if not posted.created:
         # The counters on the locked purchase said this change was not made yet.
         raise RuntimeError(f"ledger reference {reference} already used: purchase {purchase.pk} is out of step")
@@ -46,22 +52,34 @@ def credits_sync(purchase: Purchase) -> None:
     refunded = _share(purchase.credits, purchase.refunded_cents, purchase.amount_cents)
     held = 0
     if purchase.dispute_status in (Dispute.OPEN, Dispute.LOST):
-        held = min(_share(purchase.credits, purchase.dispute_cents, purchase.amount_cents),
-                   purchase.credits - refunded)
+        held = min(_share(purchase.credits, purchase.dispute_cents, purchase.amount_cents), purchase.credits - refunded)
     if refunded > purchase.credits_refunded:
         removed = refunded - purchase.credits_refunded
-        _post(purchase, amount=-removed, kind=Kind.REFUND, reference=f"purchase:{purchase.pk}:refunded:{refunded}",
-              description=f"Refund ({money(purchase.refunded_cents, purchase.currency)} refunded so far): "
-                          f"{removed:,} {purchase.unit} removed")
+        _post(
+            purchase,
+            amount=-removed,
+            kind=Kind.REFUND,
+            reference=f"purchase:{purchase.pk}:refunded:{refunded}",
+            description=f"Refund ({money(purchase.refunded_cents, purchase.currency)} refunded so far): "
+            f"{removed:,} {purchase.unit} removed",
+        )
         purchase.credits_refunded = refunded
     if held > purchase.credits_disputed:
-        _post(purchase, amount=-(held - purchase.credits_disputed), kind=Kind.DISPUTE,
-              reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:held:{held}",
-              description=f"Payment disputed: {held - purchase.credits_disputed:,} {purchase.unit} held")
+        _post(
+            purchase,
+            amount=-(held - purchase.credits_disputed),
+            kind=Kind.DISPUTE,
+            reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:held:{held}",
+            description=f"Payment disputed: {held - purchase.credits_disputed:,} {purchase.unit} held",
+        )
     elif held < purchase.credits_disputed:
-        _post(purchase, amount=purchase.credits_disputed - held, kind=Kind.REVERSAL,
-              reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:released:{held}",
-              description=f"Dispute won: {purchase.credits_disputed - held:,} {purchase.unit} returned")
+        _post(
+            purchase,
+            amount=purchase.credits_disputed - held,
+            kind=Kind.REVERSAL,
+            reference=f"purchase:{purchase.pk}:dispute:{purchase.dispute_id}:released:{held}",
+            description=f"Dispute won: {purchase.credits_disputed - held:,} {purchase.unit} returned",
+        )
     purchase.credits_disputed = held
     purchase.status = _status(purchase)
 

@@ -9,13 +9,15 @@ from .models import LedgerEntry, Purchase
 
 def ledger_history(*, organization: Organization) -> QuerySet[LedgerEntry]:
     """An organization's ledger entries, newest first, with who made them."""
-    return (LedgerEntry.objects.filter(organization=organization)
-            .select_related("actor").order_by("-created_at", "-pk"))
+    return LedgerEntry.objects.filter(organization=organization).select_related("actor").order_by("-created_at", "-pk")
 
 
 def agency_purchases(*, agency: Agency) -> QuerySet[Purchase]:
     """The agency's clients' purchases, newest first, with client and package in the same query.
 
     Minutes the agency bought from the platform are its own purchases, listed by billing.minutes."""
-    return (Purchase.objects.filter(agency=agency, organization__isnull=False)
-            .select_related("organization", "package", "buyer").order_by("-created_at", "-pk"))
+    return (
+        Purchase.objects.filter(agency=agency, organization__isnull=False)
+        .select_related("organization", "package", "buyer")
+        .order_by("-created_at", "-pk")
+    )

@@ -29,9 +29,13 @@ NETWORK_RETRIES = 1
 WEBHOOK_TOLERANCE_SECONDS = 300
 # What the portal's webhook handles; what an endpoint registered for it listens to.
 WEBHOOK_EVENTS = [
-    "checkout.session.completed", "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed", "checkout.session.expired", "charge.refunded",
-    "charge.dispute.created", "charge.dispute.closed",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
 ]
 
 
@@ -81,7 +85,9 @@ def _client(secret_key: str) -> stripe.StripeClient:
         raise StripeRejected("auth")
     base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE.rstrip("/")} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
-        secret_key, base_addresses=base, max_network_retries=NETWORK_RETRIES,
+        secret_key,
+        base_addresses=base,
+        max_network_retries=NETWORK_RETRIES,
         http_client=_http_client(settings.STRIPE_TIMEOUT_SECONDS),
     )
 
@@ -110,6 +116,7 @@ def _call(operation: str, secret_key: str, func):
 
 # --- Reads ------------------------------------------------------------------------
 
+
 def session_retrieve(*, account: StripeAccount, session_id: str):
     return _call("session retrieve", account.secret_key, lambda c: c.v1.checkout.sessions.retrieve(session_id))
 
@@ -119,8 +126,9 @@ def charge_retrieve(*, account: StripeAccount, charge_id: str):
 
 
 def payment_intent_retrieve(*, account: StripeAccount, payment_intent_id: str):
-    return _call("payment intent retrieve", account.secret_key,
-                 lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
+    return _call(
+        "payment intent retrieve", account.secret_key, lambda c: c.v1.payment_intents.retrieve(payment_intent_id)
+    )
 
 
 def dispute_retrieve(*, account: StripeAccount, dispute_id: str):
@@ -151,19 +159,27 @@ def event_construct(*, account: StripeAccount, payload: bytes, signature: str | 
 
 # --- Writes -----------------------------------------------------------------------
 
+
 def session_create(*, account: StripeAccount, params: dict, idempotency_key: str):
-    return _call("session create", account.secret_key,
-                 lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}))
+    return _call(
+        "session create",
+        account.secret_key,
+        lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}),
+    )
 
 
 def product_create(*, account: StripeAccount, params: dict, idempotency_key: str):
-    return _call("product create", account.secret_key,
-                 lambda c: c.v1.products.create(params, {"idempotency_key": idempotency_key}))
+    return _call(
+        "product create",
+        account.secret_key,
+        lambda c: c.v1.products.create(params, {"idempotency_key": idempotency_key}),
+    )
 
 
 def price_create(*, account: StripeAccount, params: dict, idempotency_key: str):
-    return _call("price create", account.secret_key,
-                 lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key}))
+    return _call(
+        "price create", account.secret_key, lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key})
+    )
 
 
 def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_key: str) -> str:
@@ -172,6 +188,7 @@ def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_ke
     Stripe shows a signing secret only when an endpoint is created, so an
     endpoint whose secret we no longer know is replaced rather than reused.
     """
+
     def replace(client):
         for endpoint in client.v1.webhook_endpoints.list({"limit": 100}).data:
             if endpoint.url == url:
@@ -181,16 +198,19 @@ def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_ke
             {"idempotency_key": idempotency_key},
         )
         return created.secret
+
     return _call("webhook endpoint replace", account.secret_key, replace)
 
 
-def customer_sync(*, account: StripeAccount, customer_id: str, params: dict, tax_id: dict | None,
-                  idempotency_key: str) -> str:
+def customer_sync(
+    *, account: StripeAccount, customer_id: str, params: dict, tax_id: dict | None, idempotency_key: str
+) -> str:
     """Update the customer (name, email, address) and its one tax id, or create it; return its id.
 
     A customer id Stripe does not know (another account, test keys swapped for
     live ones) is replaced by a new customer.
     """
+
     def sync(client):
         if customer_id:
             try:
@@ -206,14 +226,18 @@ def customer_sync(*, account: StripeAccount, customer_id: str, params: dict, tax
                     else:
                         client.v1.customers.tax_ids.delete(customer.id, existing.id)
                 if tax_id and not kept:
-                    client.v1.customers.tax_ids.create(customer.id, tax_id, {"idempotency_key": f"{idempotency_key}-tax"})
+                    client.v1.customers.tax_ids.create(
+                        customer.id, tax_id, {"idempotency_key": f"{idempotency_key}-tax"}
+                    )
                 return customer.id
         created = {**params, "tax_id_data": [tax_id]} if tax_id else params
         return client.v1.customers.create(created, {"idempotency_key": idempotency_key}).id
+
     return _call("customer sync", account.secret_key, sync)
 
 
 # --- Checking an agency's settings ------------------------------------------------
+
 
 @dataclass
 class SettingsCheck:
@@ -225,7 +249,9 @@ class SettingsCheck:
         self.errors.setdefault(field_name, []).append(message)
 
 
-def settings_problems(*, secret_key: str, product_id: str, price_id: str, packages, webhook_url: str = "") -> SettingsCheck:
+def settings_problems(
+    *, secret_key: str, product_id: str, price_id: str, packages, webhook_url: str = ""
+) -> SettingsCheck:
     """Ask Stripe whether the settings work: key valid, product and price exist, the price is
     one-time, belongs to the product and costs what one of the packages costs.
 
@@ -241,7 +267,9 @@ def settings_problems(*, secret_key: str, product_id: str, price_id: str, packag
         if product_id:
             product = _optional(secret_key, "product retrieve", lambda c: c.v1.products.retrieve(product_id))
             if product is None:
-                check.add("stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode).")
+                check.add(
+                    "stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode)."
+                )
         if price_id:
             price = _optional(secret_key, "price retrieve", lambda c: c.v1.prices.retrieve(price_id))
             if price is None:
@@ -257,9 +285,9 @@ def settings_problems(*, secret_key: str, product_id: str, price_id: str, packag
     except StripeRejected as exc:
         message = {
             "auth": f"Stripe refused this secret key. Copy the {mode} secret key again from "
-                    "Stripe → Developers → API keys.",
+            "Stripe → Developers → API keys.",
             "permission": "This restricted key may not read products and prices. Give it read access to "
-                          "Products and Prices and write access to Checkout Sessions.",
+            "Products and Prices and write access to Checkout Sessions.",
         }.get(exc.kind, f"Stripe refused the check: {exc.detail}")
         return SettingsCheck(errors={"stripe_secret_key": [message]})
     return check
@@ -278,31 +306,42 @@ def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> N
     if not price.active:
         check.add("stripe_price_id", f"The price {price.id} is archived in Stripe. Use an active price.")
     if price.type != "one_time":
-        check.add("stripe_price_id", f"The price {price.id} is a recurring (subscription) price. "
-                                     "Credit packages are bought once: use a one-time price.")
+        check.add(
+            "stripe_price_id",
+            f"The price {price.id} is a recurring (subscription) price. "
+            "Credit packages are bought once: use a one-time price.",
+        )
     if product_id and price.product != product_id:
         check.add("stripe_price_id", f"The price {price.id} belongs to product {price.product}, not to {product_id}.")
     packages = list(packages)
     if packages and not any(
         p.price_cents == price.unit_amount and p.currency.lower() == price.currency for p in packages
     ):
-        offered = ", ".join(f"{p.credits} credits for {money_format(p.price_cents, p.currency, symbol=False)}" for p in packages)
-        check.add("stripe_price_id", f"The price {price.id} is {money_format(price.unit_amount or 0, price.currency, symbol=False)}, "
-                                     f"but no package costs that (your packages: {offered}).")
+        offered = ", ".join(
+            f"{p.credits} credits for {money_format(p.price_cents, p.currency, symbol=False)}" for p in packages
+        )
+        check.add(
+            "stripe_price_id",
+            f"The price {price.id} is {money_format(price.unit_amount or 0, price.currency, symbol=False)}, "
+            f"but no package costs that (your packages: {offered}).",
+        )
 
 
 def _webhook_warnings(check: SettingsCheck, secret_key: str, webhook_url: str) -> None:
     try:
-        endpoints = _call("webhook endpoints list", secret_key,
-                          lambda c: c.v1.webhook_endpoints.list({"limit": 100})).data
+        endpoints = _call(
+            "webhook endpoints list", secret_key, lambda c: c.v1.webhook_endpoints.list({"limit": 100})
+        ).data
     except StripeRejected as exc:
         if exc.kind in ("permission", "invalid"):
             return  # a restricted key may not read endpoints; nothing to say
         raise
     mine = [e for e in endpoints if e.url == webhook_url and e.status == "enabled"]
     if not mine:
-        check.warnings.append(f"No enabled webhook endpoint in this Stripe account sends events to {webhook_url}: "
-                              "payments will only be credited when clients return to the portal.")
+        check.warnings.append(
+            f"No enabled webhook endpoint in this Stripe account sends events to {webhook_url}: "
+            "payments will only be credited when clients return to the portal."
+        )
         return
     listened = set().union(*(set(e.enabled_events) for e in mine))
     missing = [t for t in WEBHOOK_EVENTS if t not in listened and "*" not in listened]

@@ -43,6 +43,7 @@ DEFAULT_MAX_PARAMS = 50_000
 
 # SQL fragments are built once per process: names and features do not change while it runs.
 
+
 @cache
 def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
@@ -101,8 +102,9 @@ def _psycopg_cursor_class() -> type[Any]:
         with None psycopg ignores prepare=True.
         """
 
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
-                    binary: bool | None = None) -> Any:
+        def execute(
+            self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None
+        ) -> Any:
             if prepare is None:
                 prepare = len(params or ()) <= PREPARE_MAX_PARAMS
             return super().execute(query, params, prepare=prepare, binary=binary)
@@ -127,8 +129,9 @@ class _DebugCursor(CursorDebugWrapper):
             return CursorWrapper.execute(self, sql, params)
 
 
-def _through_execute_wrappers(db: BaseDatabaseWrapper, cursor: CursorWrapper, sql: str, params: Any,
-                              executor: Callable[..., Any]) -> Any:
+def _through_execute_wrappers(
+    db: BaseDatabaseWrapper, cursor: CursorWrapper, sql: str, params: Any, executor: Callable[..., Any]
+) -> Any:
     """Run `executor` as Django runs a statement: inside each of connection.execute_wrappers, outermost first."""
     context = {"connection": db, "cursor": cursor}
     for wrapper in reversed(db.execute_wrappers):
@@ -232,9 +235,13 @@ def first_read(sql: str, params: Sequence[Any] = ()) -> list[Row]:
     """
     # health_check_enabled / health_check_done: Django's own public flags (django-stubs lacks them);
     # close_if_unusable_or_obsolete resets the second when a request starts.
-    checking = (connection.vendor == "postgresql" and connection.connection is not None
-                and connection.health_check_enabled and not connection.health_check_done  # type: ignore[attr-defined]
-                and not connection.in_atomic_block)
+    checking = (
+        connection.vendor == "postgresql"
+        and connection.connection is not None
+        and connection.health_check_enabled  # type: ignore[attr-defined]
+        and not connection.health_check_done  # type: ignore[attr-defined]
+        and not connection.in_atomic_block
+    )
     if checking:
         connection.health_check_done = True  # type: ignore[attr-defined]  # this query is the check: no SELECT 1
     try:
@@ -273,9 +280,11 @@ def rows_insert(*, model: type[Model], fields: Sequence[str], rows: Sequence[Row
         row_sql = f"({placeholders(len(model_fields))})"
         step = _per_statement(len(model_fields))
         for start in range(0, len(rows), step):
-            part = rows[start:start + step]
-            cursor.execute(f"INSERT INTO {target} VALUES {', '.join([row_sql] * len(part))}",
-                           [value for row in part for value in row])
+            part = rows[start : start + step]
+            cursor.execute(
+                f"INSERT INTO {target} VALUES {', '.join([row_sql] * len(part))}",
+                [value for row in part for value in row],
+            )
 
 
 def balances_swap(*, model: type[Model], field: str, changes: dict[int, tuple[int, int]]) -> None:
@@ -290,7 +299,7 @@ def balances_swap(*, model: type[Model], field: str, changes: dict[int, tuple[in
     step = _per_statement(5)
     with hot_cursor() as cursor:
         for start in range(0, len(items), step):
-            part = items[start:start + step]
+            part = items[start : start + step]
             whens = " ".join(["WHEN %s THEN %s"] * len(part))
             cursor.execute(
                 f"UPDATE {table(model)} SET {balance} = CASE {pk} {whens} END "

@@ -58,7 +58,7 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 def env_rates(name: str, default: str = "") -> dict[str, Decimal]:
-    """"USD=0.92,GBP=1.17" -> {"USD": Decimal("0.92"), ...}: currency codes upper-cased, rates positive."""
+    """ "USD=0.92,GBP=1.17" -> {"USD": Decimal("0.92"), ...}: currency codes upper-cased, rates positive."""
     rates = {}
     for pair in env_list(name, default):
         code, _, rate = pair.partition("=")

@@ -36,6 +36,7 @@ def round_ratio(value: Ratio) -> int:
 
 # --- Margins: converting between the platform currency and a package currency ----------
 
+
 def exchange_rate(currency: str) -> Decimal | None:
     """Platform-currency units per unit of `currency` (EXCHANGE_RATES); None when none is set or it is not positive."""
     if currency == settings.PLATFORM_CURRENCY:
@@ -62,6 +63,7 @@ def margin_percent(*, profit_cents: int, price_cents: int) -> Decimal:
 
 
 # --- Display -----------------------------------------------------------------------------
+
 
 def money_format(cents: int | str | None, currency: str = "EUR", *, symbol: bool = True) -> str:
     """Minor units as text: 4000, "EUR" -> "€40.00"; with symbol=False "40.00 EUR". None or "" -> "".

@@ -145,8 +145,16 @@ def url_problem(url: str, *, schemes: tuple[str, ...] = ("http", "https")) -> st
     return ""
 
 
-def request(method: str, url: str, *, headers: dict[str, str], body: bytes | None = None, timeout: float,
-            max_bytes: int, schemes: tuple[str, ...] = ("http", "https")) -> Answer:
+def request(
+    method: str,
+    url: str,
+    *,
+    headers: dict[str, str],
+    body: bytes | None = None,
+    timeout: float,
+    max_bytes: int,
+    schemes: tuple[str, ...] = ("http", "https"),
+) -> Answer:
     """Send one request; any HTTP status comes back as an Answer, anything else as OutboundError."""
     problem = url_problem(url, schemes=schemes)
     if problem:

@@ -106,13 +106,17 @@ def _reclaim(task: AnyTask, *, lease_seconds: int, now: datetime) -> int:
     stale = _runs(task).filter(status=RUNNING, started_at__lt=now - timedelta(seconds=lease_seconds))
     # Conditional on RUNNING: a run that was only slow and finishes later still records its own outcome.
     count = stale.update(
-        status=FAILED, finished_at=now, return_value=None, exception_class_path=LEASE_EXPIRED,
+        status=FAILED,
+        finished_at=now,
+        return_value=None,
+        exception_class_path=LEASE_EXPIRED,
         traceback=f"{LEASE_EXPIRED}: still RUNNING {lease_seconds} s after it started; its worker is presumed "
-                  "dead (killed, out of memory, host lost). It no longer holds back another run.\n",
+        "dead (killed, out of memory, host lost). It no longer holds back another run.\n",
     )
     if count:
-        logger.warning("%s run(s) of %s were RUNNING past their %s s lease: marked failed",
-                       count, task.module_path, lease_seconds)
+        logger.warning(
+            "%s run(s) of %s were RUNNING past their %s s lease: marked failed", count, task.module_path, lease_seconds
+        )
     return count
 
 
@@ -159,8 +163,9 @@ def periodic_check() -> list[str]:
         if _runs(chain.task).filter(status=READY).exists():
             continue  # the usual case: one read on the queue's index, no lock
         if sweep_schedule(task=chain.task, delay_seconds=0):
-            logger.warning("Periodic task %s had no live run (its last one failed or died): queued one",
-                           chain.task.module_path)
+            logger.warning(
+                "Periodic task %s had no live run (its last one failed or died): queued one", chain.task.module_path
+            )
             queued.append(chain.task.module_path)
     return queued
 
@@ -178,8 +183,11 @@ def tasks_enqueue_once(*, task: AnyTask, keys: Iterable[Key], lease_seconds: int
     lease = settings.TASK_LEASE_SECONDS if lease_seconds is None else lease_seconds
     with queue_lock(task):
         _reclaim(task, lease_seconds=lease, now=timezone.now())
-        live = {args_kwargs["args"][0] for args_kwargs in _runs(task).filter(status__in=[READY, RUNNING])
-                .values_list("args_kwargs", flat=True) if args_kwargs.get("args")}
+        live = {
+            args_kwargs["args"][0]
+            for args_kwargs in _runs(task).filter(status__in=[READY, RUNNING]).values_list("args_kwargs", flat=True)
+            if args_kwargs.get("args")
+        }
         queued = [key for key in wanted if key not in live]
         for key in queued:
             task.enqueue(key)

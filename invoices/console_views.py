@@ -32,23 +32,33 @@ def _brand(agency: Agency, invoice) -> dict:
 def documents(request):
     agency = access.agency_or_404(request)
     page = Paginator(selectors.agency_invoices(agency=agency), PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "invoices/console_invoices.html", {
-        "agency": agency, "page": page, "seller": selectors.seller_of(agency=agency),
-        "credit_notes": selectors.agency_credit_notes(agency=agency)[:PAGE_SIZE],
-    })
+    return render(
+        request,
+        "invoices/console_invoices.html",
+        {
+            "agency": agency,
+            "page": page,
+            "seller": selectors.seller_of(agency=agency),
+            "credit_notes": selectors.agency_credit_notes(agency=agency)[:PAGE_SIZE],
+        },
+    )
 
 
 @login_required
 def seller(request):
     agency = access.agency_or_404(request)
-    form = SellerDetailsForm(request.POST or None, instance=selectors.seller_of(agency=agency),
-                             initial={"invoice_prefix": selectors.invoice_prefix(agency=agency)})
+    form = SellerDetailsForm(
+        request.POST or None,
+        instance=selectors.seller_of(agency=agency),
+        initial={"invoice_prefix": selectors.invoice_prefix(agency=agency)},
+    )
     if request.method == "POST" and form.is_valid():
         services.seller_details_save(agency=agency, data=form.cleaned_data)
         messages.success(request, "Seller details saved. Invoices issued from now on carry them.")
         return redirect("console_invoices:seller")
-    return render(request, "invoices/console_seller.html", {"agency": agency, "form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "invoices/console_seller.html", {"agency": agency, "form": form}, status=400 if form.errors else 200
+    )
 
 
 @login_required
@@ -60,8 +70,9 @@ def billing(request):
         services.billing_details_save(agency=agency, data=form.cleaned_data)
         messages.success(request, "Billing details saved.")
         return redirect("console_invoices:billing")
-    return render(request, "invoices/console_billing.html", {"agency": agency, "form": form},
-                  status=400 if form.errors else 200)
+    return render(
+        request, "invoices/console_billing.html", {"agency": agency, "form": form}, status=400 if form.errors else 200
+    )
 
 
 @never_cache

@@ -16,10 +16,13 @@ ADDRESS_ERRORS = {
 
 
 class _AddressForm(forms.ModelForm):
-    country = forms.ChoiceField(choices=[("", "Choose a country")] + CHOICES,
-                                error_messages={"required": "Choose the country.",
-                                                "invalid_choice": "Choose a country from the list (%(value)s is not "
-                                                                  "an ISO 3166 country code)."})
+    country = forms.ChoiceField(
+        choices=[("", "Choose a country")] + CHOICES,
+        error_messages={
+            "required": "Choose the country.",
+            "invalid_choice": "Choose a country from the list (%(value)s is not an ISO 3166 country code).",
+        },
+    )
 
     def clean(self):
         super().clean()
@@ -40,17 +43,23 @@ class BillingDetailsForm(_AddressForm):
         model = BillingDetails
         fields = ADDRESS_FIELDS
         error_messages = ADDRESS_ERRORS
-        help_texts = {"vat_id": "EU businesses: with a valid VAT ID of another EU country than ours, reverse charge "
-                                "applies (0 % VAT). Leave empty if you buy as a private person."}
+        help_texts = {
+            "vat_id": "EU businesses: with a valid VAT ID of another EU country than ours, reverse charge "
+            "applies (0 % VAT). Leave empty if you buy as a private person."
+        }
 
 
 class SellerDetailsForm(_AddressForm):
     """What an agency prints on its invoices, and how its package prices treat VAT."""
 
     prices_include_vat = forms.TypedChoiceField(
-        label="Package prices", coerce=lambda value: value == "True", widget=forms.RadioSelect,
-        choices=[(True, "include VAT (clients pay the package price)"),
-                 (False, "exclude VAT (VAT is added on top at checkout)")],
+        label="Package prices",
+        coerce=lambda value: value == "True",
+        widget=forms.RadioSelect,
+        choices=[
+            (True, "include VAT (clients pay the package price)"),
+            (False, "exclude VAT (VAT is added on top at checkout)"),
+        ],
     )
 
     class Meta:
@@ -69,6 +78,7 @@ class SellerDetailsForm(_AddressForm):
         data = super().clean()
         country = data.get("country")
         if country in vat.EU_COUNTRIES and not data.get("vat_id") and "vat_id" not in self.errors:
-            self.add_error("vat_id", f"A seller in {country_name(country)} prints its VAT ID on its invoices. "
-                                     "Enter it.")
+            self.add_error(
+                "vat_id", f"A seller in {country_name(country)} prints its VAT ID on its invoices. Enter it."
+            )
         return data

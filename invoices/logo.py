@@ -25,8 +25,14 @@ _NONE = b""  # cached failure
 
 
 def _download(url: str) -> bytes | None:
-    answer = outbound.request("GET", url, headers={"Accept": "image/*"}, timeout=settings.INVOICE_LOGO_TIMEOUT_SECONDS,
-                              max_bytes=MAX_LOGO_BYTES, schemes=("https",))
+    answer = outbound.request(
+        "GET",
+        url,
+        headers={"Accept": "image/*"},
+        timeout=settings.INVOICE_LOGO_TIMEOUT_SECONDS,
+        max_bytes=MAX_LOGO_BYTES,
+        schemes=("https",),
+    )
     return answer.body if answer.status == 200 else None
 
 

@@ -54,9 +54,15 @@ class BillingDetails(Address):
     """Who a buyer is, for its invoices: a client organization, or an agency buying from the platform."""
 
     organization = models.OneToOneField(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="billing_details",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="billing_details",
     )
-    agency = models.OneToOneField(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="billing_details")
+    agency = models.OneToOneField(
+        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="billing_details"
+    )
     # The organization's customer on its agency's Stripe account (a cache: a missing one is made anew).
     stripe_customer_id = models.CharField(max_length=255, blank=True)
 
@@ -81,10 +87,12 @@ class SellerDetails(Address):
 
     agency = models.OneToOneField(Agency, on_delete=models.CASCADE, related_name="seller_details")
     invoice_prefix = models.CharField(
-        max_length=10, help_text="2–10 capital letters or digits, e.g. ACME: invoices are numbered ACME-2026-000001.",
+        max_length=10,
+        help_text="2–10 capital letters or digits, e.g. ACME: invoices are numbered ACME-2026-000001.",
     )
     prices_include_vat = models.BooleanField(
-        default=True, help_text="Whether your package prices include VAT, or VAT is added on top at checkout.",
+        default=True,
+        help_text="Whether your package prices include VAT, or VAT is added on top at checkout.",
     )
 
     class Meta:
@@ -158,10 +166,13 @@ class _Document(models.Model):
 
 def _money_constraints(prefix: str) -> list:
     return [
-        models.CheckConstraint(condition=Q(net_cents__gte=0) & Q(vat_cents__gte=0) & Q(gross_cents__gt=0),
-                               name=f"{prefix}_amounts_positive"),
-        models.CheckConstraint(condition=Q(gross_cents=F("net_cents") + F("vat_cents")),
-                               name=f"{prefix}_net_plus_vat_is_gross"),
+        models.CheckConstraint(
+            condition=Q(net_cents__gte=0) & Q(vat_cents__gte=0) & Q(gross_cents__gt=0),
+            name=f"{prefix}_amounts_positive",
+        ),
+        models.CheckConstraint(
+            condition=Q(gross_cents=F("net_cents") + F("vat_cents")), name=f"{prefix}_net_plus_vat_is_gross"
+        ),
         models.CheckConstraint(condition=Q(vat_rate_bp__lt=10_000), name=f"{prefix}_vat_rate_range"),
         models.CheckConstraint(condition=Q(vat_treatment__in=VatTreatment.values), name=f"{prefix}_treatment_known"),
         models.CheckConstraint(
@@ -185,10 +196,18 @@ class Invoice(_Document):
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="invoices")
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
     )
     purchase = models.OneToOneField(
-        "billing.Purchase", null=True, blank=True, on_delete=models.PROTECT, related_name="invoice",
+        "billing.Purchase",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice",
     )
     seller_name = models.CharField(max_length=200)
     seller_address = models.TextField(blank=True)
@@ -210,8 +229,9 @@ class Invoice(_Document):
         ordering = ["-issued_at", "-pk"]
         constraints = _money_constraints("invoice") + [
             models.UniqueConstraint(fields=["agency", "number"], name="invoice_number_unique_per_agency"),
-            models.UniqueConstraint(fields=["number"], condition=Q(organization__isnull=True),
-                                    name="invoice_platform_number_unique"),
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(organization__isnull=True), name="invoice_platform_number_unique"
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-issued_at"], name="invoice_org_recent"),
@@ -232,7 +252,11 @@ class CreditNote(_Document):
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="credit_notes")
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="credit_notes",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
     )
     reason = models.CharField(max_length=200)
     # The invoice's gross amount credited by this note and the ones before it: one note per refund total.
@@ -242,11 +266,13 @@ class CreditNote(_Document):
         ordering = ["-issued_at", "-pk"]
         constraints = _money_constraints("credit_note") + [
             models.UniqueConstraint(fields=["agency", "number"], name="credit_note_number_unique_per_agency"),
-            models.UniqueConstraint(fields=["number"], condition=Q(organization__isnull=True),
-                                    name="credit_note_platform_number_unique"),
+            models.UniqueConstraint(
+                fields=["number"], condition=Q(organization__isnull=True), name="credit_note_platform_number_unique"
+            ),
             models.UniqueConstraint(fields=["invoice", "credited_total_cents"], name="credit_note_once_per_total"),
-            models.CheckConstraint(condition=Q(credited_total_cents__gte=F("gross_cents")),
-                                   name="credit_note_total_covers_it"),
+            models.CheckConstraint(
+                condition=Q(credited_total_cents__gte=F("gross_cents")), name="credit_note_total_covers_it"
+            ),
         ]
 
     def __str__(self):

@@ -66,11 +66,20 @@ def _invoice_sheet(invoice: Invoice, brand: str) -> _Sheet:
     notes = [invoice.legal_note] if invoice.legal_note else []
     notes.append("Paid in full through Stripe Checkout." if invoice.purchase_id else "")
     return _Sheet(
-        title="Invoice", number=invoice.number, issue_date=invoice.issue_date.isoformat(), refers_to="",
-        brand=brand, seller=_party(invoice.seller_name, invoice.seller_address, invoice.seller_vat_id),
+        title="Invoice",
+        number=invoice.number,
+        issue_date=invoice.issue_date.isoformat(),
+        refers_to="",
+        brand=brand,
+        seller=_party(invoice.seller_name, invoice.seller_address, invoice.seller_vat_id),
         buyer=_party(invoice.buyer_name, invoice.buyer_address, invoice.buyer_vat_id, invoice.buyer_email),
-        description=invoice.description, currency=invoice.currency, net=invoice.net_cents, vat=invoice.vat_cents,
-        gross=invoice.gross_cents, vat_label=_vat_label(invoice), total_label="Total",
+        description=invoice.description,
+        currency=invoice.currency,
+        net=invoice.net_cents,
+        vat=invoice.vat_cents,
+        gross=invoice.gross_cents,
+        vat_label=_vat_label(invoice),
+        total_label="Total",
         notes=[note for note in notes if note],
     )
 
@@ -171,8 +180,11 @@ def _amounts(pdf: _Pdf, sheet: _Sheet) -> None:
     pdf.cell(130, 8, pdf.text_(sheet.description))
     pdf.cell(50, 8, fmt(sheet.net), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
-    for label, cents, bold in (("Net", sheet.net, False), (sheet.vat_label, sheet.vat, False),
-                               (sheet.total_label, sheet.gross, True)):
+    for label, cents, bold in (
+        ("Net", sheet.net, False),
+        (sheet.vat_label, sheet.vat, False),
+        (sheet.total_label, sheet.gross, True),
+    ):
         pdf.set_font(pdf.font_family, "B" if bold else "", 11 if bold else 10)
         pdf.set_x(95)
         pdf.cell(60, 7, pdf.text_(label), border="T" if bold else 0)

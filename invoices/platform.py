@@ -21,8 +21,12 @@ SCOPE = "platform"
 def seller_party() -> dict:
     """The seller fields a platform invoice copies."""
     address = "\n".join(line.strip() for line in settings.PLATFORM_ADDRESS.split("\n") if line.strip())
-    return {"seller_name": settings.PLATFORM_LEGAL_NAME, "seller_address": address,
-            "seller_country": settings.PLATFORM_COUNTRY, "seller_vat_id": settings.PLATFORM_VAT_ID}
+    return {
+        "seller_name": settings.PLATFORM_LEGAL_NAME,
+        "seller_address": address,
+        "seller_country": settings.PLATFORM_COUNTRY,
+        "seller_vat_id": settings.PLATFORM_VAT_ID,
+    }
 
 
 def decision_for(*, agency: Agency) -> vat.Decision:

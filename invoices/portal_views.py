@@ -31,11 +31,17 @@ def billing_settings(request):
         services.billing_details_save(organization=organization, data=form.cleaned_data)
         messages.success(request, "Billing details saved. Your next invoices will carry them.")
         return redirect("invoices:settings")
-    return render(request, "invoices/portal_billing.html", {
-        "organization": organization, "form": form,
-        "invoices": selectors.organization_invoices(organization=organization),
-        "credit_notes": selectors.organization_credit_notes(organization=organization),
-    }, status=400 if form.errors else 200)
+    return render(
+        request,
+        "invoices/portal_billing.html",
+        {
+            "organization": organization,
+            "form": form,
+            "invoices": selectors.organization_invoices(organization=organization),
+            "credit_notes": selectors.organization_credit_notes(organization=organization),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @never_cache

@@ -63,6 +63,7 @@ def _terms_pricer(*, agency: Agency, organization: Organization) -> Callable[[in
     def terms(price_cents: int) -> CheckoutTerms:
         amounts = vat.amounts_from_price(price=price_cents, rate_bp=decision.rate_bp, prices_include_vat=include)
         return CheckoutTerms(prices_include_vat=include, decision=decision, amounts=amounts)
+
     return terms
 
 
@@ -71,8 +72,9 @@ def checkout_terms(*, agency: Agency, organization: Organization, price_cents: i
     return _terms_pricer(agency=agency, organization=organization)(price_cents)
 
 
-def package_checkout_terms(*, agency: Agency, organization: Organization,
-                           packages: Iterable[CreditPackage]) -> dict[int, CheckoutTerms]:
+def package_checkout_terms(
+    *, agency: Agency, organization: Organization, packages: Iterable[CreditPackage]
+) -> dict[int, CheckoutTerms]:
     """checkout_terms of each package, by id; the seller's and buyer's details are read once for all."""
     terms = _terms_pricer(agency=agency, organization=organization)
     return {package.pk: terms(package.price_cents) for package in packages}
@@ -87,27 +89,43 @@ def seller_party(*, agency: Agency, seller: SellerDetails | None) -> dict[str, s
     """The seller fields an invoice copies: the agency's seller details, or its name alone."""
     if seller is None:
         return {"seller_name": agency.company_name, "seller_address": "", "seller_country": "", "seller_vat_id": ""}
-    return {"seller_name": seller.company_name, "seller_address": "\n".join(seller.address_lines()),
-            "seller_country": seller.country, "seller_vat_id": seller.vat_id}
+    return {
+        "seller_name": seller.company_name,
+        "seller_address": "\n".join(seller.address_lines()),
+        "seller_country": seller.country,
+        "seller_vat_id": seller.vat_id,
+    }
 
 
 def buyer_party(*, buyer: BillingDetails | None, fallback_name: str, email: str) -> dict[str, str]:
     if buyer is None:
-        return {"buyer_name": fallback_name, "buyer_address": "", "buyer_country": "", "buyer_vat_id": "",
-                "buyer_email": email}
-    return {"buyer_name": buyer.company_name, "buyer_address": "\n".join(buyer.address_lines()),
-            "buyer_country": buyer.country, "buyer_vat_id": buyer.vat_id, "buyer_email": email}
+        return {
+            "buyer_name": fallback_name,
+            "buyer_address": "",
+            "buyer_country": "",
+            "buyer_vat_id": "",
+            "buyer_email": email,
+        }
+    return {
+        "buyer_name": buyer.company_name,
+        "buyer_address": "\n".join(buyer.address_lines()),
+        "buyer_country": buyer.country,
+        "buyer_vat_id": buyer.vat_id,
+        "buyer_email": email,
+    }
 
 
 # --- Documents, scoped to who may see them --------------------------------------
+
 
 def organization_invoices(*, organization: Organization) -> QuerySet[Invoice]:
     return Invoice.objects.filter(organization=organization, agency_id=organization.agency_id)
 
 
 def organization_credit_notes(*, organization: Organization) -> QuerySet[CreditNote]:
-    return (CreditNote.objects.filter(organization=organization, agency_id=organization.agency_id)
-            .select_related("invoice"))
+    return CreditNote.objects.filter(organization=organization, agency_id=organization.agency_id).select_related(
+        "invoice"
+    )
 
 
 def agency_invoices(*, agency: Agency) -> QuerySet[Invoice]:

@@ -29,8 +29,10 @@ SELLER_FIELDS = DETAIL_FIELDS + ["invoice_prefix", "prices_include_vat"]
 
 # --- Details --------------------------------------------------------------------
 
-def billing_details_save(*, data: dict[str, Any], organization: Organization | None = None,
-                         agency: Agency | None = None) -> BillingDetails:
+
+def billing_details_save(
+    *, data: dict[str, Any], organization: Organization | None = None, agency: Agency | None = None
+) -> BillingDetails:
     """Create or replace a buyer's billing details (already validated by BillingDetailsForm)."""
     owner = {"organization": organization} if organization is not None else {"agency": agency}
     details, _ = BillingDetails.objects.update_or_create(**owner, defaults={f: data[f] for f in DETAIL_FIELDS})
@@ -43,6 +45,7 @@ def seller_details_save(*, agency: Agency, data: dict[str, Any]) -> SellerDetail
 
 
 # --- Numbers --------------------------------------------------------------------
+
 
 def _next_sequence(*, scope: str, series: str, year: int) -> int:
     """Take the next number of a sequence. Call inside the issuing transaction."""
@@ -71,6 +74,7 @@ def _numbered(*, agency: Agency, series: str, by_platform: bool = False) -> dict
 
 # --- Invoices and credit notes --------------------------------------------------
 
+
 def invoice_issue_for_purchase(*, purchase: "Purchase") -> Invoice:
     """The invoice of a paid purchase: issued now, or the one already issued.
 
@@ -91,17 +95,28 @@ def invoice_issue_for_purchase(*, purchase: "Purchase") -> Invoice:
         decision = selectors.vat_decision(seller=seller, buyer=buyer)
         amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
         buyer_party = selectors.buyer_party(
-            buyer=buyer, fallback_name=purchase.organization.name if purchase.organization else "",
+            buyer=buyer,
+            fallback_name=purchase.organization.name if purchase.organization else "",
             email=purchase.buyer.email if purchase.buyer is not None else "",
         )
         invoice = Invoice.objects.create(
-            agency=agency, organization_id=purchase.organization_id, purchase=purchase,
+            agency=agency,
+            organization_id=purchase.organization_id,
+            purchase=purchase,
             **_numbered(agency=agency, series=DocumentCounter.Series.INVOICE),
-            **selectors.seller_party(agency=agency, seller=seller), **buyer_party,
-            description=f"{purchase.credits:,} call credits (1 credit = 1 minute)", quantity=1,
-            currency=purchase.currency, net_cents=amounts.net, vat_cents=amounts.vat, gross_cents=amounts.gross,
-            vat_rate_bp=decision.rate_bp, vat_treatment=decision.treatment, vat_country=decision.country,
-            vat_rates_as_of=vat.RATES_AS_OF, legal_note=decision.note,
+            **selectors.seller_party(agency=agency, seller=seller),
+            **buyer_party,
+            description=f"{purchase.credits:,} call credits (1 credit = 1 minute)",
+            quantity=1,
+            currency=purchase.currency,
+            net_cents=amounts.net,
+            vat_cents=amounts.vat,
+            gross_cents=amounts.gross,
+            vat_rate_bp=decision.rate_bp,
+            vat_treatment=decision.treatment,
+            vat_country=decision.country,
+            vat_rates_as_of=vat.RATES_AS_OF,
+            legal_note=decision.note,
             prices_include_vat=seller.prices_include_vat if seller else True,
         )
         credit_note_issue_for_refunds(purchase=purchase)
@@ -115,17 +130,28 @@ def _minutes_invoice_issue(purchase: "Purchase") -> Invoice:
         decision = platform.decision_for(agency=agency)
         amounts = vat.amounts_from_gross(gross=purchase.amount_cents, rate_bp=decision.rate_bp)
         buyer_party = selectors.buyer_party(
-            buyer=selectors.billing_details(agency_id=agency.pk), fallback_name=agency.company_name,
+            buyer=selectors.billing_details(agency_id=agency.pk),
+            fallback_name=agency.company_name,
             email=purchase.buyer.email if purchase.buyer is not None else "",
         )
         invoice = Invoice.objects.create(
-            agency=agency, organization=None, purchase=purchase,
+            agency=agency,
+            organization=None,
+            purchase=purchase,
             **_numbered(agency=agency, series=DocumentCounter.Series.INVOICE, by_platform=True),
-            **platform.seller_party(), **buyer_party,
-            description=f"{purchase.credits:,} call minutes", quantity=1,
-            currency=purchase.currency, net_cents=amounts.net, vat_cents=amounts.vat, gross_cents=amounts.gross,
-            vat_rate_bp=decision.rate_bp, vat_treatment=decision.treatment, vat_country=decision.country,
-            vat_rates_as_of=vat.RATES_AS_OF, legal_note=decision.note,
+            **platform.seller_party(),
+            **buyer_party,
+            description=f"{purchase.credits:,} call minutes",
+            quantity=1,
+            currency=purchase.currency,
+            net_cents=amounts.net,
+            vat_cents=amounts.vat,
+            gross_cents=amounts.gross,
+            vat_rate_bp=decision.rate_bp,
+            vat_treatment=decision.treatment,
+            vat_country=decision.country,
+            vat_rates_as_of=vat.RATES_AS_OF,
+            legal_note=decision.note,
             prices_include_vat=settings.PLATFORM_PRICES_INCLUDE_VAT,
         )
         credit_note_issue_for_refunds(purchase=purchase)
@@ -149,21 +175,31 @@ def credit_note_issue_for_refunds(*, purchase: "Purchase") -> CreditNote | None:
     credited, credited_vat = before["gross"] or 0, before["vat"] or 0
     if refunded <= credited:
         return None
-    vat_after = invoice.vat_cents if refunded == invoice.gross_cents else vat.vat_in_gross(refunded, invoice.vat_rate_bp)
+    vat_after = (
+        invoice.vat_cents if refunded == invoice.gross_cents else vat.vat_in_gross(refunded, invoice.vat_rate_bp)
+    )
     gross, vat_cents = refunded - credited, vat_after - credited_vat
     with transaction.atomic():
         agency = Agency.objects.get(pk=invoice.agency_id)
         return CreditNote.objects.create(
-            invoice=invoice, agency=agency, organization_id=invoice.organization_id,
+            invoice=invoice,
+            agency=agency,
+            organization_id=invoice.organization_id,
             **_numbered(agency=agency, series=DocumentCounter.Series.CREDIT_NOTE, by_platform=invoice.sold_by_platform),
             reason=f"Refund of {'the whole' if refunded == invoice.gross_cents else 'part of the'} "
-                   f"payment for invoice {invoice.number}",
-            currency=invoice.currency, net_cents=gross - vat_cents, vat_cents=vat_cents, gross_cents=gross,
-            vat_rate_bp=invoice.vat_rate_bp, vat_treatment=invoice.vat_treatment, credited_total_cents=refunded,
+            f"payment for invoice {invoice.number}",
+            currency=invoice.currency,
+            net_cents=gross - vat_cents,
+            vat_cents=vat_cents,
+            gross_cents=gross,
+            vat_rate_bp=invoice.vat_rate_bp,
+            vat_treatment=invoice.vat_treatment,
+            credited_total_cents=refunded,
         )
 
 
 # --- The Stripe customer --------------------------------------------------------
+
 
 def stripe_customer_remember(*, details: BillingDetails, customer_id: str) -> None:
     """Keep the id of the buyer's Stripe customer (billing.customers syncs it with Stripe)."""

@@ -31,18 +31,42 @@ from .countries import country_name
 # new rate applies to invoices issued from then on; issued invoices keep theirs.
 RATES_AS_OF = date(2026, 1, 1)
 EU_STANDARD_RATES_BP = {
-    "AT": 2000, "BE": 2100, "BG": 2000, "CY": 1900, "CZ": 2100, "DE": 1900, "DK": 2500, "EE": 2400,
-    "ES": 2100, "FI": 2550, "FR": 2000, "GR": 2400, "HR": 2500, "HU": 2700, "IE": 2300, "IT": 2200,
-    "LT": 2100, "LU": 1700, "LV": 2100, "MT": 1800, "NL": 2100, "PL": 2300, "PT": 2300, "RO": 2100,
-    "SE": 2500, "SI": 2200, "SK": 2300,
+    "AT": 2000,
+    "BE": 2100,
+    "BG": 2000,
+    "CY": 1900,
+    "CZ": 2100,
+    "DE": 1900,
+    "DK": 2500,
+    "EE": 2400,
+    "ES": 2100,
+    "FI": 2550,
+    "FR": 2000,
+    "GR": 2400,
+    "HR": 2500,
+    "HU": 2700,
+    "IE": 2300,
+    "IT": 2200,
+    "LT": 2100,
+    "LU": 1700,
+    "LV": 2100,
+    "MT": 1800,
+    "NL": 2100,
+    "PL": 2300,
+    "PT": 2300,
+    "RO": 2100,
+    "SE": 2500,
+    "SI": 2200,
+    "SK": 2300,
 }
 EU_COUNTRIES = frozenset(EU_STANDARD_RATES_BP)
 # VAT IDs carry the country's ISO code as prefix, except Greece's: EL.
 VAT_PREFIX_EXCEPTIONS = {"GR": "EL"}
 _PREFIX_COUNTRY = {"EL": "GR", "XI": "GB"}
 
-REVERSE_CHARGE_NOTE = ("Reverse charge: VAT to be accounted for by the recipient "
-                       "(Article 196 of Council Directive 2006/112/EC).")
+REVERSE_CHARGE_NOTE = (
+    "Reverse charge: VAT to be accounted for by the recipient (Article 196 of Council Directive 2006/112/EC)."
+)
 OUTSIDE_EU_NOTE = "No VAT charged: the customer is established outside the EU (place of supply outside the EU)."
 NO_COUNTRY_NOTE = "No VAT charged: neither the customer's nor the seller's country is known."
 
@@ -74,6 +98,7 @@ class InvalidVatId(ValueError):
 
 
 # --- Amounts (rounded once, half up: core.money) --------------------------------
+
 
 def vat_on_net(net: int, rate_bp: int) -> int:
     return round_half_up(net * rate_bp, 10_000)
@@ -111,6 +136,7 @@ def format_rate(rate_bp: int) -> str:
 
 # --- VAT IDs ------------------------------------------------------------------
 
+
 def vat_prefix(country: str) -> str:
     return VAT_PREFIX_EXCEPTIONS.get(country, country)
 
@@ -142,14 +168,17 @@ def vat_id_clean(value: str, country: str) -> str:
             elif owner:
                 raise InvalidVatId(
                     f"This VAT ID starts with {raw[:2]} ({country_name(owner)}), but the billing country is {name}, "
-                    f"whose VAT IDs start with {vat_prefix(country)}. Enter a VAT ID for {name} or change the country.")
+                    f"whose VAT IDs start with {vat_prefix(country)}. Enter a VAT ID for {name} or change the country."
+                )
         if not raw.startswith(vat_prefix(country)):
             raw = vat_prefix(country) + raw
         return _validated(eu_vat, raw, name)
     owner = _prefix_owner(raw) if raw[:2].isalpha() else None
     if owner and owner != country:
-        raise InvalidVatId(f"This VAT ID starts with {raw[:2]} ({country_name(owner)}), but the billing country "
-                           f"is {name}. Enter a VAT ID for {name} or change the country.")
+        raise InvalidVatId(
+            f"This VAT ID starts with {raw[:2]} ({country_name(owner)}), but the billing country "
+            f"is {name}. Enter a VAT ID for {name} or change the country."
+        )
     module = get_cc_module(country.lower(), "vat") if country else None
     if module is None:
         raise InvalidVatId(f"VAT IDs for {name} cannot be checked here. Leave the field empty.")
@@ -178,6 +207,7 @@ def vat_id_is_valid(value: str, country: str) -> bool:
 
 
 # --- The decision -------------------------------------------------------------
+
 
 def decide(*, seller_country: str, buyer_country: str, buyer_vat_id: str) -> Decision:
     """Which VAT a sale carries. A buyer who gave no country is taken to be in the seller's."""

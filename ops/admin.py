@@ -14,10 +14,13 @@ class UsageSourceForm(forms.ModelForm):
     Saving goes through ops.sources.usage_source_save, as the console does (UsageSourceAdmin.save_model).
     """
 
-    base_url = forms.URLField(max_length=500, assume_scheme="https",
-                              help_text="e.g. https://api.example.com; /api/v1/usage is appended.")
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", help_text="e.g. https://api.example.com; /api/v1/usage is appended."
+    )
     new_api_key = forms.CharField(
-        label="API key", required=False, widget=forms.PasswordInput(render_value=False),
+        label="API key",
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
         help_text="Sent as Authorization: Bearer. Leave empty to keep the stored key.",
     )
 
@@ -45,19 +48,39 @@ class UsageSourceAdmin(admin.ModelAdmin):
     """An empty agency makes a platform-wide source: its records go to the agency of their organization."""
 
     form = UsageSourceForm
-    list_display = ["__str__", "agency", "base_url", "enabled", "synced_through", "last_success_at", "failures",
-                    "last_error"]
+    list_display = [
+        "__str__",
+        "agency",
+        "base_url",
+        "enabled",
+        "synced_through",
+        "last_success_at",
+        "failures",
+        "last_error",
+    ]
     list_select_related = ["agency"]
     list_filter = ["enabled"]
     # The high-water mark moves by pulls and starts over when the address, start day or agency changes.
-    readonly_fields = ["synced_through", "next_attempt_at", "last_attempt_at", "last_success_at", "last_error",
-                       "last_error_at", "failures", "last_counts"]
+    readonly_fields = [
+        "synced_through",
+        "next_attempt_at",
+        "last_attempt_at",
+        "last_success_at",
+        "last_error",
+        "last_error_at",
+        "failures",
+        "last_counts",
+    ]
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         saved = sources.usage_source_save(
-            source_id=obj.pk if change else None, agency=data["agency"], name=data["name"],
-            base_url=data["base_url"], api_key=data.get("new_api_key") or "", start_date=data["start_date"],
+            source_id=obj.pk if change else None,
+            agency=data["agency"],
+            name=data["name"],
+            base_url=data["base_url"],
+            api_key=data.get("new_api_key") or "",
+            start_date=data["start_date"],
             enabled=data["enabled"],
         )
         obj.pk = saved.pk  # the admin's log entry and redirect name the saved row
@@ -93,7 +116,15 @@ class BalanceAlertAdmin(ReadOnlyAdmin):
 
 @admin.register(AlertDelivery)
 class AlertDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "alert", "channel", "status", "attempts", "last_status_code", "last_error",
-                    "next_attempt_at"]
+    list_display = [
+        "created_at",
+        "alert",
+        "channel",
+        "status",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+    ]
     list_filter = ["channel", "status"]
     exclude = ["payload"]

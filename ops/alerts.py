@@ -35,8 +35,11 @@ def crossings_deliver(*, limit: int = TAKE_BATCH) -> list[BalanceAlert]:
     The deliveries are queued when this commits (and found again by the sweep if that queueing is lost).
     """
     with transaction.atomic():
-        taken = list(BalanceCrossing.objects.select_for_update(skip_locked=True)
-                     .filter(taken_at__isnull=True).order_by("pk")[:limit])
+        taken = list(
+            BalanceCrossing.objects.select_for_update(skip_locked=True)
+            .filter(taken_at__isnull=True)
+            .order_by("pk")[:limit]
+        )
         if not taken:
             return []
         made = [_alert_record(crossing) for crossing in taken]
@@ -48,26 +51,41 @@ def crossings_deliver(*, limit: int = TAKE_BATCH) -> list[BalanceAlert]:
 
 def _payload(alert: BalanceAlert, name: str, event_id: str) -> str:
     owner = ("organization", alert.organization_id) if alert.organization_id else ("agency", alert.agency_id)
-    return json.dumps({
-        "id": event_id,
-        "type": EVENT_TYPE,
-        "created_at": alert.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "data": {
-            "account_type": owner[0], "account_id": owner[1], "name": name,
-            "balance": alert.balance_after, "threshold": alert.threshold, "unit": alert.unit,
-            "caused_by": alert.reference,
+    return json.dumps(
+        {
+            "id": event_id,
+            "type": EVENT_TYPE,
+            "created_at": alert.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "data": {
+                "account_type": owner[0],
+                "account_id": owner[1],
+                "name": name,
+                "balance": alert.balance_after,
+                "threshold": alert.threshold,
+                "unit": alert.unit,
+                "caused_by": alert.reference,
+            },
         },
-    }, separators=(",", ":"))
+        separators=(",", ":"),
+    )
 
 
 def _alert_record(crossing: BalanceCrossing) -> tuple[BalanceAlert, list[int]]:
     """The crossing's alert and the ids of its deliveries."""
-    owner = {"organization_id": crossing.organization_id} if crossing.organization_id is not None \
+    owner = (
+        {"organization_id": crossing.organization_id}
+        if crossing.organization_id is not None
         else {"agency_id": crossing.agency_id}
+    )
     # created_at is the crossing's: the moment the debit happened, not when it was taken.
-    alert = BalanceAlert.objects.create(**owner, threshold=crossing.threshold, balance_before=crossing.balance_before,
-                                        balance_after=crossing.balance_after, reference=crossing.reference,
-                                        created_at=crossing.created_at)
+    alert = BalanceAlert.objects.create(
+        **owner,
+        threshold=crossing.threshold,
+        balance_before=crossing.balance_before,
+        balance_after=crossing.balance_after,
+        reference=crossing.reference,
+        created_at=crossing.created_at,
+    )
     deliveries = [AlertDelivery(alert=alert, channel=AlertDelivery.Channel.EMAIL)]
     settings_row = AlertSettings.objects.filter(**owner).only("webhook_url").first()
     if settings_row is not None and settings_row.webhook_url:
@@ -77,8 +95,14 @@ def _alert_record(crossing: BalanceCrossing) -> tuple[BalanceAlert, list[int]]:
             assert crossing.agency_id is not None  # a crossing is an organization's or an agency's (a constraint)
             name = Agency.objects.values_list("company_name", flat=True).get(pk=crossing.agency_id)
         event_id = f"evt_{uuid.uuid4().hex}"
-        deliveries.append(AlertDelivery(alert=alert, channel=AlertDelivery.Channel.WEBHOOK, event_id=event_id,
-                                        payload=_payload(alert, name, event_id)))
+        deliveries.append(
+            AlertDelivery(
+                alert=alert,
+                channel=AlertDelivery.Channel.WEBHOOK,
+                event_id=event_id,
+                payload=_payload(alert, name, event_id),
+            )
+        )
     for delivery in deliveries:
         delivery.save()
     return alert, [d.pk for d in deliveries]
@@ -92,6 +116,7 @@ def _enqueue(delivery_ids: list[int]) -> None:
 
 
 # --- Settings ------------------------------------------------------------------------
+
 
 def _owner(*, organization: Organization | None, agency: Agency | None) -> dict:
     if (organization is None) == (agency is None):
@@ -117,8 +142,9 @@ def new_signing_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def alert_settings_save(*, threshold: int | None, webhook_url: str, organization: Organization | None = None,
-                        agency: Agency | None = None) -> str | None:
+def alert_settings_save(
+    *, threshold: int | None, webhook_url: str, organization: Organization | None = None, agency: Agency | None = None
+) -> str | None:
     """Save threshold and webhook URL. Returns a new signing secret when one was made (to show once):
     a webhook URL always has one.
 

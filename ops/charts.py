@@ -34,16 +34,34 @@ def _svg(series: list[tuple[date, int]], *, size: str, color: str, label: str) -
     width, height = SIZES[size]
     phone = size == "phone"
     style = Style(
-        colors=(color,), background="transparent", plot_background="transparent",
+        colors=(color,),
+        background="transparent",
+        plot_background="transparent",
         font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-        foreground="#374151", foreground_strong="#111827", foreground_subtle="#E5E7EB",
-        label_font_size=14 if phone else 12, major_label_font_size=14 if phone else 12,
+        foreground="#374151",
+        foreground_strong="#111827",
+        foreground_subtle="#E5E7EB",
+        label_font_size=14 if phone else 12,
+        major_label_font_size=14 if phone else 12,
     )
     chart = pygal.Bar(
-        width=width, height=height, explicit_size=False, show_legend=False, style=style, js=[],
-        disable_xml_declaration=True, show_minor_x_labels=False, x_labels_major_every=10 if phone else 5,
-        truncate_label=-1, margin=8, spacing=4, min_scale=2, max_scale=5 if phone else 8, zero=0,
-        show_y_guides=True, print_zeroes=False,
+        width=width,
+        height=height,
+        explicit_size=False,
+        show_legend=False,
+        style=style,
+        js=[],
+        disable_xml_declaration=True,
+        show_minor_x_labels=False,
+        x_labels_major_every=10 if phone else 5,
+        truncate_label=-1,
+        margin=8,
+        spacing=4,
+        min_scale=2,
+        max_scale=5 if phone else 8,
+        zero=0,
+        show_y_guides=True,
+        print_zeroes=False,
     )
     chart.x_labels = [_day(day) for day, _ in series]
     chart.add(label, [value for _, value in series])

@@ -21,17 +21,32 @@ def business(request):
     agency = access.agency_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
     board = dashboards.agency_dashboard(agency=agency, start=start, end=end)
-    return render(request, "ops/business.html", {
-        "agency": agency, "board": board, "period_problem": problem,
-        "chart": charts.daily_minutes_chart(board.daily, color="#10B981", label="Minutes used per day, all clients"),
-        "platform_currency": settings.PLATFORM_CURRENCY, "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
-        "low_default": settings.LOW_BALANCE_DEFAULT_CREDITS,
-    }, status=400 if problem else 200)
+    return render(
+        request,
+        "ops/business.html",
+        {
+            "agency": agency,
+            "board": board,
+            "period_problem": problem,
+            "chart": charts.daily_minutes_chart(
+                board.daily, color="#10B981", label="Minutes used per day, all clients"
+            ),
+            "platform_currency": settings.PLATFORM_CURRENCY,
+            "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
+            "low_default": settings.LOW_BALANCE_DEFAULT_CREDITS,
+        },
+        status=400 if problem else 200,
+    )
 
 
 def _alert_place(agency: Agency) -> dict:
-    return {"base": "console/base.html", "unit": "minutes", "account_name": agency.company_name,
-            "self_url": reverse("ops_console:alerts"), "roll_url": reverse("ops_console:alerts_secret")}
+    return {
+        "base": "console/base.html",
+        "unit": "minutes",
+        "account_name": agency.company_name,
+        "self_url": reverse("ops_console:alerts"),
+        "roll_url": reverse("ops_console:alerts_secret"),
+    }
 
 
 @login_required
@@ -48,11 +63,18 @@ def alerts_secret(request):
 
 
 def _source_page(request, agency, source, form, status=200):
-    return render(request, "ops/usage_source.html", {
-        "agency": agency, "source": source, "form": form,
-        "rejections": source.rejections.all()[:20] if source else [],
-        "lookback_days": settings.USAGE_PULL_LOOKBACK_DAYS,
-    }, status=status)
+    return render(
+        request,
+        "ops/usage_source.html",
+        {
+            "agency": agency,
+            "source": source,
+            "form": form,
+            "rejections": source.rejections.all()[:20] if source else [],
+            "lookback_days": settings.USAGE_PULL_LOOKBACK_DAYS,
+        },
+        status=status,
+    )
 
 
 @sensitive_post_parameters("api_key")
@@ -61,8 +83,11 @@ def usage_source(request):
     agency = access.agency_or_404(request)
     source = UsageSource.objects.filter(agency=agency).first()
     if request.method != "POST":
-        initial = {"base_url": source.base_url, "start_date": source.start_date, "enabled": source.enabled} \
-            if source else {"start_date": dashboards.today(), "enabled": True}
+        initial = (
+            {"base_url": source.base_url, "start_date": source.start_date, "enabled": source.enabled}
+            if source
+            else {"start_date": dashboards.today(), "enabled": True}
+        )
         return _source_page(request, agency, source, UsageSourceForm(initial=initial, has_key=bool(source)))
     form = UsageSourceForm(request.POST, has_key=bool(source and source.api_key))
     if not form.is_valid():

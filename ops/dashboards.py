@@ -34,24 +34,34 @@ def last_days(days: int = CHART_DAYS) -> tuple[date, date]:
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    return (datetime.combine(start, time.min, tzinfo=UTC),
-            datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+    return (
+        datetime.combine(start, time.min, tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
 
 
-def daily_minutes(*, start: date, end: date, organization: Organization | None = None,
-                  agency: Agency | None = None) -> list[tuple[date, int]]:
+def daily_minutes(
+    *, start: date, end: date, organization: Organization | None = None, agency: Agency | None = None
+) -> list[tuple[date, int]]:
     """Billed minutes per UTC day from start to end, days without calls as 0 (one query)."""
     low, high = _bounds(start, end)
     records = UsageRecord.objects.filter(created_at__gte=low, created_at__lt=high)
     records = records.filter(organization=organization) if organization is not None else records.filter(agency=agency)
-    rows = (records.order_by().annotate(day=TruncDate("created_at", tzinfo=UTC))
-            .values("day").annotate(minutes=Sum("minutes")).values_list("day", "minutes"))
+    rows = (
+        records.order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day")
+        .annotate(minutes=Sum("minutes"))
+        .values_list("day", "minutes")
+    )
     by_day = {(day if isinstance(day, date) else date.fromisoformat(str(day))): minutes for day, minutes in rows}
-    return [(start + timedelta(days=n), by_day.get(start + timedelta(days=n), 0))
-            for n in range((end - start).days + 1)]
+    return [
+        (start + timedelta(days=n), by_day.get(start + timedelta(days=n), 0)) for n in range((end - start).days + 1)
+    ]
 
 
 # --- The agency's dashboard ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Sales:
@@ -83,12 +93,18 @@ def sales_by_currency(*, agency: Agency, start: date, end: date) -> list[Sales]:
     A purchase counts on the day it was paid; its refunds so far are taken off.
     """
     low, high = _bounds(start, end)
-    rows = (Purchase.objects.filter(agency=agency, organization__isnull=False, fulfilled_at__gte=low,
-                                    fulfilled_at__lt=high)
-            .order_by().values("currency")
-            .annotate(n=Count("pk"), credits=Sum(F("credits") - F("credits_refunded")),
-                      paid=Sum("amount_cents"), refunded=Sum("refunded_cents"))
-            .order_by("currency"))
+    rows = (
+        Purchase.objects.filter(agency=agency, organization__isnull=False, fulfilled_at__gte=low, fulfilled_at__lt=high)
+        .order_by()
+        .values("currency")
+        .annotate(
+            n=Count("pk"),
+            credits=Sum(F("credits") - F("credits_refunded")),
+            paid=Sum("amount_cents"),
+            refunded=Sum("refunded_cents"),
+        )
+        .order_by("currency")
+    )
     return [Sales(r["currency"], r["n"], r["credits"] or 0, r["paid"] or 0, r["refunded"] or 0) for r in rows]
 
 
@@ -113,9 +129,11 @@ def margin_for(*, sales: list[Sales], minutes_used: int) -> Margin:
 def minutes_bought(*, agency: Agency, start: date, end: date) -> dict:
     """Minutes the agency bought from the platform in the period, and what it paid (one query)."""
     low, high = _bounds(start, end)
-    totals = Purchase.objects.filter(agency=agency, organization__isnull=True, fulfilled_at__gte=low,
-                                     fulfilled_at__lt=high).aggregate(
-        minutes=Sum(F("credits") - F("credits_refunded")), paid=Sum("amount_cents"), refunded=Sum("refunded_cents"))
+    totals = Purchase.objects.filter(
+        agency=agency, organization__isnull=True, fulfilled_at__gte=low, fulfilled_at__lt=high
+    ).aggregate(
+        minutes=Sum(F("credits") - F("credits_refunded")), paid=Sum("amount_cents"), refunded=Sum("refunded_cents")
+    )
     return {"minutes": totals["minutes"] or 0, "paid_cents": (totals["paid"] or 0) - (totals["refunded"] or 0)}
 
 
@@ -124,11 +142,16 @@ def clients_running_low(*, agency: Agency, limit: int = LOW_CLIENTS_SHOWN):
 
     One query, whatever the number of clients.
     """
-    return (Organization.objects.filter(agency=agency)
-            .annotate(limit=Coalesce("low_balance_threshold", Value(settings.LOW_BALANCE_DEFAULT_CREDITS),
-                                     output_field=IntegerField()))
-            .filter(credits_balance__lt=F("limit"))
-            .order_by("credits_balance", "pk")[:limit])
+    return (
+        Organization.objects.filter(agency=agency)
+        .annotate(
+            limit=Coalesce(
+                "low_balance_threshold", Value(settings.LOW_BALANCE_DEFAULT_CREDITS), output_field=IntegerField()
+            )
+        )
+        .filter(credits_balance__lt=F("limit"))
+        .order_by("credits_balance", "pk")[:limit]
+    )
 
 
 @dataclass(frozen=True)
@@ -150,9 +173,13 @@ def agency_dashboard(*, agency: Agency, start: date, end: date) -> AgencyDashboa
     minutes_used = sum(minutes for _, minutes in daily)
     sales = sales_by_currency(agency=agency, start=start, end=end)
     return AgencyDashboard(
-        start=start, end=end,
+        start=start,
+        end=end,
         balance=usage_selectors.agency_balance(agency=agency),
-        daily=daily, minutes_used=minutes_used, sales=sales, margin=margin_for(sales=sales, minutes_used=minutes_used),
+        daily=daily,
+        minutes_used=minutes_used,
+        sales=sales,
+        margin=margin_for(sales=sales, minutes_used=minutes_used),
         bought=minutes_bought(agency=agency, start=start, end=end),
         running_low=list(clients_running_low(agency=agency)),
         client_count=Organization.objects.filter(agency=agency).count(),
@@ -160,6 +187,7 @@ def agency_dashboard(*, agency: Agency, start: date, end: date) -> AgencyDashboa
 
 
 # --- Periods typed into a form ----------------------------------------------------------
+
 
 def period_from(data, *, default_days: int = CHART_DAYS) -> tuple[date, date, str]:
     """(start, end, problem) from ?start=&end= (YYYY-MM-DD); the last `default_days` days when absent or bad."""
@@ -177,4 +205,3 @@ def period_from(data, *, default_days: int = CHART_DAYS) -> tuple[date, date, st
     if (end - start).days + 1 > MAX_RANGE_DAYS:
         return *default, f"Choose at most {MAX_RANGE_DAYS} days. Showing the last 30 days."
     return start, end, ""
-

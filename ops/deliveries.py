@@ -65,7 +65,9 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
     """Try one delivery now if it is pending and due; the status it ends in, or None if not ours to try."""
     now = timezone.now()
     claimed = AlertDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, next_attempt_at__lte=now).update(
-        next_attempt_at=now + timedelta(seconds=claim_seconds()), attempts=F("attempts") + 1, last_attempt_at=now,
+        next_attempt_at=now + timedelta(seconds=claim_seconds()),
+        attempts=F("attempts") + 1,
+        last_attempt_at=now,
     )
     if not claimed:
         return None
@@ -78,7 +80,10 @@ def delivery_attempt(*, delivery_id: int) -> str | None:
         logger.exception("Alert delivery %s failed", delivery_id)
         return _failed(delivery, Failed("internal error while delivering"))
     AlertDelivery.objects.filter(pk=delivery.pk).update(
-        status=Status.DELIVERED, delivered_at=timezone.now(), target=target[:500], last_error="",
+        status=Status.DELIVERED,
+        delivered_at=timezone.now(),
+        target=target[:500],
+        last_error="",
     )
     return Status.DELIVERED
 
@@ -88,7 +93,8 @@ def _failed(delivery: AlertDelivery, failure: Failed) -> str:
     AlertDelivery.objects.filter(pk=delivery.pk).update(
         status=Status.FAILED if final else Status.PENDING,
         next_attempt_at=timezone.now() + retry_delay(delivery.attempts),
-        last_status_code=failure.status_code, last_error=str(failure)[:300],
+        last_status_code=failure.status_code,
+        last_error=str(failure)[:300],
     )
     logger.info("Alert delivery %s (%s) try %s failed: %s", delivery.pk, delivery.channel, delivery.attempts, failure)
     return Status.FAILED if final else Status.PENDING
@@ -107,13 +113,19 @@ def _webhook_send(delivery: AlertDelivery) -> str:
     body = delivery.payload.encode()
     AlertDelivery.objects.filter(pk=delivery.pk).update(target=row.webhook_url[:500])
     try:
-        answer = outbound.request("POST", row.webhook_url, body=body, timeout=settings.ALERT_WEBHOOK_TIMEOUT_SECONDS,
-                                  max_bytes=MAX_ANSWER_BYTES, headers={
-                                      "Content-Type": "application/json",
-                                      "X-Webhook-Event": EVENT_TYPE,
-                                      "X-Webhook-Id": delivery.event_id,
-                                      "X-Webhook-Signature": signature(row.signing_secret, body),
-                                  })
+        answer = outbound.request(
+            "POST",
+            row.webhook_url,
+            body=body,
+            timeout=settings.ALERT_WEBHOOK_TIMEOUT_SECONDS,
+            max_bytes=MAX_ANSWER_BYTES,
+            headers={
+                "Content-Type": "application/json",
+                "X-Webhook-Event": EVENT_TYPE,
+                "X-Webhook-Id": delivery.event_id,
+                "X-Webhook-Signature": signature(row.signing_secret, body),
+            },
+        )
     except outbound.OutboundError as error:
         raise Failed(str(error)) from None
     if not 200 <= answer.status < 300:
@@ -123,6 +135,7 @@ def _webhook_send(delivery: AlertDelivery) -> str:
 
 
 # --- Email ---------------------------------------------------------------------------
+
 
 def _recipients(alert) -> list[str]:
     if alert.organization_id:

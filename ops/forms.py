@@ -9,13 +9,21 @@ MAX_THRESHOLD = 100_000_000
 
 class AlertSettingsForm(forms.Form):
     threshold = forms.IntegerField(
-        label="Alert below", required=False, min_value=1, max_value=MAX_THRESHOLD,
+        label="Alert below",
+        required=False,
+        min_value=1,
+        max_value=MAX_THRESHOLD,
         help_text="Alert when the balance falls below this many. Leave empty for no alerts.",
-        error_messages={"invalid": "Enter a whole number.", "min_value": "Enter at least 1, or leave it empty.",
-                        "max_value": f"Enter at most {MAX_THRESHOLD:,}."},
+        error_messages={
+            "invalid": "Enter a whole number.",
+            "min_value": "Enter at least 1, or leave it empty.",
+            "max_value": f"Enter at most {MAX_THRESHOLD:,}.",
+        },
     )
     webhook_url = forms.CharField(
-        label="Webhook URL", required=False, max_length=500,
+        label="Webhook URL",
+        required=False,
+        max_length=500,
         help_text="Optional. We POST a signed billing.balance_low event here when the balance falls below.",
     )
 
@@ -31,17 +39,22 @@ class AlertSettingsForm(forms.Form):
 
 class UsageSourceForm(forms.Form):
     base_url = forms.CharField(
-        label="API base URL", max_length=500,
+        label="API base URL",
+        max_length=500,
         help_text="The calling platform's API, e.g. https://api.example.com: we read /api/v1/usage from it.",
     )
     # Never rendered back: the field is always empty on the page.
     api_key = forms.CharField(
-        label="API key", required=False, max_length=500, strip=True,
+        label="API key",
+        required=False,
+        max_length=500,
+        strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Sent as Authorization: Bearer. Stored encrypted; leave empty to keep the saved key.",
     )
     start_date = forms.DateField(
-        label="Pull calls from", help_text="The first day (UTC) pulled when nothing has been synced yet.",
+        label="Pull calls from",
+        help_text="The first day (UTC) pulled when nothing has been synced yet.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
     enabled = forms.BooleanField(label="Pull automatically", required=False, initial=True)

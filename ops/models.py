@@ -23,6 +23,7 @@ def _one_owner(prefix: str) -> models.CheckConstraint:
 
 # --- Pull sync ---------------------------------------------------------------------
 
+
 class UsageSource(models.Model):
     """An upstream usage API (the calling platform) whose call records the portal pulls.
 
@@ -33,7 +34,11 @@ class UsageSource(models.Model):
     """
 
     agency = models.OneToOneField(
-        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="usage_source",
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="usage_source",
         help_text="Empty: a platform-wide source whose records may be for any agency's clients.",
     )
     name = models.CharField(max_length=100, blank=True)
@@ -83,6 +88,7 @@ class PullRejection(models.Model):
 
 # --- Low-balance alerts ------------------------------------------------------------
 
+
 class AlertSettings(models.Model):
     """Where an organization (credits) or agency (minutes) hears that its balance runs low.
 
@@ -90,10 +96,18 @@ class AlertSettings(models.Model):
     """
 
     organization = models.OneToOneField(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_settings",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
     )
     agency = models.OneToOneField(
-        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="alert_settings",
+        Agency,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_settings",
     )
     webhook_url = models.URLField(max_length=500, blank=True)
     signing_secret = EncryptedTextField(blank=True)
@@ -104,8 +118,9 @@ class AlertSettings(models.Model):
         verbose_name_plural = "alert settings"
         constraints = [
             _one_owner("alert_settings"),
-            models.CheckConstraint(condition=Q(webhook_url="") | ~Q(signing_secret=""),
-                                   name="alert_settings_webhook_signed"),
+            models.CheckConstraint(
+                condition=Q(webhook_url="") | ~Q(signing_secret=""), name="alert_settings_webhook_signed"
+            ),
         ]
 
     def __str__(self):
@@ -117,7 +132,11 @@ class BalanceAlert(models.Model):
     """One crossing (billing.BalanceCrossing) taken to be told: its email and webhook deliveries hang off it."""
 
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_alerts",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="balance_alerts",
     )
     agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_alerts")
     threshold = models.PositiveIntegerField()
@@ -135,10 +154,16 @@ class BalanceAlert(models.Model):
                 name="balance_alert_is_a_crossing",
             ),
             # A ledger reference is posted once per account, so it crosses at most once.
-            models.UniqueConstraint(fields=["organization", "reference"], condition=Q(organization__isnull=False),
-                                    name="balance_alert_once_per_org_debit"),
-            models.UniqueConstraint(fields=["agency", "reference"], condition=Q(agency__isnull=False),
-                                    name="balance_alert_once_per_agency_debit"),
+            models.UniqueConstraint(
+                fields=["organization", "reference"],
+                condition=Q(organization__isnull=False),
+                name="balance_alert_once_per_org_debit",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "reference"],
+                condition=Q(agency__isnull=False),
+                name="balance_alert_once_per_agency_debit",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="balance_alert_org_recent"),
@@ -185,8 +210,9 @@ class AlertDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["alert", "channel"], name="alert_delivery_once_per_channel"),
             models.CheckConstraint(condition=Q(channel__in=["email", "webhook"]), name="alert_delivery_channel_known"),
-            models.CheckConstraint(condition=Q(status__in=["pending", "delivered", "failed"]),
-                                   name="alert_delivery_status_known"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "delivered", "failed"]), name="alert_delivery_status_known"
+            ),
             models.CheckConstraint(
                 condition=Q(status="delivered", delivered_at__isnull=False)
                 | (~Q(status="delivered") & Q(delivered_at__isnull=True)),

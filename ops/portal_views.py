@@ -23,19 +23,33 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def usage_report(request):
     organization = access.organization_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
-    records = usage_selectors.usage_in_range(agency_id=organization.agency_id, organization=organization,
-                                             start=start, end=end)
-    page = Paginator(records.only("pk", "record_id", "created_at", "number_id", "direction", "duration_sec",
-                                  "minutes", "overdraft"), REPORT_PAGE_SIZE).get_page(request.GET.get("page"))
+    records = usage_selectors.usage_in_range(
+        agency_id=organization.agency_id, organization=organization, start=start, end=end
+    )
+    page = Paginator(
+        records.only("pk", "record_id", "created_at", "number_id", "direction", "duration_sec", "minutes", "overdraft"),
+        REPORT_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
     chart_start, chart_end = dashboards.last_days()
     daily = dashboards.daily_minutes(organization=organization, start=chart_start, end=chart_end)
-    return render(request, "ops/usage_report.html", {
-        "organization": organization, "start": start, "end": end, "period_problem": problem, "page": page,
-        "totals": usage_selectors.usage_totals(records), "daily": daily,
-        "chart": charts.daily_minutes_chart(daily, color=request.agency.primary_color,
-                                            label="Minutes used per day, last 30 days"),
-        "query": f"start={start.isoformat()}&end={end.isoformat()}",
-    }, status=400 if problem else 200)
+    return render(
+        request,
+        "ops/usage_report.html",
+        {
+            "organization": organization,
+            "start": start,
+            "end": end,
+            "period_problem": problem,
+            "page": page,
+            "totals": usage_selectors.usage_totals(records),
+            "daily": daily,
+            "chart": charts.daily_minutes_chart(
+                daily, color=request.agency.primary_color, label="Minutes used per day, last 30 days"
+            ),
+            "query": f"start={start.isoformat()}&end={end.isoformat()}",
+        },
+        status=400 if problem else 200,
+    )
 
 
 def _cell(value) -> str:
@@ -54,22 +68,37 @@ def usage_report_csv(request):
     organization = access.organization_or_404(request)
     start, end, problem = dashboards.period_from(request.GET)
     if problem:
-        return render(request, "ops/usage_report_error.html", {"problem": problem,
-                                                                "back": reverse("ops_portal:usage_report")},
-                      status=400)
-    records = (usage_selectors.usage_in_range(agency_id=organization.agency_id, organization=organization,
-                                              start=start, end=end)
-               .order_by("created_at", "pk")
-               .values_list("record_id", "created_at", "number_id", "direction", "duration_sec", "minutes",
-                            "overdraft"))
+        return render(
+            request,
+            "ops/usage_report_error.html",
+            {"problem": problem, "back": reverse("ops_portal:usage_report")},
+            status=400,
+        )
+    records = (
+        usage_selectors.usage_in_range(
+            agency_id=organization.agency_id, organization=organization, start=start, end=end
+        )
+        .order_by("created_at", "pk")
+        .values_list("record_id", "created_at", "number_id", "direction", "duration_sec", "minutes", "overdraft")
+    )
     writer = csv.writer(_Echo())
 
     def rows():
-        yield writer.writerow(["call_id", "created_at_utc", "number_id", "direction", "duration_sec", "credits",
-                               "overdraft"])
+        yield writer.writerow(
+            ["call_id", "created_at_utc", "number_id", "direction", "duration_sec", "credits", "overdraft"]
+        )
         for record_id, created_at, number_id, direction, seconds, minutes, overdraft in records.iterator(2000):
-            yield writer.writerow([_cell(record_id), created_at.strftime("%Y-%m-%dT%H:%M:%SZ"), _cell(number_id),
-                                   direction, seconds, minutes, "yes" if overdraft else "no"])
+            yield writer.writerow(
+                [
+                    _cell(record_id),
+                    created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    _cell(number_id),
+                    direction,
+                    seconds,
+                    minutes,
+                    "yes" if overdraft else "no",
+                ]
+            )
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="usage-{start.isoformat()}-to-{end.isoformat()}.csv"'
@@ -77,20 +106,26 @@ def usage_report_csv(request):
 
 
 def _alert_place() -> dict:
-    return {"base": "base.html", "unit": "credits", "self_url": reverse("ops_portal:alerts"),
-            "roll_url": reverse("ops_portal:alerts_secret")}
+    return {
+        "base": "base.html",
+        "unit": "credits",
+        "self_url": reverse("ops_portal:alerts"),
+        "roll_url": reverse("ops_portal:alerts_secret"),
+    }
 
 
 @login_required
 def alerts(request):
     organization = access.organization_or_404(request)
-    return alert_pages.alerts_settings(request, owner={"organization": organization},
-                                       place={**_alert_place(), "account_name": organization.name})
+    return alert_pages.alerts_settings(
+        request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
+    )
 
 
 @login_required
 @require_POST
 def alerts_secret(request):
     organization = access.organization_or_404(request)
-    return alert_pages.secret_roll(request, owner={"organization": organization},
-                                   place={**_alert_place(), "account_name": organization.name})
+    return alert_pages.secret_roll(
+        request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
+    )

@@ -69,7 +69,8 @@ def source_pull(*, source_id: int) -> dict | None:
     """Run one pull of a source if it is enabled and due. Returns the outcome counts, or None if not run."""
     now = timezone.now()
     claimed = UsageSource.objects.filter(pk=source_id, enabled=True, next_attempt_at__lte=now).update(
-        next_attempt_at=now + timedelta(seconds=claim_seconds()), last_attempt_at=now,
+        next_attempt_at=now + timedelta(seconds=claim_seconds()),
+        last_attempt_at=now,
     )
     if not claimed:
         return None
@@ -88,7 +89,9 @@ def source_pull(*, source_id: int) -> dict | None:
         return None
     caught_up = end >= today
     UsageSource.objects.filter(pk=source.pk).update(
-        synced_through=max(end, source.synced_through or end), failures=0, last_success_at=timezone.now(),
+        synced_through=max(end, source.synced_through or end),
+        failures=0,
+        last_success_at=timezone.now(),
         last_counts=dict(counts),
         next_attempt_at=timezone.now() + timedelta(seconds=settings.USAGE_PULL_INTERVAL_SECONDS if caught_up else 0),
     )
@@ -99,7 +102,9 @@ def source_pull(*, source_id: int) -> dict | None:
 def _failed(source: UsageSource, message: str) -> None:
     failures = source.failures + 1
     UsageSource.objects.filter(pk=source.pk).update(
-        failures=failures, last_error=message[:500], last_error_at=timezone.now(),
+        failures=failures,
+        last_error=message[:500],
+        last_error_at=timezone.now(),
         next_attempt_at=timezone.now() + retry_delay(failures),
     )
     logger.warning("Pull of usage source %s failed (%s in a row): %s", source.pk, failures, message)
@@ -149,8 +154,13 @@ def _apply_across_agencies(records: list) -> list[Outcome]:
         if organization_id in agencies:
             groups.setdefault(agencies[organization_id], []).append(index)
         else:
-            outcomes[index] = Outcome(index, records[index].get("id"), REJECTED, code="unknown_organization",
-                                      reason=f"organization_id {organization_id} is not a client of any agency")
+            outcomes[index] = Outcome(
+                index,
+                records[index].get("id"),
+                REJECTED,
+                code="unknown_organization",
+                reason=f"organization_id {organization_id} is not a client of any agency",
+            )
     for agency_id, indexes in groups.items():
         for index, outcome in zip(indexes, usage_ingest(agency_id=agency_id, records=[records[i] for i in indexes])):
             outcomes[index] = outcome
@@ -168,14 +178,20 @@ def _fingerprint(raw) -> str:
 def _rejection_note(source: UsageSource, raw, outcome: Outcome) -> None:
     fingerprint = _fingerprint(raw)
     # The record's id and the reason as they can be stored: no NUL, no lone surrogate (see usage.records).
-    fields = {"code": (outcome.code or outcome.status)[:40], "reason": text_shown(outcome.reason or "")[:300],
-              "last_seen_at": timezone.now()}
+    fields = {
+        "code": (outcome.code or outcome.status)[:40],
+        "reason": text_shown(outcome.reason or "")[:300],
+        "last_seen_at": timezone.now(),
+    }
     if PullRejection.objects.filter(source=source, fingerprint=fingerprint).update(times=F("times") + 1, **fields):
         return
     try:
         with transaction.atomic():
-            PullRejection.objects.create(source=source, fingerprint=fingerprint,
-                                         record_id=text_shown(str(outcome.record_id or ""))[:100], **fields)
+            PullRejection.objects.create(
+                source=source,
+                fingerprint=fingerprint,
+                record_id=text_shown(str(outcome.record_id or ""))[:100],
+                **fields,
+            )
     except IntegrityError:  # noted meanwhile by another run of the same record
         pass
-

@@ -10,8 +10,16 @@ from agencies.models import Agency
 from .models import UsageSource
 
 
-def usage_source_save(*, agency: Agency | None, base_url: str, api_key: str, start_date: date, enabled: bool,
-                      source_id: int | None = None, name: str | None = None) -> UsageSource:
+def usage_source_save(
+    *,
+    agency: Agency | None,
+    base_url: str,
+    api_key: str,
+    start_date: date,
+    enabled: bool,
+    source_id: int | None = None,
+    name: str | None = None,
+) -> UsageSource:
     """Create or change a source; an empty api_key keeps the stored one.
 
     The console changes the agency's own source (found by `agency`); Django

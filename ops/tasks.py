@@ -44,8 +44,7 @@ def usage_source_pull(source_id: int) -> dict | None:
 
 def alert_deliver_queue(*, delivery_ids: list[int]) -> list[int]:
     """Queue a try of each delivery that has no live task already; the ids queued."""
-    return periodic.tasks_enqueue_once(task=alert_deliver, keys=delivery_ids,
-                                       lease_seconds=deliveries.claim_seconds())
+    return periodic.tasks_enqueue_once(task=alert_deliver, keys=delivery_ids, lease_seconds=deliveries.claim_seconds())
 
 
 def usage_source_pull_queue(*, source_ids: list[int]) -> list[int]:
@@ -58,10 +57,16 @@ def due_work_enqueue(*, now=None) -> dict:
     after taking new balance crossings."""
     now = now or timezone.now()
     alerts.crossings_deliver()  # their deliveries are queued when it commits
-    sources = list(UsageSource.objects.filter(enabled=True, next_attempt_at__lte=now)
-                   .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
-    due = list(AlertDelivery.objects.filter(status=AlertDelivery.Status.PENDING, next_attempt_at__lte=now)
-               .order_by("next_attempt_at").values_list("pk", flat=True)[:SWEEP_BATCH])
+    sources = list(
+        UsageSource.objects.filter(enabled=True, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    due = list(
+        AlertDelivery.objects.filter(status=AlertDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
     pulls = usage_source_pull_queue(source_ids=sources)
     tries = alert_deliver_queue(delivery_ids=due)
     return {"pulls": len(pulls), "deliveries": len(tries)}

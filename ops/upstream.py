@@ -43,9 +43,13 @@ def usage_page_fetch(*, base_url: str, api_key: str, start: date, end: date, cur
     if cursor:
         query["cursor"] = cursor
     try:
-        answer = outbound.request("GET", f"{usage_url(base_url)}?{urlencode(query)}",
-                                  timeout=settings.USAGE_PULL_TIMEOUT_SECONDS, max_bytes=MAX_PAGE_BYTES,
-                                  headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
+        answer = outbound.request(
+            "GET",
+            f"{usage_url(base_url)}?{urlencode(query)}",
+            timeout=settings.USAGE_PULL_TIMEOUT_SECONDS,
+            max_bytes=MAX_PAGE_BYTES,
+            headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
+        )
     except outbound.OutboundError as error:
         raise UpstreamError(f"The usage API could not be reached: {str(error).rstrip('.')}.") from None
     if answer.status in (401, 403):

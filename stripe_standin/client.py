@@ -7,8 +7,7 @@ import urllib.request
 from urllib.parse import urlencode
 
 
-def call(base_url: str, path: str, params: dict | None = None, *, key: str | None = None,
-         method: str = "POST") -> dict:
+def call(base_url: str, path: str, params: dict | None = None, *, key: str | None = None, method: str = "POST") -> dict:
     data = urlencode(params or {}).encode() if method == "POST" else None
     url = base_url.rstrip("/") + path + ("" if method == "POST" or not params else "?" + urlencode(params))
     request = urllib.request.Request(url, data=data, method=method)

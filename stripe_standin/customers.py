@@ -38,16 +38,32 @@ def _tax_id(account: Account, customer: dict, data: dict, param: str) -> dict:
     if not value:
         raise StripeError(400, "Missing required param: value.", code="parameter_missing", param=f"{param}[value]")
     country = TAX_ID_TYPES[kind] or ("GR" if value[:2] == "EL" else value[:2])
-    return _new(account, "txi_", "tax_id", type=kind, value=value, country=country, customer=customer["id"],
-                verification={"status": "pending", "verified_name": None, "verified_address": None})
+    return _new(
+        account,
+        "txi_",
+        "tax_id",
+        type=kind,
+        value=value,
+        country=country,
+        customer=customer["id"],
+        verification={"status": "pending", "verified_name": None, "verified_address": None},
+    )
 
 
 def customer_create(account: Account, params: dict) -> dict:
     _check_params(params)
-    customer = {"id": new_id("cus_", 14), "object": "customer", "livemode": account.livemode, "created": now(),
-                "name": params.get("name"), "email": params.get("email"), "phone": params.get("phone"),
-                "description": params.get("description"), "address": _address(params.get("address")),
-                "metadata": _metadata(params)}
+    customer = {
+        "id": new_id("cus_", 14),
+        "object": "customer",
+        "livemode": account.livemode,
+        "created": now(),
+        "name": params.get("name"),
+        "email": params.get("email"),
+        "phone": params.get("phone"),
+        "description": params.get("description"),
+        "address": _address(params.get("address")),
+        "metadata": _metadata(params),
+    }
     data = params.get("tax_id_data") or []
     if not isinstance(data, list):
         raise StripeError(400, "Invalid array", param="tax_id_data")

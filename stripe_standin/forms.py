@@ -32,6 +32,6 @@ def decode_form(body: str) -> dict:
     params: dict = {}
     for key, value in parse_qsl(body, keep_blank_values=True):
         first = key.split("[", 1)[0]
-        parts = [first] + _PART.findall(key[len(first):])
+        parts = [first] + _PART.findall(key[len(first) :])
         _set(params, parts, value)
     return _listify(params)

@@ -16,10 +16,12 @@ a { color: #635bff; }
 
 
 def _page(title: str, body: str) -> str:
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><main><p class='standin'>Stripe stand-in · test payments</p>"
-            f"{body}</main></body></html>")
+    return (
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><main><p class='standin'>Stripe stand-in · test payments</p>"
+        f"{body}</main></body></html>"
+    )
 
 
 def _amount(session: dict) -> str:
@@ -29,29 +31,43 @@ def _amount(session: dict) -> str:
 
 def checkout(session: dict) -> str:
     action = f"/c/pay/{escape(session['id'])}"
-    head = (f"<h1>Checkout</h1><p class='amount' data-testid='amount'>{_amount(session)}</p>"
-            f"<p>{escape(session.get('customer_email') or '')}</p>")
+    head = (
+        f"<h1>Checkout</h1><p class='amount' data-testid='amount'>{_amount(session)}</p>"
+        f"<p>{escape(session.get('customer_email') or '')}</p>"
+    )
     if session["status"] == "open":
         cancel = session.get("cancel_url")
-        return _page("Checkout", head + (
-            f"<form method='post' action='{action}'><input type='hidden' name='method' value='card'>"
-            "<p>Card 4242 4242 4242 4242 (test)</p><button type='submit'>Pay</button></form>"
-            f"<form method='post' action='{action}'><input type='hidden' name='method' value='delayed'>"
-            "<button type='submit' class='secondary'>Pay by bank debit (settles later)</button></form>"
-            + (f"<p><a href='{escape(cancel)}'>Cancel and return</a></p>" if cancel else "")
-        ))
+        return _page(
+            "Checkout",
+            head
+            + (
+                f"<form method='post' action='{action}'><input type='hidden' name='method' value='card'>"
+                "<p>Card 4242 4242 4242 4242 (test)</p><button type='submit'>Pay</button></form>"
+                f"<form method='post' action='{action}'><input type='hidden' name='method' value='delayed'>"
+                "<button type='submit' class='secondary'>Pay by bank debit (settles later)</button></form>"
+                + (f"<p><a href='{escape(cancel)}'>Cancel and return</a></p>" if cancel else "")
+            ),
+        )
     if session.get("_settlement") == "processing":
-        return _page("Payment processing", head + (
-            "<p data-testid='state'>Payment processing: the bank has not confirmed it yet.</p>"
-            f"<form method='post' action='{action}/settle'><input type='hidden' name='outcome' value='succeeded'>"
-            "<button type='submit'>Bank confirms the payment</button></form>"
-            f"<form method='post' action='{action}/settle'><input type='hidden' name='outcome' value='failed'>"
-            "<button type='submit' class='secondary'>Bank rejects the payment</button></form>"
-        ))
+        return _page(
+            "Payment processing",
+            head
+            + (
+                "<p data-testid='state'>Payment processing: the bank has not confirmed it yet.</p>"
+                f"<form method='post' action='{action}/settle'><input type='hidden' name='outcome' value='succeeded'>"
+                "<button type='submit'>Bank confirms the payment</button></form>"
+                f"<form method='post' action='{action}/settle'><input type='hidden' name='outcome' value='failed'>"
+                "<button type='submit' class='secondary'>Bank rejects the payment</button></form>"
+            ),
+        )
     back = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
-    state = {"succeeded": "Paid", "failed": "Payment failed"}.get(session.get("_settlement") or "", session["status"].capitalize())
-    return _page(state, head + f"<p data-testid='state'>{escape(state)}.</p>"
-                               f"<p><a href='{escape(back)}'>Return to the merchant</a></p>")
+    state = {"succeeded": "Paid", "failed": "Payment failed"}.get(
+        session.get("_settlement") or "", session["status"].capitalize()
+    )
+    return _page(
+        state,
+        head + f"<p data-testid='state'>{escape(state)}.</p><p><a href='{escape(back)}'>Return to the merchant</a></p>",
+    )
 
 
 def not_found() -> str:

@@ -52,6 +52,7 @@ def listing(url: str, items: list[dict]) -> dict:
 
 # --- Events and their delivery -------------------------------------------------
 
+
 def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
     """Stripe's signature scheme: t=<unix time>,v1=HMAC-SHA256(secret, "<t>.<payload>")."""
     timestamp = now() if timestamp is None else timestamp
@@ -61,9 +62,16 @@ def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
 
 def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
     """Record an event with a snapshot of `obj`; return the deliveries to make."""
-    event = _new(account, "evt_", "event", type=event_type, api_version=API_VERSION,
-                 data={"object": copy.deepcopy(obj)}, pending_webhooks=0,
-                 request={"id": None, "idempotency_key": None})
+    event = _new(
+        account,
+        "evt_",
+        "event",
+        type=event_type,
+        api_version=API_VERSION,
+        data={"object": copy.deepcopy(obj)},
+        pending_webhooks=0,
+        request={"id": None, "idempotency_key": None},
+    )
     account.events.append(event)
     pending = []
     for endpoint in account.of_type("webhook_endpoint"):
@@ -72,9 +80,15 @@ def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
             continue
         payload = json.dumps(event, indent=2)
         delivery = {
-            "id": new_id("dlv_"), "event": event["id"], "type": event_type, "endpoint": endpoint["id"],
-            "url": endpoint["url"], "payload": payload, "signature": sign(payload, endpoint["_secret"]),
-            "status": None, "error": None,
+            "id": new_id("dlv_"),
+            "event": event["id"],
+            "type": event_type,
+            "endpoint": endpoint["id"],
+            "url": endpoint["url"],
+            "payload": payload,
+            "signature": sign(payload, endpoint["_secret"]),
+            "status": None,
+            "error": None,
         }
         event["pending_webhooks"] += 1
         account.deliveries.append(delivery)
@@ -84,14 +98,24 @@ def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
 
 # --- Products and prices --------------------------------------------------------
 
+
 def product_create(account: Account, params: dict) -> dict:
     name = _required(params, "name")
     product_id = params.get("id") or new_id("prod_", 14)
     if product_id in account.objects:
         raise StripeError(400, f"Product already exists: {product_id}", code="resource_already_exists", param="id")
-    product = {"id": product_id, "object": "product", "livemode": account.livemode, "created": now(),
-               "name": name, "active": params.get("active", "true") != "false", "description": params.get("description"),
-               "metadata": _metadata(params), "default_price": None, "type": "service"}
+    product = {
+        "id": product_id,
+        "object": "product",
+        "livemode": account.livemode,
+        "created": now(),
+        "name": name,
+        "active": params.get("active", "true") != "false",
+        "description": params.get("description"),
+        "metadata": _metadata(params),
+        "default_price": None,
+        "type": "service",
+    }
     account.objects[product_id] = product
     return product
 
@@ -105,15 +129,29 @@ def price_create(account: Account, params: dict) -> dict:
         product_id = account.get("product", "product", _required(params, "product"), "product")["id"]
     recurring = params.get("recurring")
     if recurring:
-        recurring = {"interval": _required(recurring, "interval"),
-                     "interval_count": _int(recurring.get("interval_count", 1), "recurring[interval_count]", minimum=1)}
-    return _new(account, "price_", "price", active=params.get("active", "true") != "false", currency=currency,
-                unit_amount=unit_amount, unit_amount_decimal=str(unit_amount), product=product_id,
-                type="recurring" if recurring else "one_time", recurring=recurring or None,
-                billing_scheme="per_unit", metadata=_metadata(params), nickname=params.get("nickname"))
+        recurring = {
+            "interval": _required(recurring, "interval"),
+            "interval_count": _int(recurring.get("interval_count", 1), "recurring[interval_count]", minimum=1),
+        }
+    return _new(
+        account,
+        "price_",
+        "price",
+        active=params.get("active", "true") != "false",
+        currency=currency,
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+        product=product_id,
+        type="recurring" if recurring else "one_time",
+        recurring=recurring or None,
+        billing_scheme="per_unit",
+        metadata=_metadata(params),
+        nickname=params.get("nickname"),
+    )
 
 
 # --- Checkout -------------------------------------------------------------------
+
 
 def _line_item(account: Account, item: dict, index: int, mode: str) -> dict:
     param = f"line_items[{index}]"
@@ -121,13 +159,20 @@ def _line_item(account: Account, item: dict, index: int, mode: str) -> dict:
     if item.get("price"):
         price = account.objects.get(item["price"])
         if price is None or price.get("object") != "price":
-            raise StripeError(400, f"No such price: '{item['price']}'", code="resource_missing", param=f"{param}[price]")
+            raise StripeError(
+                400, f"No such price: '{item['price']}'", code="resource_missing", param=f"{param}[price]"
+            )
         if not price["active"]:
-            raise StripeError(400, "The price specified is inactive. This field only accepts active prices.",
-                              param=f"{param}[price]")
+            raise StripeError(
+                400, "The price specified is inactive. This field only accepts active prices.", param=f"{param}[price]"
+            )
         if price["type"] == "recurring" and mode == "payment":
-            raise StripeError(400, "You specified `payment` mode but passed a recurring price. Either switch to "
-                                   "`subscription` mode or use only one-time prices.", param=f"{param}[price]")
+            raise StripeError(
+                400,
+                "You specified `payment` mode but passed a recurring price. Either switch to "
+                "`subscription` mode or use only one-time prices.",
+                param=f"{param}[price]",
+            )
         return _priced_item(price, quantity)
     data = item.get("price_data")
     if not data:
@@ -137,32 +182,56 @@ def _line_item(account: Account, item: dict, index: int, mode: str) -> dict:
     if data.get("product"):
         product = account.objects.get(data["product"])
         if product is None or product.get("object") != "product":
-            raise StripeError(400, f"No such product: '{data['product']}'", code="resource_missing",
-                              param=f"{param}[price_data][product]")
+            raise StripeError(
+                400,
+                f"No such product: '{data['product']}'",
+                code="resource_missing",
+                param=f"{param}[price_data][product]",
+            )
         product_id = product["id"]
     elif data.get("product_data"):
         product_id = product_create(account, data["product_data"])["id"]
     else:
         raise StripeError(400, "You must specify either `product` or `product_data`.", param=f"{param}[price_data]")
     # Like Stripe, price_data makes an inline price that cannot be used again.
-    price = _new(account, "price_", "price", active=False, currency=currency, unit_amount=unit_amount,
-                 unit_amount_decimal=str(unit_amount), product=product_id, type="one_time", recurring=None,
-                 billing_scheme="per_unit", metadata={}, nickname=None)
+    price = _new(
+        account,
+        "price_",
+        "price",
+        active=False,
+        currency=currency,
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+        product=product_id,
+        type="one_time",
+        recurring=None,
+        billing_scheme="per_unit",
+        metadata={},
+        nickname=None,
+    )
     return _priced_item(price, quantity)
 
 
 def _priced_item(price: dict, quantity: int) -> dict:
     amount = price["unit_amount"] * quantity
-    return {"id": new_id("li_"), "object": "item", "amount_subtotal": amount, "amount_total": amount,
-            "currency": price["currency"], "quantity": quantity, "price": copy.deepcopy(price)}
+    return {
+        "id": new_id("li_"),
+        "object": "item",
+        "amount_subtotal": amount,
+        "amount_total": amount,
+        "currency": price["currency"],
+        "quantity": quantity,
+        "price": copy.deepcopy(price),
+    }
 
 
 def _session_customer(account: Account, params: dict) -> str | None:
     if not params.get("customer"):
         return None
     if params.get("customer_email"):
-        raise StripeError(400, "You may only specify one of these parameters: customer, customer_email.",
-                          param="customer_email")
+        raise StripeError(
+            400, "You may only specify one of these parameters: customer, customer_email.", param="customer_email"
+        )
     return account.get("customer", "customer", params["customer"], "customer")["id"]
 
 
@@ -181,13 +250,25 @@ def session_create(account: Account, params: dict, public_base: str) -> dict:
         raise StripeError(400, "All line items must use the same currency.", param="line_items")
     session_id = new_id(f"cs_{account.mode}_", 40)
     session = {
-        "id": session_id, "object": "checkout.session", "livemode": account.livemode, "created": now(),
-        "expires_at": now() + 24 * 3600, "mode": mode, "status": "open", "payment_status": "unpaid",
-        "amount_subtotal": total, "amount_total": total, "currency": currencies.pop(),
-        "client_reference_id": params.get("client_reference_id"), "customer": _session_customer(account, params),
-        "customer_email": params.get("customer_email"), "customer_details": None,
-        "metadata": _metadata(params), "payment_intent": None,
-        "success_url": success_url, "cancel_url": params.get("cancel_url"),
+        "id": session_id,
+        "object": "checkout.session",
+        "livemode": account.livemode,
+        "created": now(),
+        "expires_at": now() + 24 * 3600,
+        "mode": mode,
+        "status": "open",
+        "payment_status": "unpaid",
+        "amount_subtotal": total,
+        "amount_total": total,
+        "currency": currencies.pop(),
+        "client_reference_id": params.get("client_reference_id"),
+        "customer": _session_customer(account, params),
+        "customer_email": params.get("customer_email"),
+        "customer_details": None,
+        "metadata": _metadata(params),
+        "payment_intent": None,
+        "success_url": success_url,
+        "cancel_url": params.get("cancel_url"),
         "url": f"{public_base}/c/pay/{session_id}",
         "_payment_intent_metadata": _metadata(params.get("payment_intent_data") or {}),
         "_line_items": line_items,
@@ -202,13 +283,24 @@ def session_pay(account: Account, session: dict, *, delayed: bool, amount_total:
         raise StripeError(400, "This Checkout Session is no longer open.", code="checkout_session_not_open")
     if amount_total is not None:  # stand-in only: as if a discount were applied on the page
         session["amount_total"] = amount_total
-    intent = _new(account, "pi_", "payment_intent", amount=session["amount_total"], currency=session["currency"],
-                  status="processing" if delayed else "succeeded", latest_charge=None,
-                  metadata=dict(session["_payment_intent_metadata"]),
-                  payment_method_types=["sepa_debit" if delayed else "card"])
-    session.update(status="complete", payment_intent=intent["id"], payment_status="unpaid" if delayed else "paid",
-                   customer_details={"email": session["customer_email"]},
-                   _settlement="processing" if delayed else "succeeded")
+    intent = _new(
+        account,
+        "pi_",
+        "payment_intent",
+        amount=session["amount_total"],
+        currency=session["currency"],
+        status="processing" if delayed else "succeeded",
+        latest_charge=None,
+        metadata=dict(session["_payment_intent_metadata"]),
+        payment_method_types=["sepa_debit" if delayed else "card"],
+    )
+    session.update(
+        status="complete",
+        payment_intent=intent["id"],
+        payment_status="unpaid" if delayed else "paid",
+        customer_details={"email": session["customer_email"]},
+        _settlement="processing" if delayed else "succeeded",
+    )
     if not delayed:
         _charge_create(account, intent)
     pending = emit(account, "checkout.session.completed", public(session))
@@ -220,8 +312,12 @@ def session_pay(account: Account, session: dict, *, delayed: bool, amount_total:
 def session_settle(account: Account, session: dict, *, succeeded: bool) -> list[dict]:
     """A delayed payment method finally succeeds or fails."""
     intent = account.objects.get(session.get("payment_intent") or "")
-    if session["status"] != "complete" or session["payment_status"] != "unpaid" or not intent \
-            or intent["status"] != "processing":
+    if (
+        session["status"] != "complete"
+        or session["payment_status"] != "unpaid"
+        or not intent
+        or intent["status"] != "processing"
+    ):
         raise StripeError(400, "This Checkout Session has no payment in progress.")
     if succeeded:
         intent["status"] = "succeeded"
@@ -236,17 +332,30 @@ def session_settle(account: Account, session: dict, *, succeeded: bool) -> list[
 def session_expire(account: Account, session: dict) -> list[dict]:
     """POST /v1/checkout/sessions/<id>/expire, or the session's 24 hours running out unpaid."""
     if session["status"] != "open":
-        raise StripeError(400, "Only Checkout Sessions with a status in [open] can be expired.",
-                          code="checkout_session_not_open")
+        raise StripeError(
+            400, "Only Checkout Sessions with a status in [open] can be expired.", code="checkout_session_not_open"
+        )
     session["status"] = "expired"
     return emit(account, "checkout.session.expired", public(session))
 
 
 def _charge_create(account: Account, intent: dict) -> dict:
-    charge = _new(account, "ch_", "charge", amount=intent["amount"], amount_captured=intent["amount"],
-                  amount_refunded=0, currency=intent["currency"], paid=True, captured=True, refunded=False,
-                  disputed=False, status="succeeded", payment_intent=intent["id"],
-                  metadata=dict(intent["metadata"]))
+    charge = _new(
+        account,
+        "ch_",
+        "charge",
+        amount=intent["amount"],
+        amount_captured=intent["amount"],
+        amount_refunded=0,
+        currency=intent["currency"],
+        paid=True,
+        captured=True,
+        refunded=False,
+        disputed=False,
+        status="succeeded",
+        payment_intent=intent["id"],
+        metadata=dict(intent["metadata"]),
+    )
     intent["latest_charge"] = charge["id"]
     return charge
 
@@ -258,13 +367,17 @@ def public(obj: dict) -> dict:
 
 # --- Refunds and disputes -------------------------------------------------------
 
+
 def _charge_for(account: Account, params: dict) -> dict:
     if params.get("charge"):
         return account.get("charge", "charge", params["charge"], "charge")
     intent = account.get("payment_intent", "payment_intent", _required(params, "payment_intent"), "payment_intent")
     if not intent.get("latest_charge"):
-        raise StripeError(400, f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
-                          param="payment_intent")
+        raise StripeError(
+            400,
+            f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
+            param="payment_intent",
+        )
     return account.objects[intent["latest_charge"]]
 
 
@@ -275,11 +388,24 @@ def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
         raise StripeError(400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")
     amount = _int(params["amount"], "amount", minimum=1) if params.get("amount") else remaining
     if amount > remaining:
-        raise StripeError(400, f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
-                          code="amount_too_large", param="amount")
-    refund = _new(account, "re_", "refund", amount=amount, charge=charge["id"], currency=charge["currency"],
-                  payment_intent=charge["payment_intent"], status="succeeded", reason=params.get("reason"),
-                  metadata=_metadata(params))
+        raise StripeError(
+            400,
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+            code="amount_too_large",
+            param="amount",
+        )
+    refund = _new(
+        account,
+        "re_",
+        "refund",
+        amount=amount,
+        charge=charge["id"],
+        currency=charge["currency"],
+        payment_intent=charge["payment_intent"],
+        status="succeeded",
+        reason=params.get("reason"),
+        metadata=_metadata(params),
+    )
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] == charge["amount"]
     return refund, emit(account, "charge.refunded", charge) + emit(account, "refund.created", refund)
@@ -288,9 +414,18 @@ def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
 def dispute_create(account: Account, charge: dict, params: dict) -> tuple[dict, list[dict]]:
     """Stand-in only: the cardholder disputes the charge with their bank."""
     amount = _int(params["amount"], "amount", minimum=1) if params.get("amount") else charge["amount"]
-    dispute = _new(account, "dp_", "dispute", amount=amount, charge=charge["id"], currency=charge["currency"],
-                   payment_intent=charge["payment_intent"], status="needs_response",
-                   reason=params.get("reason") or "fraudulent", metadata={})
+    dispute = _new(
+        account,
+        "dp_",
+        "dispute",
+        amount=amount,
+        charge=charge["id"],
+        currency=charge["currency"],
+        payment_intent=charge["payment_intent"],
+        status="needs_response",
+        reason=params.get("reason") or "fraudulent",
+        metadata={},
+    )
     charge["disputed"] = True
     return dispute, emit(account, "charge.dispute.created", dispute)
 
@@ -307,17 +442,28 @@ def dispute_close(account: Account, dispute: dict, status: str) -> list[dict]:
 
 # --- Webhook endpoints ----------------------------------------------------------
 
+
 def webhook_endpoint_create(account: Account, params: dict, *, secret: str | None = None) -> dict:
     """`secret` (stand-in only) gives the endpoint a signing secret chosen beforehand."""
     url = _required(params, "url")
     events = params.get("enabled_events")
     if not isinstance(events, list) or not events:
-        raise StripeError(400, "Missing required param: enabled_events.", code="parameter_missing",
-                          param="enabled_events")
+        raise StripeError(
+            400, "Missing required param: enabled_events.", code="parameter_missing", param="enabled_events"
+        )
     secret = secret or new_id("whsec_", 32)
-    endpoint = _new(account, "we_", "webhook_endpoint", url=url, enabled_events=events, status="enabled",
-                    api_version=params.get("api_version"), description=params.get("description"),
-                    metadata=_metadata(params), _secret=secret)
+    endpoint = _new(
+        account,
+        "we_",
+        "webhook_endpoint",
+        url=url,
+        enabled_events=events,
+        status="enabled",
+        api_version=params.get("api_version"),
+        description=params.get("description"),
+        metadata=_metadata(params),
+        _secret=secret,
+    )
     return {**public(endpoint), "secret": secret}  # the secret is shown once, on creation
 
 

@@ -21,11 +21,16 @@ DELIVERY_TIMEOUT_SECONDS = 10
 def deliver(deliveries: list[dict]) -> None:
     """POST each signed event to its endpoint, as Stripe does, and record the answer."""
     for delivery in deliveries:
-        request = urllib.request.Request(delivery["url"], data=delivery["payload"].encode(), method="POST", headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": delivery["signature"],
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        })
+        request = urllib.request.Request(
+            delivery["url"],
+            data=delivery["payload"].encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/json; charset=utf-8",
+                "Stripe-Signature": delivery["signature"],
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
                 delivery["status"] = response.status
@@ -45,6 +50,7 @@ class Router:
         def register(func):
             self.routes.append((method, re.compile(f"^{pattern}$"), auth, func))
             return func
+
         return register
 
     def find(self, method: str, path: str):
@@ -65,14 +71,19 @@ ID = r"([A-Za-z0-9_]+)"
 def _retrieve(kind: str, object_type: str):
     def handler(store, account, match, params, request):
         return res.public(account.get(kind, object_type, match.group(1)))
+
     return handler
 
 
 for _path, _kind, _type in [
-    ("products", "product", "product"), ("prices", "price", "price"),
+    ("products", "product", "product"),
+    ("prices", "price", "price"),
     ("checkout/sessions", "checkout.session", "checkout.session"),
-    ("payment_intents", "payment_intent", "payment_intent"), ("charges", "charge", "charge"),
-    ("refunds", "refund", "refund"), ("disputes", "dispute", "dispute"), ("events", "event", "event"),
+    ("payment_intents", "payment_intent", "payment_intent"),
+    ("charges", "charge", "charge"),
+    ("refunds", "refund", "refund"),
+    ("disputes", "dispute", "dispute"),
+    ("events", "event", "event"),
     ("webhook_endpoints", "webhook_endpoint", "webhook_endpoint"),
 ]:
     api.add("GET", f"/v1/{_path}/{ID}")(_retrieve(_kind, _type))
@@ -81,6 +92,7 @@ for _path, _kind, _type in [
 def _list(path: str, object_type: str):
     def handler(store, account, match, params, request):
         return res.listing(path, [res.public(o) for o in account.of_type(object_type)])
+
     return handler
 
 
@@ -184,11 +196,16 @@ def _event_list(store, account, match, params, request):
 
 # --- Controls for what the customer or the bank does (not Stripe's API) ----------
 
+
 @api.add("POST", "/_standin/accounts", auth=False)
 def _account_create(store, account, match, params, request):
     created = store.account_create(params.get("secret_key") or None, params.get("livemode") == "true")
-    return {"object": "standin.account", "secret_key": created.secret_key,
-            "publishable_key": created.publishable_key, "livemode": created.livemode}
+    return {
+        "object": "standin.account",
+        "secret_key": created.secret_key,
+        "publishable_key": created.publishable_key,
+        "livemode": created.livemode,
+    }
 
 
 @api.add("GET", "/_standin/health", auth=False)
@@ -198,9 +215,12 @@ def _health(store, account, match, params, request):
 
 @api.add("GET", "/_standin/deliveries")
 def _deliveries(store, account, match, params, request):
-    rows = [d for d in account.deliveries
-            if (not params.get("type") or d["type"] == params["type"])
-            and (not params.get("event") or d["event"] == params["event"])]
+    rows = [
+        d
+        for d in account.deliveries
+        if (not params.get("type") or d["type"] == params["type"])
+        and (not params.get("event") or d["event"] == params["event"])
+    ]
     return res.listing("/_standin/deliveries", rows)
 
 
@@ -224,8 +244,7 @@ def _required_param(params: dict, name: str):
 def _session_pay(store, account, match, params, request):
     session = account.get("checkout.session", "checkout.session", match.group(1))
     amount = int(params["amount_total"]) if params.get("amount_total") else None
-    request.pending += res.session_pay(account, session, delayed=params.get("method") == "delayed",
-                                       amount_total=amount)
+    request.pending += res.session_pay(account, session, delayed=params.get("method") == "delayed", amount_total=amount)
     return res.public(session)
 
 
@@ -304,8 +323,11 @@ class Handler(BaseHTTPRequestHandler):
         if key and (key, path) in account.idempotency:
             saved_fingerprint, status, payload = account.idempotency[(key, path)]
             if saved_fingerprint != fingerprint:
-                raise StripeError(400, "Keys for idempotent requests can only be used with the same parameters "
-                                       "they were first used with.", type="idempotency_error")
+                raise StripeError(
+                    400,
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                    type="idempotency_error",
+                )
             return status, payload
         try:
             status, payload = 200, func(self.server.store, account, match, params, self)
@@ -332,12 +354,14 @@ class Handler(BaseHTTPRequestHandler):
                     target = f"/c/pay/{session['id']}"
                 else:
                     amount = int(form["amount_total"]) if form.get("amount_total") else None
-                    self.pending = res.session_pay(account, session, delayed=form.get("method") == "delayed",
-                                                   amount_total=amount)
+                    self.pending = res.session_pay(
+                        account, session, delayed=form.get("method") == "delayed", amount_total=amount
+                    )
                     target = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
             except StripeError as exc:
-                return self._send(exc.status, pages.error(exc.body["error"]["message"]).encode(),
-                                  "text/html; charset=utf-8")
+                return self._send(
+                    exc.status, pages.error(exc.body["error"]["message"]).encode(), "text/html; charset=utf-8"
+                )
         # Like Stripe, tell the merchant's server before sending the customer back.
         deliver(self.pending)
         self._send(303, b"", "text/plain", {"Location": target})

@@ -24,13 +24,29 @@ def now() -> int:
 class StripeError(Exception):
     """An error answered in Stripe's JSON shape: {"error": {...}} with a 4xx status."""
 
-    def __init__(self, status: int, message: str, *, type: str = "invalid_request_error",
-                 code: str | None = None, param: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
-        self.body = {"error": {k: v for k, v in {
-            "type": type, "message": message, "code": code, "param": param,
-        }.items() if v is not None}}
+        self.body = {
+            "error": {
+                k: v
+                for k, v in {
+                    "type": type,
+                    "message": message,
+                    "code": code,
+                    "param": param,
+                }.items()
+                if v is not None
+            }
+        }
 
 
 def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
@@ -87,9 +103,12 @@ class Store:
 
     def account_for_key(self, authorization: str | None) -> Account:
         if not authorization or not authorization.startswith("Bearer "):
-            raise StripeError(401, "You did not provide an API key. Provide it in the Authorization header "
-                                   "(Authorization: Bearer YOUR_SECRET_KEY).")
-        key = authorization[len("Bearer "):].strip()
+            raise StripeError(
+                401,
+                "You did not provide an API key. Provide it in the Authorization header "
+                "(Authorization: Bearer YOUR_SECRET_KEY).",
+            )
+        key = authorization[len("Bearer ") :].strip()
         account = self.accounts.get(key)
         if account is None:
             masked = key[:8] + "*" * max(len(key) - 12, 0) + key[-4:] if len(key) > 12 else "****"

@@ -66,8 +66,10 @@ def run_clock(config) -> tuple[datetime, float] | None:
 
 def pytest_report_header(config):
     if _run_travel in config.stash:
-        return (f"clock: moved, the run starts at {os.environ[RUN_NOW]} ({RUN_NOW}) and ticks; "
-                f"PostgreSQL's now() and child processes keep the real time")
+        return (
+            f"clock: moved, the run starts at {os.environ[RUN_NOW]} ({RUN_NOW}) and ticks; "
+            f"PostgreSQL's now() and child processes keep the real time"
+        )
     return None
 
 
@@ -124,16 +126,27 @@ def make_agency(db):
         slug = slug or f"agency{n}"
         admin = User.objects.create_user(admin_email or f"admin{n}@example.com", PASSWORD)
         agency = services.agency_create(company_name=company_name or f"Agency {n}", admin=admin)
-        services.agency_update_branding(agency=agency, data={
-            "company_name": agency.company_name, "logo_url": "", "primary_color": "#123456",
-            "accent_color": "#ABCDEF", "slug": slug,
-        })
+        services.agency_update_branding(
+            agency=agency,
+            data={
+                "company_name": agency.company_name,
+                "logo_url": "",
+                "primary_color": "#123456",
+                "accent_color": "#ABCDEF",
+                "slug": slug,
+            },
+        )
         if active:
-            services.agency_update_stripe(agency=agency, data={
-                "stripe_publishable_key": "pk_test_abcdefgh1234", "stripe_secret_key": "sk_test_abcdefgh1234",
-                "stripe_product_id": "prod_test1234", "stripe_price_id": "price_test1234",
-                "stripe_webhook_secret": "whsec_abcdefgh12345678",
-            })
+            services.agency_update_stripe(
+                agency=agency,
+                data={
+                    "stripe_publishable_key": "pk_test_abcdefgh1234",
+                    "stripe_secret_key": "sk_test_abcdefgh1234",
+                    "stripe_product_id": "prod_test1234",
+                    "stripe_price_id": "price_test1234",
+                    "stripe_webhook_secret": "whsec_abcdefgh12345678",
+                },
+            )
             services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
             assert services.agency_set_active(agency=agency, active=True) == []
         agency.refresh_from_db()
@@ -167,8 +180,10 @@ def console(client):
 @pytest.fixture(autouse=True)
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
-                    "runs in the PostgreSQL pass of .ci/run")
+        pytest.skip(
+            "needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
+            "runs in the PostgreSQL pass of .ci/run"
+        )
 
 
 @pytest.fixture
@@ -190,13 +205,19 @@ def pytest_runtest_call(item):
 
 def credits_add(organization, amount: int):
     """Top a client up through the ledger, as an agency's allocation does."""
-    ledger.credits_allocate(organization=organization, amount=amount, description="test top-up", actor=None,
-                            reference=f"test-topup-{next(_refs)}")
+    ledger.credits_allocate(
+        organization=organization,
+        amount=amount,
+        description="test top-up",
+        actor=None,
+        reference=f"test-topup-{next(_refs)}",
+    )
     organization.refresh_from_db()
 
 
 def minutes_add(agency, amount: int):
     """Give an agency minutes through the ledger, as the operator does."""
-    ledger.minutes_add(agency=agency, amount=amount, description="test minutes", actor=None,
-                       reference=f"test-minutes-{next(_refs)}")
+    ledger.minutes_add(
+        agency=agency, amount=amount, description="test minutes", actor=None, reference=f"test-minutes-{next(_refs)}"
+    )
     agency.refresh_from_db()

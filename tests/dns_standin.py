@@ -101,9 +101,7 @@ class DNSStandin(_UDPThread):
                 values = [_quoted(v) for v in values]
             elif rdtype == "CNAME":
                 values = [v if v.endswith(".") else v + "." for v in values]
-            response.answer.append(
-                dns.rrset.from_text(question.name, TTL, dns.rdataclass.IN, question.rdtype, *values)
-            )
+            response.answer.append(dns.rrset.from_text(question.name, TTL, dns.rdataclass.IN, question.rdtype, *values))
         return response.to_wire()
 
 

@@ -53,8 +53,9 @@ class StandInAccount:
         raise AssertionError("the checkout page did not redirect")
 
     def settle(self, session_id: str, *, succeeded: bool) -> dict:
-        return self.call(f"/_standin/checkout/sessions/{session_id}/settle",
-                         {"outcome": "succeeded" if succeeded else "failed"})
+        return self.call(
+            f"/_standin/checkout/sessions/{session_id}/settle", {"outcome": "succeeded" if succeeded else "failed"}
+        )
 
     def refund(self, payment_intent: str, amount: int | None = None):
         params: RefundCreateParams = {"payment_intent": payment_intent}
@@ -118,14 +119,23 @@ def stripe_agency(make_agency, stripe_account):
         account = stripe_account(live=live)
         product = account.client.v1.products.create({"name": "Call credits"})
         price = account.client.v1.prices.create({"currency": "eur", "unit_amount": 4000, "product": product.id})
-        endpoint = account.client.v1.webhook_endpoints.create({
-            "url": f"http://127.0.0.1:{closed_port()}/api/webhooks/stripe/{agency.slug}", "enabled_events": ["*"],
-        })
+        endpoint = account.client.v1.webhook_endpoints.create(
+            {
+                "url": f"http://127.0.0.1:{closed_port()}/api/webhooks/stripe/{agency.slug}",
+                "enabled_events": ["*"],
+            }
+        )
         mode = "live" if live else "test"
-        services.agency_update_stripe(agency=agency, data={
-            "stripe_publishable_key": f"pk_{mode}_abcdefgh1234", "stripe_secret_key": account.secret_key,
-            "stripe_product_id": product.id, "stripe_price_id": price.id, "stripe_webhook_secret": endpoint.secret,
-        })
+        services.agency_update_stripe(
+            agency=agency,
+            data={
+                "stripe_publishable_key": f"pk_{mode}_abcdefgh1234",
+                "stripe_secret_key": account.secret_key,
+                "stripe_product_id": product.id,
+                "stripe_price_id": price.id,
+                "stripe_webhook_secret": endpoint.secret,
+            },
+        )
         agency.refresh_from_db()
         agency.stripe = account
         agency.admin = agency.admins.get()

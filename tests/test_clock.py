@@ -48,9 +48,20 @@ def test_portal_test_now_moves_a_whole_run_and_the_header_says_so():
     # Its own in-memory SQLite: a second run on the PostgreSQL pass's server would take the same test database.
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
-         f"{__file__}::test_the_runs_clock_is_the_one_portal_test_now_names"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            f"{__file__}::test_the_runs_clock_is_the_one_portal_test_now_names",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "clock: moved, the run starts at 2027-01-01T00:00:30Z (PORTAL_TEST_NOW)" in result.stdout

@@ -29,7 +29,12 @@ def check_deploy(**overrides: str) -> subprocess.CompletedProcess:
     env = {name: value for name, value in env.items() if value is not None}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -23,8 +23,9 @@ def test_a_nested_cursor_leaves_the_outer_ones_results_alone(make_agency):
         assert outer.fetchone() == (first.pk,)
         with db.hot_cursor() as inner:
             assert inner is not outer
-            assert inner.execute(f"SELECT id FROM {db.table(Agency)} WHERE id = %s", [second.pk]).fetchall() \
-                == [(second.pk,)]
+            assert inner.execute(f"SELECT id FROM {db.table(Agency)} WHERE id = %s", [second.pk]).fetchall() == [
+                (second.pk,)
+            ]
         assert outer.fetchone() == (second.pk,)
 
 
@@ -47,6 +48,7 @@ def test_first_read_lets_a_bad_query_fail_without_reconnecting(make_agency):
 
 
 # --- It behaves like the rest of Django ---------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_hot_statements_reach_execute_wrappers_and_the_captured_queries(make_agency):
@@ -128,11 +130,17 @@ with connection.cursor() as cursor:
 
 def _prepared_statements_after_hot_reads(**environ) -> int:
     settings_dict = connection.settings_dict
-    url = (f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/"
-           f"{settings_dict['NAME']}")
+    url = f"postgres://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", "DATABASE_URL": url, **environ}
-    done = subprocess.run([sys.executable, "-c", PREPARED_AFTER_HOT_READS], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", PREPARED_AFTER_HOT_READS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.strip())
 

@@ -20,25 +20,35 @@ def minutes_adjust(modeladmin, request, queryset):
         for agency in queryset:
             try:
                 posted = ledger.minutes_add(
-                    agency=agency, amount=data["minutes"], description=data["description"], actor=request.user,
+                    agency=agency,
+                    amount=data["minutes"],
+                    description=data["description"],
+                    actor=request.user,
                     reference=f"minutes:{data['token']}:{agency.pk}",
                 )
             except ledger.InsufficientBalance as refused:
                 modeladmin.message_user(
-                    request, f"{agency}: not changed, only {refused.balance} minutes to take from.", messages.ERROR,
+                    request,
+                    f"{agency}: not changed, only {refused.balance} minutes to take from.",
+                    messages.ERROR,
                 )
                 continue
             verb = "Recorded" if posted.created else "Already recorded"
             modeladmin.message_user(
-                request, f"{agency}: {verb} {data['minutes']:+d} minutes; balance {posted.entry.balance_after}.",
+                request,
+                f"{agency}: {verb} {data['minutes']:+d} minutes; balance {posted.entry.balance_after}.",
                 messages.SUCCESS,
             )
         return None
-    return TemplateResponse(request, "admin/usage/minutes_adjust.html", {
-        **modeladmin.admin_site.each_context(request),
-        "title": "Add or remove call minutes",
-        "form": form,
-        "agencies": queryset,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "opts": modeladmin.model._meta,
-    })
+    return TemplateResponse(
+        request,
+        "admin/usage/minutes_adjust.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Add or remove call minutes",
+            "form": form,
+            "agencies": queryset,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": modeladmin.model._meta,
+        },
+    )

@@ -95,8 +95,12 @@ def _over_limit(bucket: str, limit: int) -> int | None:
 
 
 def _too_many(retry_after: int) -> ApiError:
-    return ApiError(429, "rate_limited", f"Too many requests. Try again in {retry_after} seconds.",
-                    {"Retry-After": str(retry_after)})
+    return ApiError(
+        429,
+        "rate_limited",
+        f"Too many requests. Try again in {retry_after} seconds.",
+        {"Retry-After": str(retry_after)},
+    )
 
 
 def _unauthorized(code: str, message: str) -> ApiError:
@@ -134,8 +138,9 @@ def api_endpoint(*methods: str):
         @wraps(view)
         def endpoint(request, *args, **kwargs):
             if request.method not in methods:
-                return error_response(405, "method_not_allowed", f"Use {' or '.join(methods)} here.",
-                                      {"Allow": ", ".join(methods)})
+                return error_response(
+                    405, "method_not_allowed", f"Use {' or '.join(methods)} here.", {"Allow": ", ".join(methods)}
+                )
             try:
                 caller = _authenticate(request)
                 wait = _over_limit(f"key:{caller.owner.api_key_id}", settings.API_RATE_LIMIT_PER_MINUTE)
@@ -182,10 +187,12 @@ def int_field(value, field: str, *, minimum: int = 1, maximum: int = MAX_ID) -> 
 @overload
 def query_int(request: HttpRequest, name: str, *, default: int, minimum: int = 1, maximum: int = MAX_ID) -> int: ...
 @overload
-def query_int(request: HttpRequest, name: str, *, default: None = None, minimum: int = 1,
-              maximum: int = MAX_ID) -> int | None: ...
-def query_int(request: HttpRequest, name: str, *, default: int | None = None, minimum: int = 1,
-              maximum: int = MAX_ID) -> int | None:
+def query_int(
+    request: HttpRequest, name: str, *, default: None = None, minimum: int = 1, maximum: int = MAX_ID
+) -> int | None: ...
+def query_int(
+    request: HttpRequest, name: str, *, default: int | None = None, minimum: int = 1, maximum: int = MAX_ID
+) -> int | None:
     """The one parser of integer query parameters: ASCII digits in range, `default` when absent, else a 400."""
     raw = request.GET.get(name, "")
     if raw == "":

@@ -43,16 +43,24 @@ def _query_date(request, name: str) -> date | None:
 def account(request, caller: Caller):
     if caller.is_agency:
         agency = caller.agency
-        return JsonResponse({
-            "id": agency.pk, "company_name": agency.company_name, "minutes_balance": agency.minutes_balance,
-            "monthly_usage_minutes": selectors.monthly_usage_minutes(agency=agency),
-        })
+        return JsonResponse(
+            {
+                "id": agency.pk,
+                "company_name": agency.company_name,
+                "minutes_balance": agency.minutes_balance,
+                "monthly_usage_minutes": selectors.monthly_usage_minutes(agency=agency),
+            }
+        )
     organization = caller.organization
     assert organization is not None  # a key that is not an agency's is a client's
-    return JsonResponse({
-        "id": organization.pk, "company_name": organization.name, "minutes_balance": organization.credits_balance,
-        "monthly_usage_minutes": selectors.monthly_usage_minutes(organization=organization),
-    })
+    return JsonResponse(
+        {
+            "id": organization.pk,
+            "company_name": organization.name,
+            "minutes_balance": organization.credits_balance,
+            "monthly_usage_minutes": selectors.monthly_usage_minutes(organization=organization),
+        }
+    )
 
 
 @api_endpoint("GET")
@@ -93,22 +101,30 @@ def _usage_list(request, caller: Caller):
         price = selectors.platform_minute_price()
     else:
         price = selectors.client_credit_price(agency_id=caller.agency_id)
-    return JsonResponse({
-        "usage": [
-            # The seed's four fields, plus what a pull sync needs to charge the call again
-            # elsewhere (so one portal can pull from another's API).
-            {"id": r.record_id, "duration_sec": r.duration_sec, "created_at": _timestamp(r.created_at),
-             "number_id": r.number_id, "organization_id": r.organization_id, "direction": r.direction}
-            for r in page
-        ],
-        "summary": {
-            "total_seconds": totals.seconds,
-            "total_minutes": totals.minutes,
-            "total_cost": price.cost(totals.minutes) if price else None,
-            "currency": price.currency if price else None,
-        },
-        "next_cursor": next_cursor,
-    })
+    return JsonResponse(
+        {
+            "usage": [
+                # The seed's four fields, plus what a pull sync needs to charge the call again
+                # elsewhere (so one portal can pull from another's API).
+                {
+                    "id": r.record_id,
+                    "duration_sec": r.duration_sec,
+                    "created_at": _timestamp(r.created_at),
+                    "number_id": r.number_id,
+                    "organization_id": r.organization_id,
+                    "direction": r.direction,
+                }
+                for r in page
+            ],
+            "summary": {
+                "total_seconds": totals.seconds,
+                "total_minutes": totals.minutes,
+                "total_cost": price.cost(totals.minutes) if price else None,
+                "currency": price.currency if price else None,
+            },
+            "next_cursor": next_cursor,
+        }
+    )
 
 
 def _usage_sync(request, caller: Caller):
@@ -120,7 +136,9 @@ def _usage_sync(request, caller: Caller):
         if not isinstance(records, list) or not records:
             raise ApiError(400, "invalid_batch", "records must be a non-empty list of usage records.")
         if len(records) > MAX_BATCH:
-            raise ApiError(400, "batch_too_large", f"A batch holds at most {MAX_BATCH} records; send the rest in another.")
+            raise ApiError(
+                400, "batch_too_large", f"A batch holds at most {MAX_BATCH} records; send the rest in another."
+            )
         outcomes = usage_ingest(agency_id=caller.agency_id, records=records)
         counts = dict.fromkeys((APPLIED, DUPLICATE, CONFLICT, REJECTED), 0)
         for outcome in outcomes:
@@ -134,8 +152,11 @@ def _usage_sync(request, caller: Caller):
     if outcome.status == CONFLICT:
         raise ApiError(409, outcome.code or "conflict", outcome.reason or "")
     if outcome.status == REJECTED:
-        raise ApiError(404 if outcome.code == "unknown_organization" else 400, outcome.code or "invalid_record",
-                       outcome.reason or "")
+        raise ApiError(
+            404 if outcome.code == "unknown_organization" else 400,
+            outcome.code or "invalid_record",
+            outcome.reason or "",
+        )
     data = outcome.as_json()
     del data["index"]
     return JsonResponse(data, status=201 if outcome.status == APPLIED else 200)
@@ -153,9 +174,12 @@ def authorize(request, caller: Caller):
         reservation = call_authorize(organization=organization, max_minutes=max_minutes)
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", INSUFFICIENT_MESSAGE) from None
-    return JsonResponse({
-        "id": str(reservation.pk),
-        "organization_id": organization.pk,
-        "reserved_minutes": reservation.minutes,
-        "expires_at": _timestamp(reservation.expires_at),
-    }, status=201)
+    return JsonResponse(
+        {
+            "id": str(reservation.pk),
+            "organization_id": organization.pk,
+            "reserved_minutes": reservation.minutes,
+            "expires_at": _timestamp(reservation.expires_at),
+        },
+        status=201,
+    )

@@ -56,6 +56,9 @@ def usage_odd_records(*, now: datetime | None = None) -> list[OddRecord]:
 def usage_odd_records_repair(*, now: datetime | None = None) -> int:
     """Move the created_at of every odd record to its received_at; the number of records repaired."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {UsageRecord._meta.db_table} SET {_column('created_at')} = {_column('received_at')} "
-                       f"WHERE {_where()}", _bounds(now))
+        cursor.execute(
+            f"UPDATE {UsageRecord._meta.db_table} SET {_column('created_at')} = {_column('received_at')} "
+            f"WHERE {_where()}",
+            _bounds(now),
+        )
         return cursor.rowcount

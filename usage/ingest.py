@@ -78,8 +78,13 @@ def _rejected(rejection: Rejected) -> Outcome:
 
 
 def _conflict(record: Incoming) -> Outcome:
-    return Outcome(record.index, record.record_id, CONFLICT, code="conflict",
-                   reason="a record with this id was already received with different content")
+    return Outcome(
+        record.index,
+        record.record_id,
+        CONFLICT,
+        code="conflict",
+        reason="a record with this id was already received with different content",
+    )
 
 
 def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
@@ -103,8 +108,9 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
             with transaction.atomic():
                 _apply(agency_id, list(first.values()), outcomes, now)
         except RECORD_ERRORS:
-            logger.warning("Agency %s: the database refused a record; applying the batch one by one", agency_id,
-                           exc_info=True)
+            logger.warning(
+                "Agency %s: the database refused a record; applying the batch one by one", agency_id, exc_info=True
+            )
             _apply_one_by_one(agency_id, list(first.values()), outcomes, now)
     for record in repeats:
         # A repeat inside the batch shares its first occurrence's fate, unless it differs.
@@ -116,8 +122,9 @@ def usage_ingest(*, agency_id: int, records: Sequence) -> list[Outcome]:
         elif fate.status in (APPLIED, DUPLICATE):
             outcomes[record.index] = Outcome(record.index, record.record_id, DUPLICATE)
         else:
-            outcomes[record.index] = Outcome(record.index, record.record_id, fate.status, code=fate.code,
-                                             reason=fate.reason)
+            outcomes[record.index] = Outcome(
+                record.index, record.record_id, fate.status, code=fate.code, reason=fate.reason
+            )
     return cast(list[Outcome], outcomes)  # every index holds an outcome by now
 
 
@@ -129,7 +136,10 @@ def _apply_one_by_one(agency_id: int, candidates: list[Incoming], outcomes: list
                 _apply(agency_id, [record], outcomes, now)
         except RECORD_ERRORS:
             outcomes[record.index] = Outcome(
-                record.index, record.record_id, REJECTED, code="invalid_record",
+                record.index,
+                record.record_id,
+                REJECTED,
+                code="invalid_record",
                 reason="the database cannot store this record, or an earlier one with this id",
             )
 
@@ -159,25 +169,29 @@ def _apply(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> N
     locked = ledger.accounts_lock(agency_id=agency_id, organization_ids={r.organization_id for r in candidates})
     stored = _stored(agency_id, [r.record_id for r in candidates])
     wanted = {r.reservation_id for r in candidates if r.reservation_id is not None}
-    reservations = dict(
-        Reservation.objects.filter(pk__in=wanted).values_list("pk", "organization_id")
-    ) if wanted else {}
+    reservations = (
+        dict(Reservation.objects.filter(pk__in=wanted).values_list("pk", "organization_id")) if wanted else {}
+    )
 
     new: list[Incoming] = []
     for record in candidates:
         if record.record_id in stored:
             same = stored[record.record_id] == record.content()
-            outcomes[record.index] = (
-                Outcome(record.index, record.record_id, DUPLICATE) if same else _conflict(record)
-            )
+            outcomes[record.index] = Outcome(record.index, record.record_id, DUPLICATE) if same else _conflict(record)
         elif record.organization_id not in locked.organization_balances:
             outcomes[record.index] = Outcome(
-                record.index, record.record_id, REJECTED, code="unknown_organization",
+                record.index,
+                record.record_id,
+                REJECTED,
+                code="unknown_organization",
                 reason=f"organization_id {record.organization_id} is not a client of this agency",
             )
         elif record.reservation_id is not None and reservations.get(record.reservation_id) != record.organization_id:
             outcomes[record.index] = Outcome(
-                record.index, record.record_id, REJECTED, code="unknown_reservation",
+                record.index,
+                record.record_id,
+                REJECTED,
+                code="unknown_reservation",
                 reason="reservation_id does not name a reservation of this organization",
             )
         else:
@@ -186,28 +200,58 @@ def _apply(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> N
         return
 
     charged = [r for r in new if r.minutes > 0]
-    postings = ledger.paired_debits_post(locked=locked, debits=[
-        ledger.PairedDebit(r.organization_id, r.minutes, reference_for(r.record_id), f"Call {r.record_id}")
-        for r in charged
-    ])
+    postings = ledger.paired_debits_post(
+        locked=locked,
+        debits=[
+            ledger.PairedDebit(r.organization_id, r.minutes, reference_for(r.record_id), f"Call {r.record_id}")
+            for r in charged
+        ],
+    )
     overdrawn = {
-        r.record_id for r, posting in zip(charged, postings)
+        r.record_id
+        for r, posting in zip(charged, postings)
         if posting.organization_balance_after < 0 or posting.agency_balance_after < 0
     }
-    db.rows_insert(model=UsageRecord, rows=[
-        (agency_id, r.organization_id, r.record_id, r.duration_sec, r.minutes, r.created_at, r.number_id,
-         r.direction, r.reservation_id, r.record_id in overdrawn, now)
-        for r in new
-    ], fields=[
-        "agency", "organization", "record_id", "duration_sec", "minutes", "created_at", "number_id",
-        "direction", "reservation", "overdraft", "received_at",
-    ])
+    db.rows_insert(
+        model=UsageRecord,
+        rows=[
+            (
+                agency_id,
+                r.organization_id,
+                r.record_id,
+                r.duration_sec,
+                r.minutes,
+                r.created_at,
+                r.number_id,
+                r.direction,
+                r.reservation_id,
+                r.record_id in overdrawn,
+                now,
+            )
+            for r in new
+        ],
+        fields=[
+            "agency",
+            "organization",
+            "record_id",
+            "duration_sec",
+            "minutes",
+            "created_at",
+            "number_id",
+            "direction",
+            "reservation",
+            "overdraft",
+            "received_at",
+        ],
+    )
     settled = {r.reservation_id for r in new if r.reservation_id is not None}
     if settled:
         # Charged at the real minutes above; whatever the reservation held beyond them is free again.
         Reservation.objects.filter(pk__in=settled, status=Reservation.Status.ACTIVE).update(
-            status=Reservation.Status.SETTLED, closed_at=now,
+            status=Reservation.Status.SETTLED,
+            closed_at=now,
         )
     for record in new:
-        outcomes[record.index] = Outcome(record.index, record.record_id, APPLIED, minutes=record.minutes,
-                                         overdraft=record.record_id in overdrawn)
+        outcomes[record.index] = Outcome(
+            record.index, record.record_id, APPLIED, minutes=record.minutes, overdraft=record.record_id in overdrawn
+        )

@@ -31,12 +31,20 @@ class NewKey:
 
 
 def api_key_create(
-    *, name: str, organization: Organization | None = None, agency: Agency | None = None, created_by=None,
+    *,
+    name: str,
+    organization: Organization | None = None,
+    agency: Agency | None = None,
+    created_by=None,
 ) -> NewKey:
     secret = KEY_START + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
-        name=name.strip()[:100] or "API key", prefix=secret[:PREFIX_LENGTH], key_hash=_digest(secret),
-        organization=organization, agency=agency, created_by=created_by,
+        name=name.strip()[:100] or "API key",
+        prefix=secret[:PREFIX_LENGTH],
+        key_hash=_digest(secret),
+        organization=organization,
+        agency=agency,
+        created_by=created_by,
     )
     return NewKey(api_key, secret)
 
@@ -66,8 +74,10 @@ def api_key_find(*, secret: str) -> KeyOwner | None:
     """
     if not secret.startswith(KEY_START) or len(secret) > 100:
         return None
-    key = {field: f"k.{db.column(ApiKey, field)}"
-           for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")}
+    key = {
+        field: f"k.{db.column(ApiKey, field)}"
+        for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")
+    }
     stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - TOUCH_EVERY)
     # The first query of every API request, so it stands in for the connection's health check.
     rows = db.first_read(

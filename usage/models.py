@@ -28,11 +28,19 @@ class ApiKey(models.Model):
     prefix = models.CharField(max_length=16)
     key_hash = models.CharField(max_length=64, unique=True)
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys",
+        Organization,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="api_keys",
     )
     agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="api_keys")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -83,15 +91,22 @@ class Reservation(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(minutes__gt=0), name="reservation_minutes_positive"),
-            models.CheckConstraint(condition=Q(status__in=["active", "settled", "expired"]), name="reservation_status_known"),
             models.CheckConstraint(
-                condition=Q(status="active", closed_at__isnull=True) | (~Q(status="active") & Q(closed_at__isnull=False)),
+                condition=Q(status__in=["active", "settled", "expired"]), name="reservation_status_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", closed_at__isnull=True)
+                | (~Q(status="active") & Q(closed_at__isnull=False)),
                 name="reservation_closed_when_not_active",
             ),
         ]
         indexes = [
-            models.Index(fields=["organization", "expires_at"], condition=Q(status="active"), name="reservation_active_org"),
-            models.Index(fields=["agency", "expires_at"], condition=Q(status="active"), name="reservation_active_agency"),
+            models.Index(
+                fields=["organization", "expires_at"], condition=Q(status="active"), name="reservation_active_org"
+            ),
+            models.Index(
+                fields=["agency", "expires_at"], condition=Q(status="active"), name="reservation_active_agency"
+            ),
             models.Index(fields=["expires_at"], condition=Q(status="active"), name="reservation_active_expiry"),
         ]
 
@@ -121,7 +136,11 @@ class UsageRecord(models.Model):
     number_id = models.CharField(max_length=100)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     reservation = models.ForeignKey(
-        Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="usage_records",
+        Reservation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="usage_records",
     )
     # The charge took the client's credits or the agency's minutes below zero.
     overdraft = models.BooleanField(default=False)

@@ -48,8 +48,14 @@ class Incoming:
 
     def content(self) -> tuple:
         """What must match for a repeat of this id to be a duplicate rather than a conflict."""
-        return (self.organization_id, self.duration_sec, self.created_at, self.number_id,
-                self.direction, self.reservation_id)
+        return (
+            self.organization_id,
+            self.duration_sec,
+            self.created_at,
+            self.number_id,
+            self.direction,
+            self.reservation_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +124,7 @@ def record_check(index: int, raw, now: datetime) -> Incoming | Rejected:
         number_id = _text(raw, "number_id", MAX_NUMBER_ID)
         direction = raw.get("direction")
         if direction not in DIRECTIONS:
-            raise ValueError("direction must be \"inbound\" or \"outbound\"")
+            raise ValueError('direction must be "inbound" or "outbound"')
         reservation_id = raw.get("reservation_id")
         if reservation_id is not None:
             if not isinstance(reservation_id, str):
@@ -129,5 +135,14 @@ def record_check(index: int, raw, now: datetime) -> Incoming | Rejected:
                 raise ValueError("reservation_id is not a reservation id") from None
     except ValueError as problem:
         return Rejected(index, shown_id, "invalid_record", str(problem))
-    return Incoming(index, record_id, organization_id, duration, minutes_for(duration), created_at,
-                    number_id, direction, reservation_id)
+    return Incoming(
+        index,
+        record_id,
+        organization_id,
+        duration,
+        minutes_for(duration),
+        created_at,
+        number_id,
+        direction,
+        reservation_id,
+    )

@@ -41,7 +41,9 @@ class Reserved:
 def reserved_minutes(*, agency_id: int, organization_id: int, now: datetime) -> Reserved:
     """What active, unexpired reservations hold against the agency and against one of its clients."""
     totals = Reservation.objects.filter(
-        agency_id=agency_id, status=Reservation.Status.ACTIVE, expires_at__gt=now,
+        agency_id=agency_id,
+        status=Reservation.Status.ACTIVE,
+        expires_at__gt=now,
     ).aggregate(agency=Sum("minutes"), organization=Sum("minutes", filter=Q(organization_id=organization_id)))
     return Reserved(totals["agency"] or 0, totals["organization"] or 0)
 
@@ -64,7 +66,10 @@ def call_authorize(*, organization: Organization, max_minutes: int) -> Reservati
         if minutes < 1:
             raise InsufficientCredits(client_free=client_free, agency_free=agency_free)
         return Reservation.objects.create(
-            agency_id=organization.agency_id, organization=organization, minutes=minutes, created_at=now,
+            agency_id=organization.agency_id,
+            organization=organization,
+            minutes=minutes,
+            created_at=now,
             # Long enough for the whole call, plus time to set it up and to report it.
             expires_at=now + timedelta(seconds=minutes * 60 + settings.RESERVATION_GRACE_SECONDS),
         )
@@ -78,5 +83,6 @@ def reservations_expire(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     return Reservation.objects.filter(status=Reservation.Status.ACTIVE, expires_at__lte=now).update(
-        status=Reservation.Status.EXPIRED, closed_at=now,
+        status=Reservation.Status.EXPIRED,
+        closed_at=now,
     )

@@ -47,8 +47,11 @@ def agency_balance(*, agency: Agency) -> Balance:
 def reserved_by_organization(*, organization_ids: Iterable[int]) -> dict[int, int]:
     """Credits held by active reservations, per organization, in one query."""
     rows = (
-        _held().filter(organization_id__in=set(organization_ids))
-        .values_list("organization_id").annotate(total=Sum("minutes")).values_list("organization_id", "total")
+        _held()
+        .filter(organization_id__in=set(organization_ids))
+        .values_list("organization_id")
+        .annotate(total=Sum("minutes"))
+        .values_list("organization_id", "total")
     )
     return dict(rows)
 
@@ -74,7 +77,10 @@ def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organiz
 
 # --- Usage listings ------------------------------------------------------------
 
-def usage_in_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet[UsageRecord]:
+
+def usage_in_range(
+    *, agency_id: int, organization: Organization | None, start: date, end: date
+) -> QuerySet[UsageRecord]:
     """Records of calls made from `start` to `end` inclusive (UTC days), newest first."""
     records = UsageRecord.objects.filter(
         created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
@@ -121,18 +127,25 @@ def _cursor_decode(cursor: str) -> tuple[datetime, int]:
     return created_at, pk
 
 
-def usage_page(records: QuerySet[UsageRecord], *, cursor: str | None, limit: int) -> tuple[list[UsageRecord], str | None]:
+def usage_page(
+    records: QuerySet[UsageRecord], *, cursor: str | None, limit: int
+) -> tuple[list[UsageRecord], str | None]:
     """One page of `records` (newest first) after `cursor`, and the cursor of the next page."""
     if cursor:
         created_at, pk = _cursor_decode(cursor)
         records = records.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk))
-    page = list(records.only("pk", "record_id", "duration_sec", "created_at", "number_id", "organization_id", "direction")[: limit + 1])
+    page = list(
+        records.only("pk", "record_id", "duration_sec", "created_at", "number_id", "organization_id", "direction")[
+            : limit + 1
+        ]
+    )
     if len(page) > limit:
         return page[:limit], cursor_encode(page[limit - 1])
     return page, None
 
 
 # --- What minutes cost ----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class MinutePrice:
@@ -158,8 +171,14 @@ def client_credit_price(*, agency_id: int) -> MinutePrice | None:
     The best price the agency sells credits at, so a cost shown to a client
     never overstates what its calls cost. None when the agency sells nothing.
     """
-    packages = CreditPackage.objects.on_sale().filter(agency_id=agency_id).values_list(
-        "price_cents", "credits", "currency",
+    packages = (
+        CreditPackage.objects.on_sale()
+        .filter(agency_id=agency_id)
+        .values_list(
+            "price_cents",
+            "credits",
+            "currency",
+        )
     )
     best = min(packages, key=lambda p: (Fraction(p[0], p[1]), p[1]), default=None)
     return MinutePrice(*best) if best else None

@@ -29,21 +29,30 @@ def usage_page(request):
     organization = access.organization_or_404(request)
     records = organization.usage_records.filter(created_at__range=LOADABLE).order_by("-created_at", "-pk")
     page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "usage/portal_usage.html", {
-        "organization": organization,
-        "balance": selectors.organization_balance(organization=organization),
-        "monthly_minutes": selectors.monthly_usage_minutes(organization=organization),
-        "page": page,
-    })
+    return render(
+        request,
+        "usage/portal_usage.html",
+        {
+            "organization": organization,
+            "balance": selectors.organization_balance(organization=organization),
+            "monthly_minutes": selectors.monthly_usage_minutes(organization=organization),
+            "page": page,
+        },
+    )
 
 
 def _keys_page(request, *, template: str, owner: dict, new_key=None, form=None, status=200):
-    return render(request, template, {
-        "form": form or ApiKeyForm(),
-        "api_keys": ApiKey.objects.filter(**owner),
-        "new_key": new_key,
-        **owner,
-    }, status=status)
+    return render(
+        request,
+        template,
+        {
+            "form": form or ApiKeyForm(),
+            "api_keys": ApiKey.objects.filter(**owner),
+            "new_key": new_key,
+            **owner,
+        },
+        status=status,
+    )
 
 
 def _keys(request, *, template: str, owner: dict):

@@ -25,9 +25,16 @@ def bolt(make_agency):
 
 
 def signup(client, http_host, email="jane@example.com", company="Jane's Dental", password=PASSWORD):
-    return client.post("/accounts/signup/", {
-        "company_name": company, "email": email, "password1": password, "password2": password,
-    }, HTTP_HOST=http_host)
+    return client.post(
+        "/accounts/signup/",
+        {
+            "company_name": company,
+            "email": email,
+            "password1": password,
+            "password2": password,
+        },
+        HTTP_HOST=http_host,
+    )
 
 
 def login(client, http_host, email, password, **extra):
@@ -44,6 +51,7 @@ def links(message):
 
 
 # --- sign-up --------------------------------------------------------------------
+
 
 def test_agency_signup_on_console_creates_agency_with_user_as_admin(client, db):
     response = signup(client, "localhost", email="owner@agency.example", company="Reseller Ltd")
@@ -101,6 +109,7 @@ def test_second_signup_with_same_email_on_same_portal_gets_form_error(client, ac
 
 # --- login and sessions ----------------------------------------------------------
 
+
 @pytest.fixture
 def jane_twice(acme, bolt, make_client_user):
     """jane@example.com on both portals, with different passwords."""
@@ -114,7 +123,7 @@ def jane_twice(acme, bolt, make_client_user):
 def test_login_authenticates_only_the_account_of_its_own_portal(client, acme, jane_twice):
     on_acme, _on_bolt = jane_twice
 
-    response = login(client, host(acme), "jane@example.com", OTHER_PASSWORD)   # bolt's password
+    response = login(client, host(acme), "jane@example.com", OTHER_PASSWORD)  # bolt's password
     assert response.status_code == 200
     assert "not correct" in response.text
     assert logged_in_user_id(client) is None
@@ -138,7 +147,7 @@ def test_portal_login_cannot_log_in_a_console_account(client, acme):
 
 def test_session_from_one_host_is_not_logged_in_on_another(client, acme, bolt, jane_twice):
     response = login(client, host(acme), "jane@example.com", PASSWORD)
-    assert response.cookies["sessionid"]["domain"] == ""   # host-only cookie
+    assert response.cookies["sessionid"]["domain"] == ""  # host-only cookie
     assert "Client Co" in client.get("/", HTTP_HOST=host(acme)).text
 
     # The test client sends the cookie everywhere; a browser would not, and the
@@ -153,7 +162,10 @@ def test_session_from_one_host_is_not_logged_in_on_another(client, acme, bolt, j
 
 # --- links in emails ----------------------------------------------------------------
 
-def test_password_reset_link_uses_the_verified_custom_domain(client, acme, make_client_user, verified_domain, mailoutbox):
+
+def test_password_reset_link_uses_the_verified_custom_domain(
+    client, acme, make_client_user, verified_domain, mailoutbox
+):
     verified_domain(acme, CUSTOM)
     make_client_user(acme, email="jane@example.com")
 
@@ -211,13 +223,17 @@ def test_verification_link_on_console_signup_uses_the_console_url(client, db, ma
 
 
 def test_password_reset_on_one_portal_never_reaches_another_portals_account(
-    client, acme, bolt, make_client_user, mailoutbox,
+    client,
+    acme,
+    bolt,
+    make_client_user,
+    mailoutbox,
 ):
     only_on_bolt = make_client_user(bolt, email="jane@example.com")
 
     response = client.post("/accounts/password/reset/", {"email": "jane@example.com"}, HTTP_HOST="acme.localhost:8000")
 
-    assert response.status_code == 302   # same answer as for a known email
+    assert response.status_code == 302  # same answer as for a known email
     assert not any("/password/reset/key/" in url for m in mailoutbox for url in links(m))
     # Whatever allauth tells an unknown address points at this portal, canonically.
     for url in (url for m in mailoutbox for url in links(m)):
@@ -244,6 +260,7 @@ def test_reset_link_for_one_portal_does_not_work_on_another(client, acme, bolt, 
 
 # --- rate limits -----------------------------------------------------------------
 
+
 def fail_logins(client, http_host, email, times):
     for _ in range(times):
         response = login(client, http_host, email, "wrong-password-123")
@@ -261,7 +278,10 @@ def test_repeated_failed_logins_are_refused(client, acme, make_client_user):
 
 
 def test_failed_login_budget_is_shared_by_every_spelling_of_a_portal_host(
-    client, acme, make_client_user, verified_domain,
+    client,
+    acme,
+    make_client_user,
+    verified_domain,
 ):
     verified_domain(acme, CUSTOM)
     make_client_user(acme, email="jane@example.com")
@@ -291,8 +311,9 @@ def test_admin_login_goes_through_allauth_login(client, operator):
     assert response["Location"].startswith("/accounts/login/")
 
     # Django admin's own login form is never processed: no unthrottled way in.
-    response = client.post("/admin/login/?next=/admin/", {"username": operator.email, "password": PASSWORD},
-                           HTTP_HOST="localhost")
+    response = client.post(
+        "/admin/login/?next=/admin/", {"username": operator.email, "password": PASSWORD}, HTTP_HOST="localhost"
+    )
     assert response.status_code == 302
     assert logged_in_user_id(client) is None
 

@@ -57,9 +57,15 @@ def test_rejected_form_does_not_echo_the_typed_secrets(console, agency):
 
 def test_blank_secret_fields_keep_the_stored_secrets(console, agency):
     services.agency_update_stripe(agency=agency, data=dict(STRIPE))
-    response = console.post("/console/stripe/", {
-        **STRIPE, "stripe_product_id": "prod_gadget2", "stripe_secret_key": "", "stripe_webhook_secret": "",
-    })
+    response = console.post(
+        "/console/stripe/",
+        {
+            **STRIPE,
+            "stripe_product_id": "prod_gadget2",
+            "stripe_secret_key": "",
+            "stripe_webhook_secret": "",
+        },
+    )
     assert response.status_code == 302
     saved = Agency.objects.get(pk=agency.pk)
     assert saved.stripe_product_id == "prod_gadget2"
@@ -68,7 +74,9 @@ def test_blank_secret_fields_keep_the_stored_secrets(console, agency):
 
 def test_a_new_secret_replaces_the_stored_one(console, agency):
     services.agency_update_stripe(agency=agency, data=dict(STRIPE))
-    console.post("/console/stripe/", {**STRIPE, "stripe_secret_key": "rk_test_restricted0001", "stripe_webhook_secret": ""})
+    console.post(
+        "/console/stripe/", {**STRIPE, "stripe_secret_key": "rk_test_restricted0001", "stripe_webhook_secret": ""}
+    )
     saved = Agency.objects.get(pk=agency.pk)
     assert (saved.stripe_secret_key, saved.stripe_webhook_secret) == ("rk_test_restricted0001", HOOK_SECRET)
 
@@ -77,7 +85,8 @@ def test_secrets_are_stored_as_ciphertext(console, agency):
     console.post("/console/stripe/", STRIPE)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT stripe_secret_key, stripe_webhook_secret FROM agencies_agency WHERE id = %s", [agency.pk],
+            "SELECT stripe_secret_key, stripe_webhook_secret FROM agencies_agency WHERE id = %s",
+            [agency.pk],
         )
         raw_secret, raw_hook = cursor.fetchone()
     assert SECRET not in raw_secret and "9876" not in raw_secret
@@ -143,12 +152,23 @@ def test_margin_follows_the_platform_minute_price(console, agency, settings):
     assert (row["cost"], row["profit"], row["margin"]) == ("€10.00", "€30.00", "75.0%")
 
 
-@pytest.mark.parametrize("currency, price, cost, profit, margin, rate", [
-    ("USD", "$40.00", "$8.75", "$31.25", "78.1%", "0.80"),
-    ("GBP", "£40.00", "£5.60", "£34.40", "86.0%", "1.25"),
-])
+@pytest.mark.parametrize(
+    "currency, price, cost, profit, margin, rate",
+    [
+        ("USD", "$40.00", "$8.75", "$31.25", "78.1%", "0.80"),
+        ("GBP", "£40.00", "£5.60", "£34.40", "86.0%", "1.25"),
+    ],
+)
 def test_package_in_another_currency_is_costed_at_the_configured_rate(
-    console, agency, settings, currency, price, cost, profit, margin, rate,
+    console,
+    agency,
+    settings,
+    currency,
+    price,
+    cost,
+    profit,
+    margin,
+    rate,
 ):
     settings.EXCHANGE_RATES = {"EUR": Decimal("1"), "USD": Decimal("0.80"), "GBP": Decimal("1.25")}
     services.package_create(agency=agency, credits=100, price_cents=4000, currency=currency)
@@ -169,8 +189,14 @@ def test_package_in_a_currency_without_a_rate_says_so(console, agency, settings)
 
 
 ALL_MISSING = [
-    "Company name", "Portal slug", "Stripe publishable key", "Stripe secret key", "Stripe product ID",
-    "Stripe price ID", "Stripe webhook signing secret", "At least one credit package",
+    "Company name",
+    "Portal slug",
+    "Stripe publishable key",
+    "Stripe secret key",
+    "Stripe product ID",
+    "Stripe price ID",
+    "Stripe webhook signing secret",
+    "At least one credit package",
 ]
 
 
@@ -184,14 +210,17 @@ def test_activation_refuses_and_lists_everything_missing(console, agency):
     assert Agency.objects.get(pk=agency.pk).is_active is False
 
 
-@pytest.mark.parametrize("field, label", [
-    ("stripe_publishable_key", "Stripe publishable key"),
-    ("stripe_secret_key", "Stripe secret key"),
-    ("stripe_product_id", "Stripe product ID"),
-    ("stripe_price_id", "Stripe price ID"),
-    ("stripe_webhook_secret", "Stripe webhook signing secret"),
-    ("packages", "At least one credit package"),
-])
+@pytest.mark.parametrize(
+    "field, label",
+    [
+        ("stripe_publishable_key", "Stripe publishable key"),
+        ("stripe_secret_key", "Stripe secret key"),
+        ("stripe_product_id", "Stripe product ID"),
+        ("stripe_price_id", "Stripe price ID"),
+        ("stripe_webhook_secret", "Stripe webhook signing secret"),
+        ("packages", "At least one credit package"),
+    ],
+)
 def test_activation_refuses_when_one_item_is_missing(console, make_agency, field, label):
     agency = make_agency(active=True)
     services.agency_set_active(agency=agency, active=False)
@@ -273,10 +302,23 @@ def url(name: str, package_id: int = 0) -> str:
     return reverse(name, args=[package_id]) if name == "console:package_delete" else reverse(name)
 
 
-GET_VIEWS = ["console:dashboard", "console:branding", "console:domain", "console:stripe",
-             "console:packages", "console:users"]
-POST_VIEWS = ["console:branding", "console:domain", "console:domain_refresh", "console:stripe",
-              "console:packages", "console:package_delete", "console:activation"]
+GET_VIEWS = [
+    "console:dashboard",
+    "console:branding",
+    "console:domain",
+    "console:stripe",
+    "console:packages",
+    "console:users",
+]
+POST_VIEWS = [
+    "console:branding",
+    "console:domain",
+    "console:domain_refresh",
+    "console:stripe",
+    "console:packages",
+    "console:package_delete",
+    "console:activation",
+]
 ALL_VIEWS = [("get", name) for name in GET_VIEWS] + [("post", name) for name in POST_VIEWS]
 
 
@@ -298,8 +340,16 @@ def victim_package(agency: Agency) -> CreditPackage:
     return CreditPackage.objects.get(agency=agency, credits=777)
 
 
-VICTIM_MARKERS = ["Victim Company", "victim-co", "calls.victim.example", "pk_test_victimVICTIM",
-                  "…9876", "€123.45", "alice@victim.example", "Victim Client Org"]
+VICTIM_MARKERS = [
+    "Victim Company",
+    "victim-co",
+    "calls.victim.example",
+    "pk_test_victimVICTIM",
+    "…9876",
+    "€123.45",
+    "alice@victim.example",
+    "Victim Client Org",
+]
 
 
 def victim_state(agency: Agency) -> dict:
@@ -326,15 +376,26 @@ def test_other_agency_admin_sees_only_own_data(console, victim, intruder, name):
         assert marker not in response.text
 
 
-@pytest.mark.parametrize("name, data", [
-    ("console:branding", {"company_name": "Intruder Inc", "logo_url": "", "primary_color": "#000000",
-                          "accent_color": "#FFFFFF", "slug": "intruder"}),
-    ("console:domain", {"custom_domain": ""}),
-    ("console:domain_refresh", {}),
-    ("console:stripe", {**STRIPE, "stripe_publishable_key": "pk_test_intruder0000"}),
-    ("console:packages", {"credits": "5", "price": "1.00", "currency": "EUR"}),
-    ("console:activation", {"active": "0"}),
-])
+@pytest.mark.parametrize(
+    "name, data",
+    [
+        (
+            "console:branding",
+            {
+                "company_name": "Intruder Inc",
+                "logo_url": "",
+                "primary_color": "#000000",
+                "accent_color": "#FFFFFF",
+                "slug": "intruder",
+            },
+        ),
+        ("console:domain", {"custom_domain": ""}),
+        ("console:domain_refresh", {}),
+        ("console:stripe", {**STRIPE, "stripe_publishable_key": "pk_test_intruder0000"}),
+        ("console:packages", {"credits": "5", "price": "1.00", "currency": "EUR"}),
+        ("console:activation", {"active": "0"}),
+    ],
+)
 def test_other_agency_admin_cannot_change_this_agency(console, victim, intruder, name, data):
     before = victim_state(victim)
     response = console.post(url(name), data)

@@ -67,13 +67,20 @@ def test_refresh_verifies_domain_when_cname_and_txt_are_right(admin_console, age
     assert (f"_portal-verify.{DOMAIN}", "TXT") in dns_server.queries
 
 
-@pytest.mark.parametrize("records, says, does_not_say", [
-    pytest.param({"CNAME": "elsewhere.example", "TXT": "{token}"},
-                 ["CNAME", "found elsewhere.example"], ["TXT record"], id="cname-elsewhere"),
-    pytest.param({"CNAME": "{target}"}, ["TXT record"], ["CNAME"], id="txt-missing"),
-    pytest.param({"CNAME": "{target}", "TXT": "not-the-token"}, ["TXT record"], ["CNAME"], id="txt-wrong-token"),
-    pytest.param({}, ["CNAME", "TXT record"], [], id="nothing-published"),
-])
+@pytest.mark.parametrize(
+    "records, says, does_not_say",
+    [
+        pytest.param(
+            {"CNAME": "elsewhere.example", "TXT": "{token}"},
+            ["CNAME", "found elsewhere.example"],
+            ["TXT record"],
+            id="cname-elsewhere",
+        ),
+        pytest.param({"CNAME": "{target}"}, ["TXT record"], ["CNAME"], id="txt-missing"),
+        pytest.param({"CNAME": "{target}", "TXT": "not-the-token"}, ["TXT record"], ["CNAME"], id="txt-wrong-token"),
+        pytest.param({}, ["CNAME", "TXT record"], [], id="nothing-published"),
+    ],
+)
 def test_refresh_fails_and_says_what_is_missing(admin_console, agency, dns_server, records, says, does_not_say):
     set_domain(admin_console, DOMAIN)
     token = fresh(agency).domain_token
@@ -168,7 +175,11 @@ def test_refresh_without_a_domain_asks_for_one(admin_console, agency):
 
 
 def test_only_a_verified_domain_routes_to_the_portal(
-    admin_console, client, agency, dns_server, django_capture_on_commit_callbacks,
+    admin_console,
+    client,
+    agency,
+    dns_server,
+    django_capture_on_commit_callbacks,
 ):
     set_domain(admin_console, DOMAIN)
     assert client.get("/", HTTP_HOST=DOMAIN).status_code == 404
@@ -188,7 +199,11 @@ def test_only_a_verified_domain_routes_to_the_portal(
 
 
 def test_changing_the_domain_unbinds_the_old_one(
-    admin_console, client, agency, verified_domain, django_capture_on_commit_callbacks,
+    admin_console,
+    client,
+    agency,
+    verified_domain,
+    django_capture_on_commit_callbacks,
 ):
     verified_domain(agency, DOMAIN)
     old_token = fresh(agency).domain_token
@@ -210,7 +225,11 @@ def test_changing_the_domain_unbinds_the_old_one(
 
 
 def test_removing_the_domain_unbinds_it(
-    admin_console, client, agency, verified_domain, django_capture_on_commit_callbacks,
+    admin_console,
+    client,
+    agency,
+    verified_domain,
+    django_capture_on_commit_callbacks,
 ):
     verified_domain(agency, DOMAIN)
     assert client.get("/", HTTP_HOST=DOMAIN).status_code == 200
@@ -225,7 +244,12 @@ def test_removing_the_domain_unbinds_it(
 
 
 def test_setting_the_same_domain_back_needs_a_new_verification(
-    admin_console, client, agency, verified_domain, dns_server, django_capture_on_commit_callbacks,
+    admin_console,
+    client,
+    agency,
+    verified_domain,
+    dns_server,
+    django_capture_on_commit_callbacks,
 ):
     verified_domain(agency, DOMAIN)
     old_token = fresh(agency).domain_token

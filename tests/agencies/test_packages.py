@@ -7,9 +7,15 @@ from tests.conftest import host
 
 def _sell(agency, package, client_user):
     return Purchase.objects.create(
-        reference="p-test-1", agency=agency, organization=client_user.organization, package=package,
-        credits=package.credits, amount_cents=package.price_cents, currency=package.currency,
-        stripe_session_id="cs_test_sold", livemode=False,
+        reference="p-test-1",
+        agency=agency,
+        organization=client_user.organization,
+        package=package,
+        credits=package.credits,
+        amount_cents=package.price_cents,
+        currency=package.currency,
+        stripe_session_id="cs_test_sold",
+        livemode=False,
     )
 
 

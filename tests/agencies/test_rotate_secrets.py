@@ -19,7 +19,8 @@ HOOK_SECRET = "whsec_rotateHook7777"
 def raw_secrets(agency: Agency) -> tuple[str, str]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT stripe_secret_key, stripe_webhook_secret FROM agencies_agency WHERE id = %s", [agency.pk],
+            "SELECT stripe_secret_key, stripe_webhook_secret FROM agencies_agency WHERE id = %s",
+            [agency.pk],
         )
         return cursor.fetchone()
 
@@ -28,10 +29,16 @@ def raw_secrets(agency: Agency) -> tuple[str, str]:
 def agency_under_old_key(make_agency, settings):
     settings.FIELD_ENCRYPTION_KEYS = [OLD_KEY]
     agency = make_agency()
-    services.agency_update_stripe(agency=agency, data={
-        "stripe_publishable_key": "pk_test_rotate000001", "stripe_secret_key": SECRET,
-        "stripe_product_id": "prod_rotate1", "stripe_price_id": "price_rotate1", "stripe_webhook_secret": HOOK_SECRET,
-    })
+    services.agency_update_stripe(
+        agency=agency,
+        data={
+            "stripe_publishable_key": "pk_test_rotate000001",
+            "stripe_secret_key": SECRET,
+            "stripe_product_id": "prod_rotate1",
+            "stripe_price_id": "price_rotate1",
+            "stripe_webhook_secret": HOOK_SECRET,
+        },
+    )
     return agency
 
 
@@ -69,10 +76,16 @@ def test_rotation_rewrites_the_stored_ciphertext(agency_under_old_key, settings)
 def test_rotation_reports_how_many_agencies_and_no_secret(agency_under_old_key, make_agency, settings):
     make_agency()  # no secrets stored: nothing to rotate
     second = make_agency()
-    services.agency_update_stripe(agency=second, data={
-        "stripe_publishable_key": "", "stripe_secret_key": "", "stripe_product_id": "", "stripe_price_id": "",
-        "stripe_webhook_secret": "whsec_onlyTheHook0001",
-    })
+    services.agency_update_stripe(
+        agency=second,
+        data={
+            "stripe_publishable_key": "",
+            "stripe_secret_key": "",
+            "stripe_product_id": "",
+            "stripe_price_id": "",
+            "stripe_webhook_secret": "whsec_onlyTheHook0001",
+        },
+    )
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY, OLD_KEY]
     output = rotate()
     assert "Rotated the secrets of 2 agencies." in output
@@ -90,10 +103,16 @@ def test_rotation_leaves_other_fields_alone(agency_under_old_key, settings):
 def test_secrets_no_key_decrypts_fail_the_command_without_showing_them(agency_under_old_key, make_agency, settings):
     settings.FIELD_ENCRYPTION_KEYS = [NEW_KEY]
     readable = make_agency()
-    services.agency_update_stripe(agency=readable, data={
-        "stripe_publishable_key": "", "stripe_secret_key": "sk_test_readable0001", "stripe_product_id": "",
-        "stripe_price_id": "", "stripe_webhook_secret": "",
-    })
+    services.agency_update_stripe(
+        agency=readable,
+        data={
+            "stripe_publishable_key": "",
+            "stripe_secret_key": "sk_test_readable0001",
+            "stripe_product_id": "",
+            "stripe_price_id": "",
+            "stripe_webhook_secret": "",
+        },
+    )
     lost_before = raw_secrets(agency_under_old_key)
     out = StringIO()
     with pytest.raises(CommandError) as failure:

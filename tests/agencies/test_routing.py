@@ -52,29 +52,32 @@ def test_bare_base_domain_is_the_console(client, acme, http_host):
     assert "Acme Calls" not in response.text
 
 
-@pytest.mark.parametrize("http_host", [
-    "nosuch.localhost",
-    "nosuch.localhost:8000",
-    "www.acme.localhost",            # nested subdomain of a real portal
-    "a.b.localhost",
-    ".localhost",
-    "acme..localhost",
-    "acme.localhost.evil.example",   # a real slug under someone else's domain
-    "evil.example",
-    "localhost.evil.example",
-    "127.0.0.1",
-    "[::1]:8000",
-    "bad host",
-    "a..b",
-    "",
-    "acme.localhost:notaport",
-    "acme.localhost:80:80",
-    "acme.localhost/evil",
-    "acme.localhost@evil.example",
-    "x" * 300,
-    ("a" * 63 + ".") * 200 + "localhost",
-    "ａｃｍｅ.localhost",            # full-width letters that NFKC-fold to "acme"
-])
+@pytest.mark.parametrize(
+    "http_host",
+    [
+        "nosuch.localhost",
+        "nosuch.localhost:8000",
+        "www.acme.localhost",  # nested subdomain of a real portal
+        "a.b.localhost",
+        ".localhost",
+        "acme..localhost",
+        "acme.localhost.evil.example",  # a real slug under someone else's domain
+        "evil.example",
+        "localhost.evil.example",
+        "127.0.0.1",
+        "[::1]:8000",
+        "bad host",
+        "a..b",
+        "",
+        "acme.localhost:notaport",
+        "acme.localhost:80:80",
+        "acme.localhost/evil",
+        "acme.localhost@evil.example",
+        "x" * 300,
+        ("a" * 63 + ".") * 200 + "localhost",
+        "ａｃｍｅ.localhost",  # full-width letters that NFKC-fold to "acme"
+    ],
+)
 def test_host_we_do_not_serve_gets_plain_404(client, acme, other, http_host):
     for path in ("/", "/accounts/login/", "/admin/login/", "/console/"):
         assert_plain_404(client.get(path, HTTP_HOST=http_host), acme, other)
@@ -87,6 +90,7 @@ def test_portal_host_does_not_serve_the_console_or_admin(client, acme):
 
 
 # --- inactive portals ---------------------------------------------------------
+
 
 @pytest.fixture
 def paused(make_agency):
@@ -103,9 +107,16 @@ def test_inactive_portal_shows_branded_not_available_page(client, paused, path):
 
 
 def test_inactive_portal_refuses_sign_up(client, paused):
-    response = client.post("/accounts/signup/", {
-        "company_name": "Client Co", "email": "new@example.com", "password1": PASSWORD, "password2": PASSWORD,
-    }, HTTP_HOST=host(paused))
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "company_name": "Client Co",
+            "email": "new@example.com",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        HTTP_HOST=host(paused),
+    )
     assert response.status_code == 503
     assert not User.objects.filter(email="new@example.com").exists()
 
@@ -118,6 +129,7 @@ def test_inactive_portal_refuses_login(client, paused, make_client_user):
 
 
 # --- caching ------------------------------------------------------------------
+
 
 def test_warm_request_makes_no_query(client, acme, django_assert_num_queries):
     client.get("/", HTTP_HOST=host(acme))
@@ -140,8 +152,12 @@ def admin_console(console, acme):
 
 def branding_post(console, agency, **changes):
     data = {
-        "company_name": agency.company_name, "logo_url": "", "primary_color": agency.primary_color,
-        "accent_color": agency.accent_color, "slug": agency.slug, **changes,
+        "company_name": agency.company_name,
+        "logo_url": "",
+        "primary_color": agency.primary_color,
+        "accent_color": agency.accent_color,
+        "slug": agency.slug,
+        **changes,
     }
     response = console.post(reverse("console:branding"), data)
     assert response.status_code == 302, response.content
@@ -149,9 +165,12 @@ def branding_post(console, agency, **changes):
 
 
 def test_slug_change_is_seen_by_the_next_request(
-    client, admin_console, acme, django_capture_on_commit_callbacks,
+    client,
+    admin_console,
+    acme,
+    django_capture_on_commit_callbacks,
 ):
-    client.get("/", HTTP_HOST="acme.localhost")   # warm the cache for both hosts
+    client.get("/", HTTP_HOST="acme.localhost")  # warm the cache for both hosts
     client.get("/", HTTP_HOST="acme-calls.localhost")
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -162,7 +181,10 @@ def test_slug_change_is_seen_by_the_next_request(
 
 
 def test_branding_change_is_seen_by_the_next_request(
-    client, admin_console, acme, django_capture_on_commit_callbacks,
+    client,
+    admin_console,
+    acme,
+    django_capture_on_commit_callbacks,
 ):
     client.get("/", HTTP_HOST=host(acme))
 
@@ -175,7 +197,10 @@ def test_branding_change_is_seen_by_the_next_request(
 
 
 def test_deactivation_and_activation_are_seen_by_the_next_request(
-    client, admin_console, acme, django_capture_on_commit_callbacks,
+    client,
+    admin_console,
+    acme,
+    django_capture_on_commit_callbacks,
 ):
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
@@ -189,7 +214,11 @@ def test_deactivation_and_activation_are_seen_by_the_next_request(
 
 
 def test_domain_change_is_seen_by_the_next_request(
-    client, admin_console, acme, verified_domain, django_capture_on_commit_callbacks,
+    client,
+    admin_console,
+    acme,
+    verified_domain,
+    django_capture_on_commit_callbacks,
 ):
     verified_domain(acme, CUSTOM)
     assert client.get("/", HTTP_HOST=CUSTOM).status_code == 200
@@ -202,6 +231,7 @@ def test_domain_change_is_seen_by_the_next_request(
 
 
 # --- the TLS front end's ask endpoint -------------------------------------------
+
 
 def tls_allowed(client, domain, http_host="127.0.0.1:8000"):
     return client.get("/internal/tls-allowed", {"domain": domain}, HTTP_HOST=http_host).status_code
@@ -227,13 +257,22 @@ def test_tls_refused_for_unverified_or_failed_domain(client, acme, dns_server, d
         services.agency_set_domain(agency=acme, domain=CUSTOM)
     assert tls_allowed(client, CUSTOM) == 404
     with django_capture_on_commit_callbacks(execute=True):
-        services.agency_check_domain(agency=acme)   # nothing published: fails
+        services.agency_check_domain(agency=acme)  # nothing published: fails
     assert tls_allowed(client, CUSTOM) == 404
 
 
-@pytest.mark.parametrize("domain", [
-    "", "nosuch.localhost", "www.acme.localhost", "evil.example", "www." + CUSTOM, "bad host", "x" * 1000,
-])
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "",
+        "nosuch.localhost",
+        "www.acme.localhost",
+        "evil.example",
+        "www." + CUSTOM,
+        "bad host",
+        "x" * 1000,
+    ],
+)
 def test_tls_refused_for_hosts_we_do_not_serve(client, acme, verified_domain, domain):
     verified_domain(acme, CUSTOM)
     assert tls_allowed(client, domain) == 404
@@ -247,15 +286,23 @@ def test_tls_endpoint_answers_on_any_host(client, acme):
 
 # --- branding -----------------------------------------------------------------
 
+
 @pytest.fixture
 def platform_name(settings):
     settings.PLATFORM_NAME = "Zephyr Platform HQ"
     return settings.PLATFORM_NAME
 
 
-@pytest.mark.parametrize("path", [
-    "/", "/accounts/login/", "/accounts/signup/", "/accounts/password/reset/", "/accounts/password/reset/done/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/accounts/login/",
+        "/accounts/signup/",
+        "/accounts/password/reset/",
+        "/accounts/password/reset/done/",
+    ],
+)
 def test_portal_pages_wear_the_agency_brand_not_the_platform(client, make_agency, platform_name, path):
     agency = make_agency(active=True, company_name="Acme Calls")
     response = client.get(path, HTTP_HOST=host(agency))
@@ -287,16 +334,22 @@ def _admin_deactivate(client, agency):
     operator = User.objects.create_superuser(f"root{agency.pk}@example.com", "x-long-password-1")
     admin_client = client.__class__()
     admin_client.force_login(operator)
-    form = admin_client.get(f"/admin/agencies/agency/{agency.pk}/change/", HTTP_HOST="localhost").context["adminform"].form
+    form = (
+        admin_client.get(f"/admin/agencies/agency/{agency.pk}/change/", HTTP_HOST="localhost").context["adminform"].form
+    )
     data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update(created_at_0=agency.created_at.strftime("%Y-%m-%d"), created_at_1=agency.created_at.strftime("%H:%M:%S"))
+    data.update(
+        created_at_0=agency.created_at.strftime("%Y-%m-%d"), created_at_1=agency.created_at.strftime("%H:%M:%S")
+    )
     data.pop("is_active")
     response = admin_client.post(f"/admin/agencies/agency/{agency.pk}/change/", data, HTTP_HOST="localhost")
     assert response.status_code == 302, response.context["adminform"].form.errors
 
 
 def test_operator_deactivating_in_django_admin_takes_effect_on_next_request(
-    client, make_agency, django_capture_on_commit_callbacks,
+    client,
+    make_agency,
+    django_capture_on_commit_callbacks,
 ):
     agency = make_agency(active=True, slug="adminedit")
     assert client.get("/", HTTP_HOST="adminedit.localhost").status_code == 200  # warms the cache
@@ -352,8 +405,12 @@ def test_operator_cannot_give_an_agency_a_reserved_slug_in_django_admin(client, 
     url = f"/admin/agencies/agency/{agency.pk}/change/"
     form = client.get(url, HTTP_HOST="localhost").context["adminform"].form
     data = {name: value for name, value in form.initial.items() if value is not None}
-    data.update(slug="platform", created_at_0=agency.created_at.strftime("%Y-%m-%d"),
-                created_at_1=agency.created_at.strftime("%H:%M:%S"), is_active="on")
+    data.update(
+        slug="platform",
+        created_at_0=agency.created_at.strftime("%Y-%m-%d"),
+        created_at_1=agency.created_at.strftime("%H:%M:%S"),
+        is_active="on",
+    )
 
     response = client.post(url, data, HTTP_HOST="localhost")
 

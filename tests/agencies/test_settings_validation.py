@@ -48,8 +48,14 @@ def assert_refused(response, field: str, message: str, before: dict, agency: Age
 
 
 def branding(agency, **changes):
-    return {"company_name": agency.company_name, "logo_url": "", "primary_color": "#123456",
-            "accent_color": "#ABCDEF", "slug": agency.slug, **changes}
+    return {
+        "company_name": agency.company_name,
+        "logo_url": "",
+        "primary_color": "#123456",
+        "accent_color": "#ABCDEF",
+        "slug": agency.slug,
+        **changes,
+    }
 
 
 # --- Branding: company name, logo, colours -------------------------------------
@@ -186,7 +192,8 @@ def test_keeping_own_slug_is_not_a_duplicate(console, agency):
 
 
 @pytest.mark.parametrize(
-    "slug", ["www", "api", "admin", "app", "console", "platform", "static", "media", "mail", "portal"],
+    "slug",
+    ["www", "api", "admin", "app", "console", "platform", "static", "media", "mail", "portal"],
 )
 def test_reserved_slug_is_refused(console, agency, slug):
     before = snapshot(agency)
@@ -203,11 +210,22 @@ def with_domain(agency):
     return agency
 
 
-@pytest.mark.parametrize("domain", [
-    "not a domain", "example", "-calls.example.com", "calls-.example.com", "calls_1.example.com",
-    "calls..example.com", "1.2.3.4", "a" * 64 + ".example.com", "calls.example.com/path",
-    "https://calls.example.com", "calls.example.com:8443",
-])
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "not a domain",
+        "example",
+        "-calls.example.com",
+        "calls-.example.com",
+        "calls_1.example.com",
+        "calls..example.com",
+        "1.2.3.4",
+        "a" * 64 + ".example.com",
+        "calls.example.com/path",
+        "https://calls.example.com",
+        "calls.example.com:8443",
+    ],
+)
 def test_invalid_custom_domain_is_refused(console, with_domain, domain):
     before = snapshot(with_domain)
     response = console.post("/console/domain/", {"custom_domain": domain})
@@ -252,12 +270,15 @@ def test_a_domain_another_agency_only_typed_in_can_still_be_claimed(console, age
     assert Agency.objects.get(pk=agency.pk).custom_domain == "calls.other.com"
 
 
-@pytest.mark.parametrize("typed, stored", [
-    ("Calls.Example.COM", "calls.example.com"),
-    ("calls.example.com.", "calls.example.com"),
-    ("bücher.example", "xn--bcher-kva.example"),
-    ("  Bücher.Example.  ", "xn--bcher-kva.example"),
-])
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("Calls.Example.COM", "calls.example.com"),
+        ("calls.example.com.", "calls.example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("  Bücher.Example.  ", "xn--bcher-kva.example"),
+    ],
+)
 def test_custom_domain_is_stored_normalized(console, agency, typed, stored):
     response = console.post("/console/domain/", {"custom_domain": typed})
     assert response.status_code == 302
@@ -281,45 +302,69 @@ def with_stripe(agency):
     return agency
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("stripe_publishable_key", "sk_test_abcdefgh1234", "A publishable key starts with pk_test_ or pk_live_."),
-    ("stripe_publishable_key", "pk_prod_abcdefgh1234", "A publishable key starts with pk_test_ or pk_live_."),
-    ("stripe_publishable_key", "pk_test_", "A publishable key starts with pk_test_ or pk_live_."),
-    ("stripe_secret_key", "pk_test_abcdefgh1234", "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_."),
-    ("stripe_secret_key", "sk_abcdefgh1234", "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_."),
-    ("stripe_secret_key", "whsec_abcdefgh1234", "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_."),
-    ("stripe_product_id", "price_abcd1234", "A product ID starts with prod_."),
-    ("stripe_product_id", "product_1234", "A product ID starts with prod_."),
-    ("stripe_price_id", "prod_abcd1234", "A price ID starts with price_."),
-    ("stripe_price_id", "plan_abcd1234", "A price ID starts with price_."),
-    ("stripe_webhook_secret", "whsk_abcdefgh1234", "A webhook signing secret starts with whsec_."),
-    ("stripe_webhook_secret", "sk_test_abcdefgh1234", "A webhook signing secret starts with whsec_."),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("stripe_publishable_key", "sk_test_abcdefgh1234", "A publishable key starts with pk_test_ or pk_live_."),
+        ("stripe_publishable_key", "pk_prod_abcdefgh1234", "A publishable key starts with pk_test_ or pk_live_."),
+        ("stripe_publishable_key", "pk_test_", "A publishable key starts with pk_test_ or pk_live_."),
+        (
+            "stripe_secret_key",
+            "pk_test_abcdefgh1234",
+            "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_.",
+        ),
+        ("stripe_secret_key", "sk_abcdefgh1234", "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_."),
+        (
+            "stripe_secret_key",
+            "whsec_abcdefgh1234",
+            "A secret key starts with sk_test_, sk_live_, rk_test_ or rk_live_.",
+        ),
+        ("stripe_product_id", "price_abcd1234", "A product ID starts with prod_."),
+        ("stripe_product_id", "product_1234", "A product ID starts with prod_."),
+        ("stripe_price_id", "prod_abcd1234", "A price ID starts with price_."),
+        ("stripe_price_id", "plan_abcd1234", "A price ID starts with price_."),
+        ("stripe_webhook_secret", "whsk_abcdefgh1234", "A webhook signing secret starts with whsec_."),
+        ("stripe_webhook_secret", "sk_test_abcdefgh1234", "A webhook signing secret starts with whsec_."),
+    ],
+)
 def test_malformed_stripe_value_is_refused(console, with_stripe, field, value, message):
     before = snapshot(with_stripe)
     response = console.post("/console/stripe/", {**STRIPE, field: value})
     assert_refused(response, field, message, before, with_stripe)
 
 
-@pytest.mark.parametrize("publishable, secret", [
-    ("pk_test_abcdefgh1234", "sk_live_abcdefgh1234"),
-    ("pk_live_abcdefgh1234", "sk_test_abcdefgh1234"),
-    ("pk_live_abcdefgh1234", "rk_test_abcdefgh1234"),
-])
+@pytest.mark.parametrize(
+    "publishable, secret",
+    [
+        ("pk_test_abcdefgh1234", "sk_live_abcdefgh1234"),
+        ("pk_live_abcdefgh1234", "sk_test_abcdefgh1234"),
+        ("pk_live_abcdefgh1234", "rk_test_abcdefgh1234"),
+    ],
+)
 def test_secret_key_in_another_mode_than_publishable_key_is_refused(console, with_stripe, publishable, secret):
     before = snapshot(with_stripe)
-    response = console.post("/console/stripe/", {
-        **STRIPE, "stripe_publishable_key": publishable, "stripe_secret_key": secret,
-    })
+    response = console.post(
+        "/console/stripe/",
+        {
+            **STRIPE,
+            "stripe_publishable_key": publishable,
+            "stripe_secret_key": secret,
+        },
+    )
     message = "The secret key and the publishable key must both be test keys or both live keys."
     assert_refused(response, "stripe_secret_key", message, before, with_stripe)
 
 
 def test_live_publishable_key_with_stored_test_secret_is_refused(console, with_stripe):
     before = snapshot(with_stripe)
-    response = console.post("/console/stripe/", {
-        **STRIPE, "stripe_publishable_key": "pk_live_abcdefgh1234", "stripe_secret_key": "",
-    })
+    response = console.post(
+        "/console/stripe/",
+        {
+            **STRIPE,
+            "stripe_publishable_key": "pk_live_abcdefgh1234",
+            "stripe_secret_key": "",
+        },
+    )
     message = "The secret key and the publishable key must both be test keys or both live keys."
     assert_refused(response, "stripe_secret_key", message, before, with_stripe)
 
@@ -330,16 +375,24 @@ def test_malformed_publishable_key_gets_one_message_only(console, with_stripe):
     assert set(response.context["form"].errors) == {"stripe_publishable_key"}
 
 
-@pytest.mark.parametrize("publishable, secret", [
-    ("pk_test_abcdefgh1234", "sk_test_newsecret5678"),
-    ("pk_test_abcdefgh1234", "rk_test_restricted5678"),
-    ("pk_live_abcdefgh1234", "sk_live_newsecret5678"),
-    ("pk_live_abcdefgh1234", "rk_live_restricted5678"),
-])
+@pytest.mark.parametrize(
+    "publishable, secret",
+    [
+        ("pk_test_abcdefgh1234", "sk_test_newsecret5678"),
+        ("pk_test_abcdefgh1234", "rk_test_restricted5678"),
+        ("pk_live_abcdefgh1234", "sk_live_newsecret5678"),
+        ("pk_live_abcdefgh1234", "rk_live_restricted5678"),
+    ],
+)
 def test_well_formed_stripe_settings_are_saved(console, agency, publishable, secret):
-    response = console.post("/console/stripe/", {
-        **STRIPE, "stripe_publishable_key": publishable, "stripe_secret_key": secret,
-    })
+    response = console.post(
+        "/console/stripe/",
+        {
+            **STRIPE,
+            "stripe_publishable_key": publishable,
+            "stripe_secret_key": secret,
+        },
+    )
     assert response.status_code == 302
     saved = Agency.objects.get(pk=agency.pk)
     assert (saved.stripe_publishable_key, saved.stripe_secret_key) == (publishable, secret)
@@ -379,11 +432,14 @@ def test_price_that_is_not_above_zero_is_refused(console, with_package, price):
     assert_refused(response, "price", "The price must be more than zero.", before, with_package)
 
 
-@pytest.mark.parametrize("price, message", [
-    ("forty", "Enter a number."),
-    ("40.001", "Ensure that there are no more than 2 decimal places."),
-    ("", "This field is required."),
-])
+@pytest.mark.parametrize(
+    "price, message",
+    [
+        ("forty", "Enter a number."),
+        ("40.001", "Ensure that there are no more than 2 decimal places."),
+        ("", "This field is required."),
+    ],
+)
 def test_price_that_is_not_an_amount_is_refused(console, with_package, price, message):
     before = snapshot(with_package)
     response = console.post("/console/packages/", {"credits": "100", "price": price, "currency": "EUR"})
@@ -413,8 +469,13 @@ def test_slug_taken_between_check_and_save_is_reported_not_a_crash(make_agency):
     # save in between must surface as "taken", and change nothing.
     first = make_agency(slug="contested")
     second = make_agency(slug="other-one")
-    data = {"company_name": "Second", "logo_url": "", "primary_color": "#000000",
-            "accent_color": "#FFFFFF", "slug": "contested"}
+    data = {
+        "company_name": "Second",
+        "logo_url": "",
+        "primary_color": "#000000",
+        "accent_color": "#FFFFFF",
+        "slug": "contested",
+    }
 
     with pytest.raises(services.SlugTaken):
         services.agency_update_branding(agency=second, data=data)

@@ -13,8 +13,9 @@ def webhook_post(client, agency, payload: str, signature: str | None, *, slug: s
     headers = {"HTTP_HOST": "localhost"}
     if signature is not None:
         headers["HTTP_STRIPE_SIGNATURE"] = signature
-    return client.post(f"/api/webhooks/stripe/{slug or agency.slug}", data=payload,
-                       content_type="application/json", **headers)
+    return client.post(
+        f"/api/webhooks/stripe/{slug or agency.slug}", data=payload, content_type="application/json", **headers
+    )
 
 
 def deliver(client, agency, delivery: dict):

@@ -8,7 +8,11 @@ def test_an_agency_account_carries_its_keys_but_never_shows_them(stripe_agency):
     account = accounts.agency_account(agency)
     assert (account.secret_key, account.webhook_secret) == (agency.stripe_secret_key, agency.stripe_webhook_secret)
     assert (account.agency_id, str(account), account.livemode, account.configured) == (
-        agency.pk, f"agency {agency.pk}", False, True)
+        agency.pk,
+        f"agency {agency.pk}",
+        False,
+        True,
+    )
     assert agency.stripe_secret_key not in repr(account) and agency.stripe_webhook_secret not in repr(account)
 
 

@@ -31,7 +31,8 @@ def test_buy_credits_needs_a_login(client, stripe_agency):
 
 
 def test_choosing_a_package_creates_the_session_on_the_agency_account_and_redirects(
-        client, stripe_agency, make_client_user):
+    client, stripe_agency, make_client_user
+):
     agency = stripe_agency()
     user = make_client_user(agency, email="buyer@example.com")
     response, purchase = checkout_start(client, agency, user)
@@ -52,13 +53,18 @@ def test_choosing_a_package_creates_the_session_on_the_agency_account_and_redire
     assert line.price.id == agency.stripe_price_id
 
     assert (purchase.organization_id, purchase.credits, purchase.amount_cents, purchase.currency) == (
-        user.organization_id, 100, 4000, "EUR")
+        user.organization_id,
+        100,
+        4000,
+        "EUR",
+    )
     assert purchase.status == Purchase.Status.PENDING and purchase.buyer == user
     assert user.organization.credits_balance == 0
 
 
 def test_a_package_priced_differently_from_the_agency_price_uses_its_own_amount(
-        client, stripe_agency, make_client_user):
+    client, stripe_agency, make_client_user
+):
     agency = stripe_agency()
     package = services.package_create(agency=agency, credits=500, price_cents=17500, currency="EUR")
     _, purchase = checkout_start(client, agency, make_client_user(agency), package)
@@ -77,7 +83,8 @@ def test_another_agencys_package_cannot_be_bought(client, stripe_agency, make_cl
 
 
 def test_stripe_outage_while_creating_a_session_shows_a_branded_error_and_writes_nothing(
-        client, stripe_agency, make_client_user, settings):
+    client, stripe_agency, make_client_user, settings
+):
     agency = stripe_agency(company_name="Sunrise Calls")
     user = make_client_user(agency)
     settings.STRIPE_API_BASE = f"http://127.0.0.1:{closed_port()}"  # Stripe unreachable
@@ -90,7 +97,8 @@ def test_stripe_outage_while_creating_a_session_shows_a_branded_error_and_writes
 
 @pytest.mark.parametrize("broken", ["secret_key", "price"])
 def test_a_key_or_price_stripe_refuses_shows_a_branded_error_and_writes_nothing(
-        client, stripe_agency, make_client_user, broken):
+    client, stripe_agency, make_client_user, broken
+):
     agency = stripe_agency(company_name="Sunrise Calls")
     if broken == "secret_key":
         agency.stripe_secret_key = "sk_test_NotKnownToStripe1234"
@@ -157,7 +165,8 @@ def test_success_page_before_payment_credits_nothing(client, stripe_agency, make
 
 
 def test_success_page_while_stripe_is_unreachable_says_processing_and_changes_nothing(
-        client, stripe_agency, make_client_user, settings):
+    client, stripe_agency, make_client_user, settings
+):
     agency = stripe_agency()
     user = make_client_user(agency)
     purchase = bought_and_paid(client, agency, user)
@@ -239,11 +248,15 @@ def test_a_session_the_portal_did_not_create_is_ignored(client, stripe_agency, m
     agency = stripe_agency()
     user = make_client_user(agency)
     # A session made on the agency's Stripe account by something else, claiming our client.
-    foreign = agency.stripe.client.v1.checkout.sessions.create({
-        "mode": "payment", "line_items": [{"price": agency.stripe_price_id, "quantity": 1}],
-        "success_url": "https://elsewhere.example/thanks", "client_reference_id": f"org_{user.organization_id}",
-        "metadata": {"organization_id": str(user.organization_id), "package_id": str(agency.packages.get().pk)},
-    })
+    foreign = agency.stripe.client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": agency.stripe_price_id, "quantity": 1}],
+            "success_url": "https://elsewhere.example/thanks",
+            "client_reference_id": f"org_{user.organization_id}",
+            "metadata": {"organization_id": str(user.organization_id), "package_id": str(agency.packages.get().pk)},
+        }
+    )
     agency.stripe.pay(foreign.id)
     response = deliver_last(client, agency, "checkout.session.completed")
     assert response.status_code == 200 and "not a session this portal created" in response.json()["outcome"]
@@ -252,18 +265,24 @@ def test_a_session_the_portal_did_not_create_is_ignored(client, stripe_agency, m
     assert not Purchase.objects.exists() and not LedgerEntry.objects.exists()
 
 
-def test_a_test_mode_session_never_credits_an_agency_with_live_keys(client, stripe_agency, make_client_user,
-                                                                   stripe_account):
+def test_a_test_mode_session_never_credits_an_agency_with_live_keys(
+    client, stripe_agency, make_client_user, stripe_account
+):
     agency = stripe_agency()  # test keys while the client buys
     user = make_client_user(agency)
     purchase = bought_and_paid(client, agency, user)
     test_session = agency.stripe.client.v1.checkout.sessions.retrieve(purchase.stripe_session_id)
     live = stripe_account(live=True)
-    services.agency_update_stripe(agency=agency, data={
-        "stripe_publishable_key": "pk_live_abcdefgh1234", "stripe_secret_key": live.secret_key,
-        "stripe_product_id": agency.stripe_product_id, "stripe_price_id": agency.stripe_price_id,
-        "stripe_webhook_secret": "",
-    })
+    services.agency_update_stripe(
+        agency=agency,
+        data={
+            "stripe_publishable_key": "pk_live_abcdefgh1234",
+            "stripe_secret_key": live.secret_key,
+            "stripe_product_id": agency.stripe_product_id,
+            "stripe_price_id": agency.stripe_price_id,
+            "stripe_webhook_secret": "",
+        },
+    )
     agency.refresh_from_db()
 
     checkout.purchase_fulfil(account=accounts.agency_account(agency), session=test_session)
@@ -327,8 +346,10 @@ def test_an_expiry_event_never_undoes_a_paid_purchase(client, stripe_agency, mak
     # The other session's expiry changes nothing paid, nor does an expiry handled for the paid session.
     assert deliver(client, agency, expiry).status_code == 200
     paid_session = agency.stripe.client.v1.checkout.sessions.retrieve(paid.stripe_session_id)
-    assert checkout.purchase_expire(account=accounts.agency_account(agency), session=paid_session).status \
+    assert (
+        checkout.purchase_expire(account=accounts.agency_account(agency), session=paid_session).status
         == Purchase.Status.PAID
+    )
 
     paid.refresh_from_db()
     left_open.refresh_from_db()

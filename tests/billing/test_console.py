@@ -22,8 +22,13 @@ def admin_console(console, make_agency, make_client_user):
 
 
 def _allocate(console, organization, **data):
-    form = {"action": "allocate", "credits": "250", "description": "Invoice #INV-2024-001",
-            "token": uuid.uuid4().hex, **data}
+    form = {
+        "action": "allocate",
+        "credits": "250",
+        "description": "Invoice #INV-2024-001",
+        "token": uuid.uuid4().hex,
+        **data,
+    }
     return console.post(f"/console/billing/clients/{organization.pk}/allocate/", form)
 
 
@@ -34,7 +39,8 @@ def test_users_table_links_each_client_to_allocate(admin_console):
 
 
 def test_allocation_adds_credits_recorded_with_the_admin_and_shown_in_the_client_history(
-        admin_console, client, make_client_user):
+    admin_console, client, make_client_user
+):
     console, agency, organization = admin_console
     response = _allocate(console, organization)
     assert response.status_code == 302
@@ -42,7 +48,11 @@ def test_allocation_adds_credits_recorded_with_the_admin_and_shown_in_the_client
     assert organization.credits_balance == 250
     entry = LedgerEntry.objects.get(organization=organization)
     assert (entry.kind, entry.amount, entry.actor, entry.description) == (
-        "allocation", 250, agency.admin, "Invoice #INV-2024-001")
+        "allocation",
+        250,
+        agency.admin,
+        "Invoice #INV-2024-001",
+    )
     page = console.get(response["Location"])
     assert "Added 250 credits to Acme Bakery." in page.text and agency.admin.email in page.text
 
@@ -60,20 +70,27 @@ def test_deduction_with_a_reason(admin_console):
     assert organization.credits_balance == 70
     entry = LedgerEntry.objects.filter(organization=organization).first()
     assert (entry.kind, entry.amount, entry.balance_after, entry.description) == (
-        "deduction", -30, 70, "Unused trial minutes")
+        "deduction",
+        -30,
+        70,
+        "Unused trial minutes",
+    )
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"credits": "0"}, "Enter at least 1 credit."),
-    ({"credits": "-5"}, "Enter at least 1 credit."),
-    ({"credits": "1000001"}, "Enter at most 1,000,000 credits at a time."),
-    ({"credits": "1.5"}, "Enter a whole number of credits."),
-    ({"credits": "ten"}, "Enter a whole number of credits."),
-    ({"description": ""}, "Enter a description: it is shown in the client&#x27;s history."),
-    ({"description": "   "}, "Enter a description: it is shown in the client&#x27;s history."),
-    ({"action": "gift"}, "Select a valid choice."),
-    ({"token": "reused"}, "This form has expired"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"credits": "0"}, "Enter at least 1 credit."),
+        ({"credits": "-5"}, "Enter at least 1 credit."),
+        ({"credits": "1000001"}, "Enter at most 1,000,000 credits at a time."),
+        ({"credits": "1.5"}, "Enter a whole number of credits."),
+        ({"credits": "ten"}, "Enter a whole number of credits."),
+        ({"description": ""}, "Enter a description: it is shown in the client&#x27;s history."),
+        ({"description": "   "}, "Enter a description: it is shown in the client&#x27;s history."),
+        ({"action": "gift"}, "Select a valid choice."),
+        ({"token": "reused"}, "This form has expired"),
+    ],
+)
 def test_bad_allocation_input_gets_a_clear_message_and_changes_nothing(admin_console, data, message):
     console, _agency, organization = admin_console
     response = _allocate(console, organization, **data)

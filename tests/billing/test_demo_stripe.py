@@ -23,7 +23,11 @@ def test_load_demo_creates_the_price_and_webhook_on_the_stand_in_idempotently(db
     account = StandInAccount(stripe_base, agency.stripe_secret_key)
     price = account.client.v1.prices.retrieve(agency.stripe_price_id)
     assert (price.unit_amount, price.currency, price.type, price.product) == (
-        4000, "eur", "one_time", agency.stripe_product_id)
+        4000,
+        "eur",
+        "one_time",
+        agency.stripe_product_id,
+    )
     assert agency.stripe_price_id == first.stripe_price_id  # the second run reused it
     endpoints = [e for e in account.client.v1.webhook_endpoints.list().data if e.url == DEMO_WEBHOOK_URL]
     assert len(endpoints) == 1

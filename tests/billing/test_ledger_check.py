@@ -21,22 +21,21 @@ def _check() -> str:
     return out.getvalue()
 
 
-def test_ledger_check_passes_after_purchases_refunds_disputes_and_allocations(
-        client, stripe_agency, make_client_user):
+def test_ledger_check_passes_after_purchases_refunds_disputes_and_allocations(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     user = make_client_user(agency)
     org = user.organization
 
-    paid = bought_and_paid(client, agency, user)                      # paid, credited by the success page
+    paid = bought_and_paid(client, agency, user)  # paid, credited by the success page
     success_page(client, agency, paid)
-    refunded = bought_and_paid(client, agency, user)                  # paid, then partly and fully refunded
+    refunded = bought_and_paid(client, agency, user)  # paid, then partly and fully refunded
     deliver_last(client, agency, "checkout.session.completed")
     refunded.refresh_from_db()
     agency.stripe.refund(refunded.stripe_payment_intent_id, amount=1000)
     deliver_last(client, agency, "charge.refunded")
     agency.stripe.refund(refunded.stripe_payment_intent_id)
     deliver_last(client, agency, "charge.refunded")
-    disputed = bought_and_paid(client, agency, user)                  # disputed and lost
+    disputed = bought_and_paid(client, agency, user)  # disputed and lost
     deliver_last(client, agency, "checkout.session.completed")
     disputed.refresh_from_db()
     charge = agency.stripe.client.v1.payment_intents.retrieve(disputed.stripe_payment_intent_id).latest_charge
@@ -44,9 +43,9 @@ def test_ledger_check_passes_after_purchases_refunds_disputes_and_allocations(
     deliver_last(client, agency, "charge.dispute.created")
     agency.stripe.close_dispute(dispute["id"], "lost")
     deliver_last(client, agency, "charge.dispute.closed")
-    bought_and_paid(client, agency, user, amount_total=999)           # mismatch, never credited
+    bought_and_paid(client, agency, user, amount_total=999)  # mismatch, never credited
     deliver_last(client, agency, "checkout.session.completed")
-    bought_and_paid(client, agency, user, delayed=True)               # still processing
+    bought_and_paid(client, agency, user, delayed=True)  # still processing
     deliver_last(client, agency, "checkout.session.completed")
     ledger.credits_allocate(organization=org, amount=50, description="Bonus", actor=agency.admin, reference="b")
     ledger.credits_deduct(organization=org, amount=20, description="Fix", actor=agency.admin, reference="f")
@@ -68,7 +67,8 @@ def test_ledger_check_names_an_account_whose_balance_drifted(make_agency, make_c
 
 
 def test_ledger_check_names_a_purchase_whose_credits_do_not_add_up(
-        client, stripe_agency, make_client_user, ledger_broken_on_purpose):
+    client, stripe_agency, make_client_user, ledger_broken_on_purpose
+):
     agency = stripe_agency()
     purchase = bought_and_paid(client, agency, make_client_user(agency))
     success_page(client, agency, purchase)
@@ -77,14 +77,18 @@ def test_ledger_check_names_a_purchase_whose_credits_do_not_add_up(
     with pytest.raises(CommandError) as failure:
         _check()
     message = str(failure.value)
-    assert (f"purchase {purchase.pk} (organization {purchase.organization_id}): should hold 0 credits, "
-            "its ledger entries add up to 100") in message
-    assert ("fulfilled Checkout sessions minus refunds and disputes hold 0 credits, "
-            "purchase ledger entries add up to 100") in message
+    assert (
+        f"purchase {purchase.pk} (organization {purchase.organization_id}): should hold 0 credits, "
+        "its ledger entries add up to 100"
+    ) in message
+    assert (
+        "fulfilled Checkout sessions minus refunds and disputes hold 0 credits, purchase ledger entries add up to 100"
+    ) in message
 
 
 def test_ledger_check_names_purchase_credits_posted_to_another_organization(
-        client, stripe_agency, make_client_user, ledger_broken_on_purpose):
+    client, stripe_agency, make_client_user, ledger_broken_on_purpose
+):
     agency = stripe_agency()
     purchase = bought_and_paid(client, agency, make_client_user(agency))
     success_page(client, agency, purchase)

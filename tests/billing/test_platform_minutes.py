@@ -23,17 +23,21 @@ def platform_post(client, delivery_or_payload, signature=None):
     headers = dict(CONSOLE)
     if signature is not None:
         headers["HTTP_STRIPE_SIGNATURE"] = signature
-    return client.post("/api/webhooks/stripe/platform", data=delivery_or_payload,
-                       content_type="application/json", **headers)
+    return client.post(
+        "/api/webhooks/stripe/platform", data=delivery_or_payload, content_type="application/json", **headers
+    )
 
 
 @pytest.fixture
 def platform(settings, stripe_account):
     """The platform's Stripe account on the stand-in; its deliveries go nowhere (tests post them)."""
     account = stripe_account()
-    endpoint = account.client.v1.webhook_endpoints.create({
-        "url": f"http://127.0.0.1:{closed_port()}/api/webhooks/stripe/platform", "enabled_events": ["*"],
-    })
+    endpoint = account.client.v1.webhook_endpoints.create(
+        {
+            "url": f"http://127.0.0.1:{closed_port()}/api/webhooks/stripe/platform",
+            "enabled_events": ["*"],
+        }
+    )
     settings.PLATFORM_STRIPE_SECRET_KEY = account.secret_key
     settings.PLATFORM_STRIPE_WEBHOOK_SECRET = endpoint.secret
     settings.PLATFORM_MINUTE_PRICE_CENTS = 7
@@ -83,17 +87,25 @@ def test_a_purchase_starts_checkout_on_the_platforms_account_with_the_price_of_t
     assert session.client_reference_id == f"agency_{agency.pk}"
     assert session.metadata["purchase"] == purchase.reference
     assert session.success_url.startswith("http://localhost/console/billing/minutes/success/")
-    assert (purchase.organization_id, purchase.package_id, purchase.credits, purchase.amount_cents) == (None, None, 2500, 17500)
+    assert (purchase.organization_id, purchase.package_id, purchase.credits, purchase.amount_cents) == (
+        None,
+        None,
+        2500,
+        17500,
+    )
     assert purchase.buyer == agency.admin and purchase.status == "pending"
     assert minutes_of(agency) == 0
 
 
-@pytest.mark.parametrize("minutes, message", [
-    ("999", "The smallest purchase is 1,000 minutes."),
-    ("abc", "Enter a whole number of minutes."),
-    ("-5", "Enter a whole number of minutes."),
-    ("10000001", "The largest purchase is 10,000,000 minutes"),
-])
+@pytest.mark.parametrize(
+    "minutes, message",
+    [
+        ("999", "The smallest purchase is 1,000 minutes."),
+        ("abc", "Enter a whole number of minutes."),
+        ("-5", "Enter a whole number of minutes."),
+        ("10000001", "The largest purchase is 10,000,000 minutes"),
+    ],
+)
 def test_bad_amounts_get_a_clear_message_and_change_nothing(client, platform, agency, minutes, message):
     client.force_login(agency.admin)
     response = client.post("/console/billing/minutes/", {"minutes": minutes}, **CONSOLE)
@@ -210,7 +222,8 @@ def _charge(platform, purchase) -> str:
 
 
 def test_events_signed_for_an_agency_are_refused_on_the_platform_url_and_the_other_way(
-        client, platform, stripe_agency, make_client_user):
+    client, platform, stripe_agency, make_client_user
+):
     from tests.billing.flows import bought_and_paid
 
     agency = stripe_agency()
@@ -230,10 +243,17 @@ def test_a_forged_event_naming_a_minute_purchase_on_an_agency_account_credits_no
     """An agency's own Stripe account cannot fulfil a minute purchase: sessions are looked up per account."""
     agency = stripe_agency()
     purchase = buy(client, agency, 1000)
-    payload = json.dumps({"id": "evt_forged", "type": "checkout.session.completed",
-                          "data": {"object": {"id": purchase.stripe_session_id}}})
+    payload = json.dumps(
+        {
+            "id": "evt_forged",
+            "type": "checkout.session.completed",
+            "data": {"object": {"id": purchase.stripe_session_id}},
+        }
+    )
     # Signed with the agency's real secret, but the session is not in the agency's account.
-    response = webhook_post(client, agency, payload, sign(payload, Agency.objects.get(pk=agency.pk).stripe_webhook_secret))
+    response = webhook_post(
+        client, agency, payload, sign(payload, Agency.objects.get(pk=agency.pk).stripe_webhook_secret)
+    )
     assert response.status_code == 200
     assert "ignored" in response.json()["outcome"]
     assert minutes_of(agency) == 0
@@ -282,10 +302,18 @@ def test_vat_is_added_on_top_for_a_domestic_agency_and_split_on_the_invoice(clie
     from invoices.services import billing_details_save
 
     settings.PLATFORM_COUNTRY = "NL"
-    billing_details_save(agency=agency, data={
-        "company_name": "Agency B.V.", "address_line1": "Kade 1", "address_line2": "", "postal_code": "1011 AA",
-        "city": "Amsterdam", "country": "NL", "vat_id": "",
-    })
+    billing_details_save(
+        agency=agency,
+        data={
+            "company_name": "Agency B.V.",
+            "address_line1": "Kade 1",
+            "address_line2": "",
+            "postal_code": "1011 AA",
+            "city": "Amsterdam",
+            "country": "NL",
+            "vat_id": "",
+        },
+    )
     client.force_login(agency.admin)
     page = client.get("/console/billing/minutes/", **CONSOLE)
     assert "1,000 minutes: €70.00 + €14.70 21 % VAT (Netherlands) = <strong>€84.70</strong>" in page.text

@@ -8,10 +8,10 @@ def test_billing_page_shows_balance_and_history_with_balance_after(client, make_
     agency = make_agency(active=True)
     user = make_client_user(agency)
     organization = user.organization
-    ledger.credits_allocate(organization=organization, amount=300, description="Welcome bonus", actor=None,
-                            reference="a1")
-    ledger.credits_deduct(organization=organization, amount=40, description="Correction", actor=None,
-                          reference="d1")
+    ledger.credits_allocate(
+        organization=organization, amount=300, description="Welcome bonus", actor=None, reference="a1"
+    )
+    ledger.credits_deduct(organization=organization, amount=40, description="Correction", actor=None, reference="d1")
     client.force_login(user)
     response = client.get("/billing/", HTTP_HOST=host(agency))
     assert response.status_code == 200
@@ -25,8 +25,9 @@ def test_billing_history_is_paginated(client, make_agency, make_client_user):
     agency = make_agency(active=True)
     user = make_client_user(agency)
     for n in range(30):
-        ledger.credits_allocate(organization=user.organization, amount=1, description=f"Gift {n}", actor=None,
-                                reference=f"g{n}")
+        ledger.credits_allocate(
+            organization=user.organization, amount=1, description=f"Gift {n}", actor=None, reference=f"g{n}"
+        )
     client.force_login(user)
     first = client.get("/billing/", HTTP_HOST=host(agency))
     assert first.text.count('data-testid="history-row"') == 25 and "Gift 29" in first.text
@@ -38,8 +39,9 @@ def test_billing_history_is_paginated(client, make_agency, make_client_user):
 def test_billing_page_shows_only_the_clients_own_entries(client, make_agency, make_client_user):
     agency = make_agency(active=True)
     user, neighbour = make_client_user(agency), make_client_user(agency, company_name="Neighbour")
-    ledger.credits_allocate(organization=neighbour.organization, amount=5, description="Neighbour's gift",
-                            actor=None, reference="n1")
+    ledger.credits_allocate(
+        organization=neighbour.organization, amount=5, description="Neighbour's gift", actor=None, reference="n1"
+    )
     client.force_login(user)
     response = client.get("/billing/", HTTP_HOST=host(agency))
     assert "Neighbour&#x27;s gift" not in response.text and 'data-testid="credits-balance">0<' in response.text

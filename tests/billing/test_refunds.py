@@ -80,10 +80,13 @@ def test_a_refund_reported_before_the_payment_applies_when_the_payment_lands(cli
 def test_refund_of_a_payment_that_is_not_ours_changes_nothing(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     user = make_client_user(agency)
-    foreign = agency.stripe.client.v1.checkout.sessions.create({
-        "mode": "payment", "line_items": [{"price": agency.stripe_price_id, "quantity": 1}],
-        "success_url": "https://elsewhere.example/thanks",
-    })
+    foreign = agency.stripe.client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "line_items": [{"price": agency.stripe_price_id, "quantity": 1}],
+            "success_url": "https://elsewhere.example/thanks",
+        }
+    )
     agency.stripe.pay(foreign.id)
     agency.stripe.refund(agency.stripe.client.v1.checkout.sessions.retrieve(foreign.id).payment_intent)
     response = deliver_last(client, agency, "charge.refunded")

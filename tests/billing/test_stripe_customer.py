@@ -25,7 +25,11 @@ def test_checkout_creates_the_customer_with_name_address_and_tax_id(client, stri
     customer, tax_ids = _customer(agency, purchase)
     assert (customer.name, customer.email) == ("Client BV", "buyer@example.com")
     assert (customer.address.line1, customer.address.postal_code, customer.address.city, customer.address.country) == (
-        "Damrak 1", "1012 LG", "Amsterdam", "NL")
+        "Damrak 1",
+        "1012 LG",
+        "Amsterdam",
+        "NL",
+    )
     assert customer.metadata["organization_id"] == str(user.organization_id)
     assert tax_ids == [("eu_vat", "NL004495445B01")]
     assert BillingDetails.objects.get().stripe_customer_id == customer.id
@@ -70,7 +74,9 @@ def test_without_billing_details_checkout_sends_the_email_alone(client, stripe_a
     assert Purchase.objects.count() == 1
 
 
-def test_stripe_unreachable_while_syncing_the_customer_writes_nothing(client, stripe_agency, make_client_user, settings):
+def test_stripe_unreachable_while_syncing_the_customer_writes_nothing(
+    client, stripe_agency, make_client_user, settings
+):
     agency = stripe_agency(company_name="Sunrise Calls")
     user = make_client_user(agency)
     billing_set(user.organization, country="NL", vat_id="NL004495445B01")

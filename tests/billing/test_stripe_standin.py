@@ -25,22 +25,26 @@ def test_objects_belong_to_the_account_that_made_them(stripe_account):
 def test_idempotency_keys_replay_the_first_answer(stripe_account):
     account = stripe_account()
     product = account.client.v1.products.create({"name": "Credits"})
-    params = {"mode": "payment", "success_url": "https://example.com/ok",
-              "line_items": [{"price_data": {"currency": "eur", "unit_amount": 500, "product": product.id},
-                              "quantity": 1}]}
+    params = {
+        "mode": "payment",
+        "success_url": "https://example.com/ok",
+        "line_items": [{"price_data": {"currency": "eur", "unit_amount": 500, "product": product.id}, "quantity": 1}],
+    }
     first = account.client.v1.checkout.sessions.create(params, {"idempotency_key": "k-1"})
     again = account.client.v1.checkout.sessions.create(params, {"idempotency_key": "k-1"})
     assert first.id == again.id
     with pytest.raises(stripe.IdempotencyError):
-        account.client.v1.checkout.sessions.create({**params, "customer_email": "x@example.com"},
-                                                   {"idempotency_key": "k-1"})
+        account.client.v1.checkout.sessions.create(
+            {**params, "customer_email": "x@example.com"}, {"idempotency_key": "k-1"}
+        )
 
 
 def test_checkout_refuses_what_stripe_refuses(stripe_account):
     account = stripe_account()
     product = account.client.v1.products.create({"name": "Credits"})
     monthly = account.client.v1.prices.create(
-        {"currency": "eur", "unit_amount": 500, "product": product.id, "recurring": {"interval": "month"}})
+        {"currency": "eur", "unit_amount": 500, "product": product.id, "recurring": {"interval": "month"}}
+    )
     base = {"mode": "payment", "success_url": "https://example.com/ok"}
     with pytest.raises(stripe.InvalidRequestError, match="recurring price"):
         account.client.v1.checkout.sessions.create({**base, "line_items": [{"price": monthly.id, "quantity": 1}]})
@@ -51,12 +55,17 @@ def test_checkout_refuses_what_stripe_refuses(stripe_account):
 def test_deliveries_are_signed_with_the_endpoint_secret(stripe_account):
     account = stripe_account()
     endpoint = account.client.v1.webhook_endpoints.create(
-        {"url": "http://127.0.0.1:9/hook", "enabled_events": ["checkout.session.completed"]})
+        {"url": "http://127.0.0.1:9/hook", "enabled_events": ["checkout.session.completed"]}
+    )
     product = account.client.v1.products.create({"name": "Credits"})
     price = account.client.v1.prices.create({"currency": "eur", "unit_amount": 500, "product": product.id})
-    session = account.client.v1.checkout.sessions.create({
-        "mode": "payment", "success_url": "https://example.com/ok?s={CHECKOUT_SESSION_ID}",
-        "line_items": [{"price": price.id, "quantity": 1}]})
+    session = account.client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "success_url": "https://example.com/ok?s={CHECKOUT_SESSION_ID}",
+            "line_items": [{"price": price.id, "quantity": 1}],
+        }
+    )
     assert account.pay(session.id) == f"https://example.com/ok?s={session.id}"
     delivery = account.last_delivery("checkout.session.completed")
     event = stripe.Webhook.construct_event(delivery["payload"], delivery["signature"], endpoint.secret)
@@ -70,9 +79,13 @@ def test_deliveries_are_signed_with_the_endpoint_secret(stripe_account):
 def test_a_refund_cannot_exceed_what_is_left(stripe_account):
     account = stripe_account()
     product = account.client.v1.products.create({"name": "Credits"})
-    session = account.client.v1.checkout.sessions.create({
-        "mode": "payment", "success_url": "https://example.com/ok",
-        "line_items": [{"price_data": {"currency": "eur", "unit_amount": 500, "product": product.id}}]})
+    session = account.client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "success_url": "https://example.com/ok",
+            "line_items": [{"price_data": {"currency": "eur", "unit_amount": 500, "product": product.id}}],
+        }
+    )
     account.pay(session.id)
     intent = account.client.v1.checkout.sessions.retrieve(session.id).payment_intent
     account.refund(intent, amount=400)

@@ -14,8 +14,9 @@ from tests.stripe_fixtures import closed_port
 
 def _nothing_written(user):
     user.organization.refresh_from_db()
-    return (user.organization.credits_balance == 0 and not LedgerEntry.objects.exists()
-            and not StripeEvent.objects.exists())
+    return (
+        user.organization.credits_balance == 0 and not LedgerEntry.objects.exists() and not StripeEvent.objects.exists()
+    )
 
 
 def _paid_event(client, stripe_agency, make_client_user):
@@ -49,7 +50,8 @@ def test_another_agencys_secret_only_works_on_its_own_url(client, stripe_agency,
     assert webhook_post(client, other, delivery["payload"], delivery["signature"]).status_code == 400
     # Signed with the other agency's real secret, posted to `agency`'s URL.
     signed_for_other = stripe.WebhookSignature.generate_signature_header(
-        delivery["payload"], other.stripe_webhook_secret)
+        delivery["payload"], other.stripe_webhook_secret
+    )
     assert webhook_post(client, agency, delivery["payload"], signed_for_other).status_code == 400
     assert _nothing_written(user)
 
@@ -57,10 +59,12 @@ def test_another_agencys_secret_only_works_on_its_own_url(client, stripe_agency,
 def test_expired_timestamp_is_rejected(client, stripe_agency, make_client_user):
     agency, _user, _, delivery = _paid_event(client, stripe_agency, make_client_user)
     old = stripe.WebhookSignature.generate_signature_header(
-        delivery["payload"], agency.stripe_webhook_secret, timestamp=int(time.time()) - 301)
+        delivery["payload"], agency.stripe_webhook_secret, timestamp=int(time.time()) - 301
+    )
     assert webhook_post(client, agency, delivery["payload"], old).status_code == 400
     recent = stripe.WebhookSignature.generate_signature_header(
-        delivery["payload"], agency.stripe_webhook_secret, timestamp=int(time.time()) - 240)
+        delivery["payload"], agency.stripe_webhook_secret, timestamp=int(time.time()) - 240
+    )
     assert webhook_post(client, agency, delivery["payload"], recent).status_code == 200
 
 
@@ -68,12 +72,17 @@ def test_body_changed_by_one_byte_is_rejected(client, stripe_agency, make_client
     agency, user, _, delivery = _paid_event(client, stripe_agency, make_client_user)
     payload = delivery["payload"]
     at = payload.index('"amount_total": 4000') + len('"amount_total": 4')
-    tampered = payload[:at] + "1" + payload[at + 1:]  # 4000 -> 4100
+    tampered = payload[:at] + "1" + payload[at + 1 :]  # 4000 -> 4100
     assert len(tampered) == len(payload)
     assert webhook_post(client, agency, tampered, delivery["signature"]).status_code == 400
     not_utf8 = payload.encode()[:-1] + b"\xff"
-    response = client.post(f"/api/webhooks/stripe/{agency.slug}", data=not_utf8, content_type="application/json",
-                           HTTP_HOST="localhost", HTTP_STRIPE_SIGNATURE=delivery["signature"])
+    response = client.post(
+        f"/api/webhooks/stripe/{agency.slug}",
+        data=not_utf8,
+        content_type="application/json",
+        HTTP_HOST="localhost",
+        HTTP_STRIPE_SIGNATURE=delivery["signature"],
+    )
     assert response.status_code == 400
     assert _nothing_written(user)
 
@@ -99,8 +108,12 @@ def test_unknown_slug_is_404_and_other_methods_are_refused(client, stripe_agency
     assert webhook_post(client, agency, "{}", "t=1,v1=0", slug="no-such-portal").status_code == 404
     assert client.get(f"/api/webhooks/stripe/{agency.slug}", HTTP_HOST="localhost").status_code == 405
     # Only on the console host.
-    response = client.post(f"/api/webhooks/stripe/{agency.slug}", data="{}", content_type="application/json",
-                           HTTP_HOST=f"{agency.slug}.localhost")
+    response = client.post(
+        f"/api/webhooks/stripe/{agency.slug}",
+        data="{}",
+        content_type="application/json",
+        HTTP_HOST=f"{agency.slug}.localhost",
+    )
     assert response.status_code == 404
 
 
@@ -122,7 +135,8 @@ def test_the_same_event_ten_times_credits_once(client, stripe_agency, make_clien
 
 
 def test_stripe_unreachable_answers_503_writes_nothing_and_the_retry_credits(
-        client, stripe_agency, make_client_user, settings, stripe_base):
+    client, stripe_agency, make_client_user, settings, stripe_base
+):
     agency, user, _, delivery = _paid_event(client, stripe_agency, make_client_user)
     settings.STRIPE_API_BASE = f"http://127.0.0.1:{closed_port()}"
     assert deliver(client, agency, delivery).status_code == 503
@@ -165,8 +179,12 @@ def test_webhook_and_success_page_racing_credit_once(stripe_agency, make_client_
         buyer = Client()
         purchase = bought_and_paid(buyer, agency, user)
         delivery = agency.stripe.last_delivery("checkout.session.completed")
-        responses = in_threads(2, lambda i, delivery=delivery, buyer=buyer, purchase=purchase:
-                               deliver(Client(), agency, delivery) if i == 0 else success_page(buyer, agency, purchase))
+        responses = in_threads(
+            2,
+            lambda i, delivery=delivery, buyer=buyer, purchase=purchase: (
+                deliver(Client(), agency, delivery) if i == 0 else success_page(buyer, agency, purchase)
+            ),
+        )
         assert [r.status_code for r in responses] == [200, 200]
         assert "+100 credits" in responses[1].text
         assert LedgerEntry.objects.filter(purchase=purchase).count() == 1

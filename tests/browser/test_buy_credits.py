@@ -22,19 +22,33 @@ def shop(transactional_db, live_server, settings, make_agency, make_client_user,
     account = stripe_account()
     product = account.client.v1.products.create({"name": "Call credits"})
     price = account.client.v1.prices.create({"currency": "eur", "unit_amount": 4000, "product": product.id})
-    endpoint = account.client.v1.webhook_endpoints.create({
-        "url": f"{live_server.url}/api/webhooks/stripe/{agency.slug}", "enabled_events": ["*"],
-    })
-    services.agency_update_stripe(agency=agency, data={
-        "stripe_publishable_key": "pk_test_abcdefgh1234", "stripe_secret_key": account.secret_key,
-        "stripe_product_id": product.id, "stripe_price_id": price.id, "stripe_webhook_secret": endpoint.secret,
-    })
+    endpoint = account.client.v1.webhook_endpoints.create(
+        {
+            "url": f"{live_server.url}/api/webhooks/stripe/{agency.slug}",
+            "enabled_events": ["*"],
+        }
+    )
+    services.agency_update_stripe(
+        agency=agency,
+        data={
+            "stripe_publishable_key": "pk_test_abcdefgh1234",
+            "stripe_secret_key": account.secret_key,
+            "stripe_product_id": product.id,
+            "stripe_price_id": price.id,
+            "stripe_webhook_secret": endpoint.secret,
+        },
+    )
     user = make_client_user(agency, email="anna@moonlight.example", company_name="Moonlight Bakery")
     return agency, account, user
 
 
-def test_client_buys_a_package_on_the_checkout_page_and_sees_the_credits(shop, live_server, stripe_base,  # noqa: F811
-                                                                         new_page, screenshots):
+def test_client_buys_a_package_on_the_checkout_page_and_sees_the_credits(
+    shop,
+    live_server,
+    stripe_base,  # noqa: F811
+    new_page,
+    screenshots,
+):
     agency, account, user = shop
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
 

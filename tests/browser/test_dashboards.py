@@ -22,9 +22,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.now(NOON)]
 
 def _record(organization, n: int, minutes: int, days_ago: int) -> dict:
     moment = timezone.now() - timedelta(days=days_ago, minutes=10)
-    return {"id": f"browser-call-{n}", "organization_id": organization.pk, "duration_sec": minutes * 60,
-            "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "number_id": "number-1",
-            "direction": "outbound"}
+    return {
+        "id": f"browser-call-{n}",
+        "organization_id": organization.pk,
+        "duration_sec": minutes * 60,
+        "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "number_id": "number-1",
+        "direction": "outbound",
+    }
 
 
 @pytest.fixture
@@ -32,9 +37,12 @@ def business(transactional_db, live_server, settings, make_agency, make_client_u
     """An agency on the live server with two clients who made calls, and the platform's account on the stand-in."""
     settings.PORTAL_PUBLIC_PORT = str(live_server.thread.port)
     platform = stripe_account()
-    endpoint = platform.client.v1.webhook_endpoints.create({
-        "url": f"{live_server.url}/api/webhooks/stripe/platform", "enabled_events": ["*"],
-    })
+    endpoint = platform.client.v1.webhook_endpoints.create(
+        {
+            "url": f"{live_server.url}/api/webhooks/stripe/platform",
+            "enabled_events": ["*"],
+        }
+    )
     settings.PLATFORM_STRIPE_SECRET_KEY = platform.secret_key
     settings.PLATFORM_STRIPE_WEBHOOK_SECRET = endpoint.secret
     agency = make_agency(active=True, slug="sunrise", company_name="Sunrise Calls")
@@ -42,11 +50,18 @@ def business(transactional_db, live_server, settings, make_agency, make_client_u
     user = make_client_user(agency, email="anna@moonlight.example", company_name="Moonlight Bakery")
     low = make_client_user(agency, company_name="Tiny Shop").organization
     for organization, credits in ((user.organization, 300), (low, 12)):
-        ledger.credits_allocate(organization=organization, amount=credits, description="Welcome", actor=None,
-                                reference=f"welcome-{organization.pk}")
+        ledger.credits_allocate(
+            organization=organization,
+            amount=credits,
+            description="Welcome",
+            actor=None,
+            reference=f"welcome-{organization.pk}",
+        )
     alerts.alert_settings_save(organization=low, threshold=20, webhook_url="")
-    usage_ingest(agency_id=agency.pk, records=[_record(user.organization, n, minutes=n % 7 + 1, days_ago=n % 30)
-                                               for n in range(40)])
+    usage_ingest(
+        agency_id=agency.pk,
+        records=[_record(user.organization, n, minutes=n % 7 + 1, days_ago=n % 30) for n in range(40)],
+    )
     return agency, user
 
 
@@ -69,8 +84,13 @@ def _chart_fits(page, viewport_width: int) -> None:
     assert chart.locator(f"{shown} .series rect").count() == 30  # a bar a day
 
 
-def test_agency_buys_minutes_and_reads_its_business_dashboard(business, live_server, stripe_base,  # noqa: F811
-                                                              new_page, screenshots):
+def test_agency_buys_minutes_and_reads_its_business_dashboard(
+    business,
+    live_server,
+    stripe_base,  # noqa: F811
+    new_page,
+    screenshots,
+):
     agency, _ = business
     console = f"http://localhost:{live_server.thread.port}"
     page = new_page()

@@ -14,10 +14,20 @@ from core.env import env_bool, env_int, env_rates
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("1", True), ("true", True), ("TRUE", True), (" yes ", True), ("On", True),
-    ("0", False), ("false", False), ("No", False), ("off", False),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1", True),
+        ("true", True),
+        ("TRUE", True),
+        (" yes ", True),
+        ("On", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_env_bool_reads_the_usual_spellings(monkeypatch, raw, expected):
     monkeypatch.setenv("PORTAL_TEST_FLAG", raw)
     assert env_bool("PORTAL_TEST_FLAG", not expected) is expected
@@ -69,8 +79,9 @@ def test_env_rates_reads_pairs_and_refuses_a_malformed_one(monkeypatch):
 def _start_django(**environ) -> subprocess.CompletedProcess:
     code = "import django; django.setup(); from django.conf import settings; print(settings.SECURE_SSL_REDIRECT)"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings", **environ}
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def test_a_misspelt_portal_https_stops_the_process_with_a_message():

@@ -25,7 +25,10 @@ def test_core_imports_no_app_of_the_project(path):
 
 
 def test_no_business_module_imports_a_template_tag_module():
-    offenders = [str(path.relative_to(ROOT)) for app in APPS - {"portal"} for path in (ROOT / app).rglob("*.py")
-                 if "templatetags" not in path.parts
-                 and any(".templatetags" in name for name in _imports(path))]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for app in APPS - {"portal"}
+        for path in (ROOT / app).rglob("*.py")
+        if "templatetags" not in path.parts and any(".templatetags" in name for name in _imports(path))
+    ]
     assert offenders == []

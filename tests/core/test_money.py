@@ -15,7 +15,7 @@ from core.money import (
     to_platform_currency,
 )
 
-ints = st.integers(min_value=-10**15, max_value=10**15)
+ints = st.integers(min_value=-(10**15), max_value=10**15)
 positive = st.integers(min_value=1, max_value=10**9)
 
 
@@ -39,9 +39,20 @@ def test_half_up_is_symmetric_and_never_more_than_half_off(numerator, denominato
     assert abs(Fraction(numerator, denominator) - rounded) <= Fraction(1, 2)
 
 
-@pytest.mark.parametrize("numerator, denominator, expected", [
-    (5, 2, 3), (-5, 2, -3), (3, 2, 2), (1, 2, 1), (1, 3, 0), (2, 3, 1), (0, 7, 0), (-1, 3, 0), (-2, 3, -1),
-])
+@pytest.mark.parametrize(
+    "numerator, denominator, expected",
+    [
+        (5, 2, 3),
+        (-5, 2, -3),
+        (3, 2, 2),
+        (1, 2, 1),
+        (1, 3, 0),
+        (2, 3, 1),
+        (0, 7, 0),
+        (-1, 3, 0),
+        (-2, 3, -1),
+    ],
+)
 def test_halves_round_away_from_zero(numerator, denominator, expected):
     assert round_half_up(numerator, denominator) == expected
 
@@ -58,15 +69,17 @@ def test_the_old_non_negative_formula_is_kept(numerator, denominator_less_one):
     assert round_half_up(numerator, denominator) == (2 * numerator + denominator) // (2 * denominator)
 
 
-@given(st.integers(min_value=0, max_value=10**12),
-       st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(1000), places=4))
+@given(
+    st.integers(min_value=0, max_value=10**12),
+    st.decimals(min_value=Decimal("0.0001"), max_value=Decimal(1000), places=4),
+)
 def test_converting_matches_the_decimal_arithmetic_it_replaces(cents, rate):
     # agencies/margin.py divided by the rate in Decimal; ops/dashboards multiplied with Fractions.
     assert from_platform_currency(cents, rate) == _decimal_half_up(cents * 10**4, int(rate * 10**4))
     assert to_platform_currency(cents, rate) == _decimal_half_up(cents * int(rate * 10**4), 10**4)
 
 
-@given(st.integers(min_value=-10**9, max_value=10**9), positive)
+@given(st.integers(min_value=-(10**9), max_value=10**9), positive)
 def test_margin_percent_has_one_decimal_place_rounded_half_up(profit, price):
     expected = (Decimal(profit) * 100 / price).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     assert margin_percent(profit_cents=profit, price_cents=price) == expected
@@ -79,16 +92,31 @@ def test_round_ratio_takes_fractions_and_decimals():
     assert round_ratio(Decimal("0.92") * 150) == 138
 
 
-@pytest.mark.parametrize("cents, currency, shown", [
-    (4000, "EUR", "€40.00"), (123456789, "USD", "$1,234,567.89"), (-150, "GBP", "-£1.50"), (5, "EUR", "€0.05"),
-    (0, "EUR", "€0.00"), (4000, "CHF", "CHF 40.00"), ("4000", "EUR", "€40.00"), (None, "EUR", ""), ("", "EUR", ""),
-])
+@pytest.mark.parametrize(
+    "cents, currency, shown",
+    [
+        (4000, "EUR", "€40.00"),
+        (123456789, "USD", "$1,234,567.89"),
+        (-150, "GBP", "-£1.50"),
+        (5, "EUR", "€0.05"),
+        (0, "EUR", "€0.00"),
+        (4000, "CHF", "CHF 40.00"),
+        ("4000", "EUR", "€40.00"),
+        (None, "EUR", ""),
+        ("", "EUR", ""),
+    ],
+)
 def test_money_format_keeps_the_template_filters_output(cents, currency, shown):
     assert money_format(cents, currency) == shown
 
 
-@pytest.mark.parametrize("cents, currency, shown", [
-    (4500, "eur", "45.00 EUR"), (123456, "USD", "1,234.56 USD"), (-150, "EUR", "-1.50 EUR"),
-])
+@pytest.mark.parametrize(
+    "cents, currency, shown",
+    [
+        (4500, "eur", "45.00 EUR"),
+        (123456, "USD", "1,234.56 USD"),
+        (-150, "EUR", "-1.50 EUR"),
+    ],
+)
 def test_money_format_with_the_currency_code(cents, currency, shown):
     assert money_format(cents, currency, symbol=False) == shown

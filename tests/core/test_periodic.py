@@ -39,8 +39,9 @@ def runs(task, status=None):
 def running(task, *args, started_ago: timedelta) -> DBTaskResult:
     """A run a worker claimed `started_ago` (the way db_worker marks it)."""
     result = task.enqueue(*args)
-    DBTaskResult.objects.filter(pk=result.id).update(status=RUNNING, started_at=timezone.now() - started_ago,
-                                                     worker_ids=["worker-a"])
+    DBTaskResult.objects.filter(pk=result.id).update(
+        status=RUNNING, started_at=timezone.now() - started_ago, worker_ids=["worker-a"]
+    )
     return DBTaskResult.objects.get(pk=result.id)
 
 
@@ -105,8 +106,9 @@ def test_the_worker_watchdog_rearms_every_dead_chain_once(db, clock):
     running(ops_sweep, started_ago=timedelta(seconds=LEASE + 1))  # its worker was killed before handing over
     # and the reservation sweep has no run at all (its last one failed, say)
 
-    assert sorted(periodic.periodic_check()) == sorted([ops_sweep.module_path,
-                                                        reservations_release_expired.module_path])
+    assert sorted(periodic.periodic_check()) == sorted(
+        [ops_sweep.module_path, reservations_release_expired.module_path]
+    )
     assert periodic.periodic_check() == []
 
     assert runs(ops_sweep, READY).count() == 1
@@ -161,7 +163,8 @@ def test_schedule_commands_racing_on_several_hosts_start_one_chain():
 
 def _sessions_waiting_on_a_lock(params: dict) -> int:
     with psycopg.connect(**params, autocommit=True) as observer:
-        row = observer.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                               "AND wait_event_type = 'Lock'").fetchone()
+        row = observer.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
         assert row is not None
         return int(row[0])

@@ -6,10 +6,18 @@ from core.refs import client_reference
 from core.stripe_keys import is_live_key, key_mode
 
 
-@pytest.mark.parametrize("key, mode", [
-    ("sk_live_abc12345", "live"), ("rk_live_abc12345", "live"), ("pk_live_abc12345", "live"),
-    ("sk_test_abc12345", "test"), ("pk_test_abc12345", "test"), ("", "test"), (None, "test"),
-])
+@pytest.mark.parametrize(
+    "key, mode",
+    [
+        ("sk_live_abc12345", "live"),
+        ("rk_live_abc12345", "live"),
+        ("pk_live_abc12345", "live"),
+        ("sk_test_abc12345", "test"),
+        ("pk_test_abc12345", "test"),
+        ("", "test"),
+        (None, "test"),
+    ],
+)
 def test_key_mode_reads_the_prefix(key, mode):
     assert key_mode(key) == mode
     assert is_live_key(key) is (mode == "live")

@@ -37,12 +37,32 @@ def _database_url() -> str:
 
 
 def _start_worker(name: str, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "OPS_SWEEP_SECONDS": str(INTERVAL),
-           "TASK_LEASE_SECONDS": str(LEASE), "RESERVATION_SWEEP_SECONDS": "3600", "DEBUG": "0"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "OPS_SWEEP_SECONDS": str(INTERVAL),
+        "TASK_LEASE_SECONDS": str(LEASE),
+        "RESERVATION_SWEEP_SECONDS": "3600",
+        "DEBUG": "0",
+    }
     return subprocess.Popen(
-        [sys.executable, "manage.py", "db_worker", "--queue-name", "*", "--no-reload", "--no-startup-delay",
-         "--interval", "0.2", "--worker-id", name],
-        cwd=PROJECT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "manage.py",
+            "db_worker",
+            "--queue-name",
+            "*",
+            "--no-reload",
+            "--no-startup-delay",
+            "--interval",
+            "0.2",
+            "--worker-id",
+            name,
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -70,8 +90,12 @@ def test_a_worker_killed_mid_sweep_is_taken_over_within_two_intervals_of_the_lea
         holder.execute("SELECT pg_advisory_lock(%s)", [queue_lock_key(ops_sweep)])
         workers = {"worker-a": _start_worker("worker-a", logs[0]), "worker-b": _start_worker("worker-b", logs[1])}
 
-        held = _wait_for(lambda: SWEEPS.filter(status=TaskResultStatus.RUNNING).first(), seconds=60,
-                         what="a worker to take the sweep", logs=logs)
+        held = _wait_for(
+            lambda: SWEEPS.filter(status=TaskResultStatus.RUNNING).first(),
+            seconds=60,
+            what="a worker to take the sweep",
+            logs=logs,
+        )
         victim = held.worker_ids[-1]
         [survivor] = set(workers) - {victim}
         assert not SWEEPS.filter(status=TaskResultStatus.READY).exists()  # it has not handed over
@@ -92,6 +116,7 @@ def test_a_worker_killed_mid_sweep_is_taken_over_within_two_intervals_of_the_lea
         assert held.status == TaskResultStatus.FAILED
         assert held.exception_class_path == LEASE_EXPIRED
         assert fresh.started_at <= held.started_at + timedelta(seconds=LEASE + 2 * INTERVAL)
+
         # and the chain goes on, one chain: the next sweeps follow every interval
         def two_more():
             waiting_counts.append(SWEEPS.filter(status=TaskResultStatus.READY).count())
@@ -106,12 +131,12 @@ def test_a_worker_killed_mid_sweep_is_taken_over_within_two_intervals_of_the_lea
                 process.kill()
             process.wait(timeout=10)
     # Nothing is left behind: the killed workers' sessions are gone too.
-    _wait_for(lambda: _other_sessions() <= sessions_before, seconds=20, what="the workers' sessions to end",
-              logs=logs)
+    _wait_for(lambda: _other_sessions() <= sessions_before, seconds=20, what="the workers' sessions to end", logs=logs)
 
 
 def _other_sessions() -> set[int]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
         return {pid for (pid,) in cursor.fetchall()}

@@ -6,18 +6,35 @@ SELLER_VAT_ID = "DE136695976"
 
 
 def seller_set(agency, *, country="DE", vat_id=SELLER_VAT_ID, prefix="ACME", include=True, name="Acme Calls GmbH"):
-    return services.seller_details_save(agency=agency, data={
-        "company_name": name, "address_line1": "Hauptstraße 1", "address_line2": "", "postal_code": "10115",
-        "city": "Berlin", "country": country, "vat_id": vat_id, "invoice_prefix": prefix,
-        "prices_include_vat": include,
-    })
+    return services.seller_details_save(
+        agency=agency,
+        data={
+            "company_name": name,
+            "address_line1": "Hauptstraße 1",
+            "address_line2": "",
+            "postal_code": "10115",
+            "city": "Berlin",
+            "country": country,
+            "vat_id": vat_id,
+            "invoice_prefix": prefix,
+            "prices_include_vat": include,
+        },
+    )
 
 
 def billing_set(organization, *, country, vat_id="", name="Client BV"):
-    return services.billing_details_save(organization=organization, data={
-        "company_name": name, "address_line1": "Damrak 1", "address_line2": "", "postal_code": "1012 LG",
-        "city": "Amsterdam", "country": country, "vat_id": vat_id,
-    })
+    return services.billing_details_save(
+        organization=organization,
+        data={
+            "company_name": name,
+            "address_line1": "Damrak 1",
+            "address_line2": "",
+            "postal_code": "1012 LG",
+            "city": "Amsterdam",
+            "country": country,
+            "vat_id": vat_id,
+        },
+    )
 
 
 def paid(client, agency, user):

@@ -19,9 +19,13 @@ def documents(client, stripe_agency, make_client_user):
     agency.stripe.refund(purchase.stripe_payment_intent_id, amount=1000)
     assert deliver_last(client, agency, "charge.refunded").status_code == 200
     return {
-        "agency": agency, "other_agency": other_agency, "owner": owner,
-        "neighbour": make_client_user(agency), "stranger": make_client_user(other_agency),
-        "invoice": Invoice.objects.get(), "note": CreditNote.objects.get(),
+        "agency": agency,
+        "other_agency": other_agency,
+        "owner": owner,
+        "neighbour": make_client_user(agency),
+        "stranger": make_client_user(other_agency),
+        "invoice": Invoice.objects.get(),
+        "note": CreditNote.objects.get(),
     }
 
 

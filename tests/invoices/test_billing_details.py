@@ -3,8 +3,14 @@
 from invoices.models import BillingDetails, SellerDetails
 from tests.conftest import host
 
-ADDRESS = {"company_name": "Client BV", "address_line1": "Damrak 1", "address_line2": "", "postal_code": "1012 LG",
-           "city": "Amsterdam", "country": "NL"}
+ADDRESS = {
+    "company_name": "Client BV",
+    "address_line1": "Damrak 1",
+    "address_line2": "",
+    "postal_code": "1012 LG",
+    "city": "Amsterdam",
+    "country": "NL",
+}
 
 
 def _post(client, agency, **changes):
@@ -57,22 +63,38 @@ def test_an_agency_sets_its_seller_details(console, make_agency):
     agency = make_agency(active=True)
     console.force_login(agency.admin)
     assert console.get("/console/invoices/seller/").status_code == 200
-    response = console.post("/console/invoices/seller/", {
-        **ADDRESS, "company_name": "Acme Calls B.V.", "vat_id": "004495445B01", "invoice_prefix": "acme",
-        "prices_include_vat": "False",
-    })
+    response = console.post(
+        "/console/invoices/seller/",
+        {
+            **ADDRESS,
+            "company_name": "Acme Calls B.V.",
+            "vat_id": "004495445B01",
+            "invoice_prefix": "acme",
+            "prices_include_vat": "False",
+        },
+    )
     assert response.status_code == 302
     seller = SellerDetails.objects.get(agency=agency)
     assert (seller.company_name, seller.vat_id, seller.invoice_prefix, seller.prices_include_vat) == (
-        "Acme Calls B.V.", "NL004495445B01", "ACME", False)
+        "Acme Calls B.V.",
+        "NL004495445B01",
+        "ACME",
+        False,
+    )
 
 
 def test_seller_details_refuse_a_bad_prefix_and_an_eu_seller_without_vat_id(console, make_agency):
     agency = make_agency(active=True)
     console.force_login(agency.admin)
-    response = console.post("/console/invoices/seller/", {
-        **ADDRESS, "vat_id": "", "invoice_prefix": "AC-ME", "prices_include_vat": "True",
-    })
+    response = console.post(
+        "/console/invoices/seller/",
+        {
+            **ADDRESS,
+            "vat_id": "",
+            "invoice_prefix": "AC-ME",
+            "prices_include_vat": "True",
+        },
+    )
     assert response.status_code == 400
     assert "Use 2 to 10 capital letters or digits, for example ACME." in response.text
     assert "A seller in Netherlands prints its VAT ID on its invoices. Enter it." in response.text

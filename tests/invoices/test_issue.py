@@ -17,7 +17,8 @@ YEAR = instant(NOON).year
 
 @pytest.mark.now(NOON)
 def test_a_paid_purchase_gets_exactly_one_invoice_however_often_it_is_fulfilled(
-        client, stripe_agency, make_client_user):
+    client, stripe_agency, make_client_user
+):
     agency = stripe_agency()
     seller_set(agency)
     user = make_client_user(agency)
@@ -54,7 +55,11 @@ def test_reverse_charge_invoice_copies_both_parties_and_keeps_them(client, strip
     assert (invoice.vat_treatment, invoice.vat_rate_bp) == (VatTreatment.REVERSE_CHARGE, 0)
     assert (invoice.net_cents, invoice.vat_cents, invoice.gross_cents) == (4000, 0, 4000)
     assert "Reverse charge" in invoice.legal_note
-    assert (invoice.seller_name, invoice.seller_vat_id, invoice.seller_country) == ("Acme Calls GmbH", SELLER_VAT_ID, "DE")
+    assert (invoice.seller_name, invoice.seller_vat_id, invoice.seller_country) == (
+        "Acme Calls GmbH",
+        SELLER_VAT_ID,
+        "DE",
+    )
     assert (invoice.buyer_name, invoice.buyer_vat_id, invoice.buyer_country) == ("Client BV", "NL004495445B01", "NL")
     assert "Amsterdam" in invoice.buyer_address and "Berlin" in invoice.seller_address
 
@@ -63,17 +68,24 @@ def test_reverse_charge_invoice_copies_both_parties_and_keeps_them(client, strip
     seller_set(agency, name="New Name GmbH", prefix="NEW")
     invoice.refresh_from_db()
     assert (invoice.buyer_name, invoice.seller_name, invoice.vat_treatment) == (
-        "Client BV", "Acme Calls GmbH", VatTreatment.REVERSE_CHARGE)
+        "Client BV",
+        "Acme Calls GmbH",
+        VatTreatment.REVERSE_CHARGE,
+    )
 
 
-@pytest.mark.parametrize("country, vat_id, treatment, rate_bp, net, vat_cents", [
-    ("DE", "DE136695976", VatTreatment.DOMESTIC, 1900, 3361, 639),  # a German business: domestic, no reverse charge
-    ("DE", "", VatTreatment.DOMESTIC, 1900, 3361, 639),
-    ("FR", "", VatTreatment.EU_CONSUMER, 2000, 3333, 667),
-    ("US", "", VatTreatment.OUTSIDE_EU, 0, 4000, 0),
-])
+@pytest.mark.parametrize(
+    "country, vat_id, treatment, rate_bp, net, vat_cents",
+    [
+        ("DE", "DE136695976", VatTreatment.DOMESTIC, 1900, 3361, 639),  # a German business: domestic, no reverse charge
+        ("DE", "", VatTreatment.DOMESTIC, 1900, 3361, 639),
+        ("FR", "", VatTreatment.EU_CONSUMER, 2000, 3333, 667),
+        ("US", "", VatTreatment.OUTSIDE_EU, 0, 4000, 0),
+    ],
+)
 def test_prices_including_vat_are_split_by_the_buyers_treatment(
-        client, stripe_agency, make_client_user, country, vat_id, treatment, rate_bp, net, vat_cents):
+    client, stripe_agency, make_client_user, country, vat_id, treatment, rate_bp, net, vat_cents
+):
     agency = stripe_agency()
     seller_set(agency, country="DE")
     user = make_client_user(agency)
@@ -107,7 +119,8 @@ def test_prices_excluding_vat_charge_vat_on_top_and_say_so_at_checkout(client, s
 
 
 def test_the_buy_page_prices_packages_in_the_view_and_its_template_queries_nothing(
-        client, stripe_agency, make_client_user, django_assert_num_queries):
+    client, stripe_agency, make_client_user, django_assert_num_queries
+):
     from django.template.loader import render_to_string
     from django.test import override_settings
     from django.test.utils import ContextList
@@ -130,8 +143,9 @@ def test_prices_excluding_vat_add_nothing_under_reverse_charge(client, stripe_ag
     user = make_client_user(agency)
     billing_set(user.organization, country="NL", vat_id="NL004495445B01")
     client.force_login(user)
-    assert "No VAT (reverse charge): you pay the price shown." in \
-        client.get("/billing/buy/", HTTP_HOST=host(agency)).text
+    assert (
+        "No VAT (reverse charge): you pay the price shown." in client.get("/billing/buy/", HTTP_HOST=host(agency)).text
+    )
     purchase = paid(client, agency, user)
     assert purchase.amount_cents == 4000 and Invoice.objects.get().net_cents == 4000
 
@@ -171,8 +185,11 @@ def test_issued_invoices_cannot_be_changed_or_deleted(client, stripe_agency, mak
 def test_net_plus_vat_must_equal_gross_in_the_database(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     paid(client, agency, make_client_user(agency))
-    fields = {f.name: getattr(Invoice.objects.get(), f.name) for f in Invoice._meta.concrete_fields
-              if f.name not in ("id", "purchase")}
+    fields = {
+        f.name: getattr(Invoice.objects.get(), f.name)
+        for f in Invoice._meta.concrete_fields
+        if f.name not in ("id", "purchase")
+    }
     with pytest.raises(DatabaseError), transaction.atomic():
         Invoice.objects.create(**{**fields, "number": "X-1", "vat_cents": fields["vat_cents"] + 1})
 
@@ -200,7 +217,10 @@ def test_numbers_are_per_agency(client, stripe_agency, make_client_user):
     paid(client, first, make_client_user(first))
     paid(client, second, make_client_user(second))
     assert sorted(Invoice.objects.values_list("number", flat=True)) == [
-        f"ONE-{YEAR}-000001", f"ONE-{YEAR}-000002", f"TWO-{YEAR}-000001"]
+        f"ONE-{YEAR}-000001",
+        f"ONE-{YEAR}-000002",
+        f"TWO-{YEAR}-000001",
+    ]
 
 
 @pytest.mark.now("2026-12-31T23:59:59Z", tick=False)
@@ -219,6 +239,7 @@ def test_numbering_starts_again_at_one_in_a_new_year(client, stripe_agency, make
 
 
 # --- Refunds --------------------------------------------------------------------
+
 
 @pytest.mark.now(NOON)
 def test_refunds_issue_credit_notes_that_add_up_to_the_invoice(client, stripe_agency, make_client_user):
@@ -247,7 +268,8 @@ def test_refunds_issue_credit_notes_that_add_up_to_the_invoice(client, stripe_ag
 
 
 def test_a_refund_reported_before_the_payment_gets_its_credit_note_with_the_invoice(
-        client, stripe_agency, make_client_user):
+    client, stripe_agency, make_client_user
+):
     agency = stripe_agency()
     seller_set(agency)
     user = make_client_user(agency)

@@ -57,8 +57,7 @@ def test_concurrent_purchases_get_consecutive_numbers_and_one_invoice_each(strip
 
     responses, errors = _in_threads(16, fulfil)
     assert errors == [] and [r.status_code for r in responses] == [200] * 16
-    assert sorted(Invoice.objects.values_list("number", flat=True)) == [
-        f"ACME-{YEAR}-{n:06d}" for n in range(1, 9)]
+    assert sorted(Invoice.objects.values_list("number", flat=True)) == [f"ACME-{YEAR}-{n:06d}" for n in range(1, 9)]
     assert sorted(Invoice.objects.values_list("purchase_id", flat=True)) == sorted(p.pk for _, p, _ in bought)
     assert DocumentCounter.objects.get(scope=f"agency:{agency.pk}", series="invoice").last_number == 8
 

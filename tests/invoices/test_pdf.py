@@ -101,14 +101,17 @@ def test_a_logo_that_cannot_be_fetched_leaves_the_name_alone(client, invoiced):
     assert len(reader.pages[0].images) == 0 and "Sunrise Calls" in text
 
 
-@pytest.mark.parametrize("url", [
-    "http://example.com/logo.png",           # not https
-    "https://127.0.0.1/logo.png",             # our own machine
-    "https://10.0.0.8/logo.png",              # a private network
-    "https://169.254.169.254/latest/meta-data",  # a cloud metadata service
-    "https://[::1]/logo.png",
-    "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/logo.png",  # not https
+        "https://127.0.0.1/logo.png",  # our own machine
+        "https://10.0.0.8/logo.png",  # a private network
+        "https://169.254.169.254/latest/meta-data",  # a cloud metadata service
+        "https://[::1]/logo.png",
+        "",
+    ],
+)
 def test_logo_urls_that_are_not_public_https_are_never_fetched(url):
     assert logo.logo_fetch(url) is None
 

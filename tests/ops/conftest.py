@@ -23,9 +23,14 @@ def _local_servers_allowed(settings):
 def call(organization, *, minutes=1, days_ago=0, **fields) -> dict:
     """A usage record as the calling platform sends it: `minutes` whole minutes long."""
     moment = timezone.now() - timedelta(days=days_ago, minutes=5)
-    data = {"id": f"call-{next(_calls)}", "organization_id": organization.pk, "duration_sec": minutes * 60,
-            "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "number_id": "number-1",
-            "direction": "outbound"}
+    data = {
+        "id": f"call-{next(_calls)}",
+        "organization_id": organization.pk,
+        "duration_sec": minutes * 60,
+        "created_at": moment.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "number_id": "number-1",
+        "direction": "outbound",
+    }
     data.update(fields)
     return data
 

@@ -47,9 +47,13 @@ class _Base:
     def _handle(self, handler, method):
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        request = {"method": method, "path": urlsplit(handler.path).path,
-                   "query": {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()},
-                   "headers": dict(handler.headers.items()), "body": body}
+        request = {
+            "method": method,
+            "path": urlsplit(handler.path).path,
+            "query": {k: v[0] for k, v in parse_qs(urlsplit(handler.path).query).items()},
+            "headers": dict(handler.headers.items()),
+            "body": body,
+        }
         with self.lock:
             self.requests.append(request)
         status, payload, delay = self.answer(request)
@@ -100,15 +104,18 @@ class UpstreamUsageApi(_Base):
                 return 200, {"usage": [], "next_cursor": None}, step[1]
             return step[0], step[1], 0
         start, end = request["query"]["start_date"], request["query"]["end_date"]
-        listed = sorted((r for r in self.records if start <= r["created_at"][:10] <= end),
-                        key=lambda r: r["created_at"], reverse=True)
+        listed = sorted(
+            (r for r in self.records if start <= r["created_at"][:10] <= end),
+            key=lambda r: r["created_at"],
+            reverse=True,
+        )
         cursor = request["query"].get("cursor", "0")
         if self.repeat_first_page and cursor == str(self.page_size):
             # A broken upstream: the second page is the first one again, under a new cursor.
             self.repeat_first_page = False
-            return 200, {"usage": listed[:self.page_size], "next_cursor": f"r{self.page_size}"}, 0
+            return 200, {"usage": listed[: self.page_size], "next_cursor": f"r{self.page_size}"}, 0
         offset = int(cursor.lstrip("r"))
-        page = listed[offset:offset + self.page_size]
+        page = listed[offset : offset + self.page_size]
         following = str(offset + self.page_size) if offset + self.page_size < len(listed) else None
         return 200, {"usage": page, "summary": {}, "next_cursor": following}, 0
 

@@ -70,8 +70,12 @@ def test_landing_exactly_on_the_threshold_is_not_below_it(org):
 
 def test_a_batch_crossing_once_names_the_call_that_crossed(org):
     alerts.alert_settings_save(organization=org, threshold=50, webhook_url="")
-    records = [call(org, minutes=20, id="b-1"), call(org, minutes=20, id="b-2"), call(org, minutes=20, id="b-3"),
-               call(org, minutes=20, id="b-4")]
+    records = [
+        call(org, minutes=20, id="b-1"),
+        call(org, minutes=20, id="b-2"),
+        call(org, minutes=20, id="b-3"),
+        call(org, minutes=20, id="b-4"),
+    ]
     usage_ingest(agency_id=org.agency_id, records=records)  # 100 -> 80 -> 60 -> 40 -> 20
     [alert] = crossings(org)
     assert (alert.reference, alert.balance_before, alert.balance_after) == ("usage:b-3", 60, 40)
@@ -107,8 +111,13 @@ def test_the_usage_api_path_records_the_alert(org, agency):
     key = keys.api_key_create(name="sync", agency=agency).secret
     from django.test import Client
 
-    response = Client().post("/api/v1/usage", json.dumps(call(org, minutes=70)), content_type="application/json",
-                             HTTP_HOST="localhost", HTTP_AUTHORIZATION=f"Bearer {key}")
+    response = Client().post(
+        "/api/v1/usage",
+        json.dumps(call(org, minutes=70)),
+        content_type="application/json",
+        HTTP_HOST="localhost",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
     assert response.status_code == 201
     assert len(crossings(org)) == 1
 
@@ -162,8 +171,15 @@ def test_the_webhook_is_signed_retried_with_backoff_after_failures_and_then_deli
     assert not receiver.verified(receiver.requests[0], "whsec_someone-else")
     event = json.loads(receiver.requests[0]["body"])
     assert event["type"] == "billing.balance_low" and event["id"] == receiver.requests[0]["headers"]["X-Webhook-Id"]
-    assert event["data"] == {"account_type": "organization", "account_id": org.pk, "name": "Client One",
-                             "balance": 40, "threshold": 50, "unit": "credits", "caused_by": event["data"]["caused_by"]}
+    assert event["data"] == {
+        "account_type": "organization",
+        "account_id": org.pk,
+        "name": "Client One",
+        "balance": 40,
+        "threshold": 50,
+        "unit": "credits",
+        "caused_by": event["data"]["caused_by"],
+    }
     assert receiver.requests[0]["headers"]["X-Webhook-Event"] == "billing.balance_low"
 
 
@@ -210,7 +226,8 @@ def test_a_rolled_secret_signs_the_retries(org, receiver):
 
 
 def test_the_debit_records_the_crossing_and_the_sweep_queues_its_deliveries_on_commit(
-        org, django_capture_on_commit_callbacks):
+    org, django_capture_on_commit_callbacks
+):
     from django_tasks_db.models import DBTaskResult
 
     from ops.tasks import due_work_enqueue
@@ -219,8 +236,14 @@ def test_the_debit_records_the_crossing_and_the_sweep_queues_its_deliveries_on_c
     with django_capture_on_commit_callbacks(execute=False) as at_debit:
         usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60, id="crossing-1")])
     [crossing] = BalanceCrossing.objects.all()
-    assert (crossing.organization_id, crossing.reference, crossing.balance_before, crossing.balance_after,
-            crossing.threshold, crossing.taken_at) == (org.pk, "usage:crossing-1", 100, 40, 50, None)
+    assert (
+        crossing.organization_id,
+        crossing.reference,
+        crossing.balance_before,
+        crossing.balance_after,
+        crossing.threshold,
+        crossing.taken_at,
+    ) == (org.pk, "usage:crossing-1", 100, 40, 50, None)
     assert at_debit == [] and not AlertDelivery.objects.exists()  # billing tells nobody itself
 
     with django_capture_on_commit_callbacks(execute=False) as at_take:

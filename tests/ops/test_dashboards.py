@@ -50,22 +50,38 @@ def sold(org, *, credits, cents, currency="EUR", refunded_cents=0, days_ago=0):
     package = services.package_create(agency=org.agency, credits=credits, price_cents=cents, currency=currency)
     n = next(_refs)
     purchase = Purchase.objects.create(
-        reference=f"ref{n}", agency_id=org.agency_id, organization=org, package=package, credits=credits,
-        amount_cents=cents, currency=currency, livemode=False, stripe_session_id=f"cs_test_{n}", status="paid",
+        reference=f"ref{n}",
+        agency_id=org.agency_id,
+        organization=org,
+        package=package,
+        credits=credits,
+        amount_cents=cents,
+        currency=currency,
+        livemode=False,
+        stripe_session_id=f"cs_test_{n}",
+        status="paid",
         fulfilled_at=timezone.now() - timedelta(days=days_ago),
     )
-    ledger.entry_post(organization=org, amount=credits, kind=LedgerEntry.Kind.PURCHASE, reference=f"purchase:{n}",
-                      purchase=purchase)
+    ledger.entry_post(
+        organization=org, amount=credits, kind=LedgerEntry.Kind.PURCHASE, reference=f"purchase:{n}", purchase=purchase
+    )
     if refunded_cents:
         removed = credits * refunded_cents // cents
-        ledger.entry_post(organization=org, amount=-removed, kind=LedgerEntry.Kind.REFUND,
-                          reference=f"purchase:{n}:refund", purchase=purchase)
-        Purchase.objects.filter(pk=purchase.pk).update(refunded_cents=refunded_cents, credits_refunded=removed,
-                                                       status="partially_refunded")
+        ledger.entry_post(
+            organization=org,
+            amount=-removed,
+            kind=LedgerEntry.Kind.REFUND,
+            reference=f"purchase:{n}:refund",
+            purchase=purchase,
+        )
+        Purchase.objects.filter(pk=purchase.pk).update(
+            refunded_cents=refunded_cents, credits_refunded=removed, status="partially_refunded"
+        )
     return purchase
 
 
 # --- The client's usage report ------------------------------------------------------
+
 
 def test_the_report_lists_the_range_with_totals_and_charts_the_last_30_days(portal, org, agency, make_client_user):
     calls(org, (2, 0), (3, 1), (4, 10), (7, 40))
@@ -90,9 +106,13 @@ def test_the_report_lists_the_range_with_totals_and_charts_the_last_30_days(port
 
 
 def test_the_csv_holds_every_call_of_the_range_oldest_first_and_defuses_formulas(portal, org):
-    usage_ingest(agency_id=org.agency_id, records=[
-        call(org, minutes=2, days_ago=1, id="first"), call(org, minutes=1, id="=HYPERLINK(\"x\")", number_id="+31"),
-    ])
+    usage_ingest(
+        agency_id=org.agency_id,
+        records=[
+            call(org, minutes=2, days_ago=1, id="first"),
+            call(org, minutes=1, id='=HYPERLINK("x")', number_id="+31"),
+        ],
+    )
     today = timezone.now().date()
     response = portal.get("/usage/report.csv", {"start": str(today - timedelta(days=2)), "end": str(today)})
 
@@ -100,15 +120,18 @@ def test_the_csv_holds_every_call_of_the_range_oldest_first_and_defuses_formulas
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == ["call_id", "created_at_utc", "number_id", "direction", "duration_sec", "credits", "overdraft"]
-    assert [r[0] for r in rows[1:]] == ["first", "'=HYPERLINK(\"x\")"]
+    assert [r[0] for r in rows[1:]] == ["first", '\'=HYPERLINK("x")']
     assert rows[2][2] == "'+31" and rows[1][4:6] == ["120", "2"]
 
 
-@pytest.mark.parametrize("query, message", [
-    ({"start": "2026-13-01", "end": "2026-12-01"}, "Enter dates as YYYY-MM-DD."),
-    ({"start": "2026-02-01", "end": "2026-01-01"}, "The start must not be after the end."),
-    ({"start": "2024-01-01", "end": "2026-01-01"}, "Choose at most 366 days."),
-])
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        ({"start": "2026-13-01", "end": "2026-12-01"}, "Enter dates as YYYY-MM-DD."),
+        ({"start": "2026-02-01", "end": "2026-01-01"}, "The start must not be after the end."),
+        ({"start": "2024-01-01", "end": "2026-01-01"}, "Choose at most 366 days."),
+    ],
+)
 def test_bad_ranges_get_a_reason(portal, query, message):
     page = portal.get("/usage/report/", query)
     assert page.status_code == 400 and message in page.text
@@ -133,7 +156,10 @@ REPORT_QUERIES = 7
 
 # --- The agency's business dashboard ------------------------------------------------
 
-def test_the_dashboard_adds_up_usage_sales_cost_margin_and_low_clients(console, agency, org, make_client_user, settings):
+
+def test_the_dashboard_adds_up_usage_sales_cost_margin_and_low_clients(
+    console, agency, org, make_client_user, settings
+):
     settings.PLATFORM_MINUTE_PRICE_CENTS = 7
     settings.EXCHANGE_RATES = {"EUR": Decimal(1), "USD": Decimal("0.5")}
     low = make_client_user(agency, company_name="Low Co").organization
@@ -162,8 +188,9 @@ def test_the_dashboard_adds_up_usage_sales_cost_margin_and_low_clients(console, 
 def test_a_chosen_period_counts_only_its_days(console, org):
     calls(org, (10, 0), (20, 40))
     today = timezone.now().date()
-    html = console.get("/console/ops/business/", {"start": str(today - timedelta(days=60)),
-                                                   "end": str(today - timedelta(days=30))}).text
+    html = console.get(
+        "/console/ops/business/", {"start": str(today - timedelta(days=60)), "end": str(today - timedelta(days=30))}
+    ).text
     assert '<p class="figure" data-testid="minutes-used">20</p>' in html
 
 
@@ -175,8 +202,9 @@ def test_sales_without_an_exchange_rate_are_left_out_of_the_margin_and_said_so(c
     assert '<p class="figure" data-testid="margin">€0.00</p>' in html
 
 
-def test_the_dashboard_query_count_does_not_grow_with_clients_or_calls(console, agency, org, make_client_user,
-                                                                         django_assert_num_queries):
+def test_the_dashboard_query_count_does_not_grow_with_clients_or_calls(
+    console, agency, org, make_client_user, django_assert_num_queries
+):
     sold(org, credits=100, cents=4000)
     calls(org, (3, 1))
     with django_assert_num_queries(DASHBOARD_QUERIES):

@@ -9,21 +9,33 @@ import pytest
 from core import outbound
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8000/x", "https://10.1.2.3/", "http://192.168.0.10/", "http://169.254.169.254/latest/meta-data",
-    "http://[::1]/", "http://localhost/", "https://db.internal/", "http://0.0.0.0/",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/x",
+        "https://10.1.2.3/",
+        "http://192.168.0.10/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://localhost/",
+        "https://db.internal/",
+        "http://0.0.0.0/",
+    ],
+)
 def test_private_addresses_are_refused_when_saved(settings, url):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     assert outbound.url_problem(url) == "Enter an address on the public internet."
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("https://hooks.example.com/low-balance", ""),
-    ("ftp://hooks.example.com/", "Enter a full http:// or https:// address."),
-    ("hooks.example.com", "Enter a full http:// or https:// address."),
-    ("https://user:pw@hooks.example.com/", "Leave user names and passwords out of the address."),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("https://hooks.example.com/low-balance", ""),
+        ("ftp://hooks.example.com/", "Enter a full http:// or https:// address."),
+        ("hooks.example.com", "Enter a full http:// or https:// address."),
+        ("https://user:pw@hooks.example.com/", "Leave user names and passwords out of the address."),
+    ],
+)
 def test_public_addresses_pass_and_malformed_ones_get_a_reason(settings, url, problem):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     assert outbound.url_problem(url) == problem
@@ -71,28 +83,44 @@ def test_deployment_checks_name_risky_platform_and_outbound_settings(settings):
 
 # --- Issue 10: every check sees the host as DNS does; one client serves every tenant-chosen URL ---------
 
-@pytest.mark.parametrize("url", [
-    "http://a.localhost./", "http://localhost./", "https://metadata.google.internal./computeMetadata/v1/",
-    "https://METADATA.GOOGLE.INTERNAL/", "http://printer.local./",
-    "http://ｌｏｃａｌｈｏｓｔ/",            # full-width letters: IDNA maps them to "localhost"
-    "http://printer。local/",               # the ideographic full stop is a dot to IDNA
-    "http://router.home.arpa./", "http://127.0.0.1./", "http://2130706433/", "http://0x7f.1/", "http://127.1/",
-    "http://[::ffff:127.0.0.1]/", "http://[fe80::1%25eth0]/", "http://0/",
-])
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a.localhost./",
+        "http://localhost./",
+        "https://metadata.google.internal./computeMetadata/v1/",
+        "https://METADATA.GOOGLE.INTERNAL/",
+        "http://printer.local./",
+        "http://ｌｏｃａｌｈｏｓｔ/",  # full-width letters: IDNA maps them to "localhost"
+        "http://printer。local/",  # the ideographic full stop is a dot to IDNA
+        "http://router.home.arpa./",
+        "http://127.0.0.1./",
+        "http://2130706433/",
+        "http://0x7f.1/",
+        "http://127.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fe80::1%25eth0]/",
+        "http://0/",
+    ],
+)
 def test_private_names_are_refused_however_they_are_spelt(settings, url):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     assert outbound.url_problem(url) == "Enter an address on the public internet."
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("https://hooks.example.com./low-balance", ""),
-    ("https://bücher.example/hook", ""),
-    ("https://a..b.example/", "Enter a valid host name."),
-    ("http://printer.local../", "Enter a valid host name."),
-    ("https://" + "x" * 64 + ".example/", "Enter a valid host name."),
-    ("https://hooks.example.com:99999/", "Enter a full http:// or https:// address."),
-    ("https://[::1/", "Enter a full http:// or https:// address."),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("https://hooks.example.com./low-balance", ""),
+        ("https://bücher.example/hook", ""),
+        ("https://a..b.example/", "Enter a valid host name."),
+        ("http://printer.local../", "Enter a valid host name."),
+        ("https://" + "x" * 64 + ".example/", "Enter a valid host name."),
+        ("https://hooks.example.com:99999/", "Enter a full http:// or https:// address."),
+        ("https://[::1/", "Enter a full http:// or https:// address."),
+    ],
+)
 def test_public_names_with_a_trailing_dot_pass_and_broken_hosts_get_a_reason(settings, url, problem):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     assert outbound.url_problem(url) == problem
@@ -106,8 +134,15 @@ def test_the_url_forms_refuse_a_private_name_with_a_trailing_dot(settings):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     alert = AlertSettingsForm({"threshold": "10", "webhook_url": "https://metadata.google.internal./x"})
     source = UsageSourceForm({"base_url": "https://a.localhost.", "api_key": "k", "start_date": "2025-01-01"})
-    branding = BrandingForm({"company_name": "A", "logo_url": "https://printer.local./logo.png",
-                             "primary_color": "#123456", "accent_color": "#123456", "slug": "abc"})
+    branding = BrandingForm(
+        {
+            "company_name": "A",
+            "logo_url": "https://printer.local./logo.png",
+            "primary_color": "#123456",
+            "accent_color": "#123456",
+            "slug": "abc",
+        }
+    )
     assert alert.errors["webhook_url"] == ["Enter an address on the public internet."]
     assert source.errors["base_url"] == ["Enter an address on the public internet."]
     assert branding.errors["logo_url"] == ["Enter an address on the public internet."]

@@ -54,13 +54,19 @@ def test_saving_again_keeps_the_secret_and_does_not_show_it(portal, org):
     assert (org.low_balance_threshold, row.signing_secret) == (40, secret)
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"threshold": "abc"}, "Enter a whole number."),
-    ({"threshold": "0"}, "Enter at least 1, or leave it empty."),
-    ({"threshold": "-5"}, "Enter at least 1, or leave it empty."),
-    ({"threshold": "10", "webhook_url": "ftp://hooks.example.com"}, "Enter a full http:// or https:// address."),
-    ({"threshold": "10", "webhook_url": "http://169.254.169.254/latest"}, "Enter an address on the public internet."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"threshold": "abc"}, "Enter a whole number."),
+        ({"threshold": "0"}, "Enter at least 1, or leave it empty."),
+        ({"threshold": "-5"}, "Enter at least 1, or leave it empty."),
+        ({"threshold": "10", "webhook_url": "ftp://hooks.example.com"}, "Enter a full http:// or https:// address."),
+        (
+            {"threshold": "10", "webhook_url": "http://169.254.169.254/latest"},
+            "Enter an address on the public internet.",
+        ),
+    ],
+)
 def test_bad_alert_settings_get_a_reason_and_change_nothing(portal, org, settings, data, message):
     settings.OUTBOUND_ALLOW_PRIVATE_HOSTS = False
     response = portal.post("/settings/alerts/", data)
@@ -105,12 +111,20 @@ def test_another_tenant_cannot_reach_a_clients_alerts(agency, org, make_agency, 
 
 # --- Usage sync -----------------------------------------------------------------------
 
-def test_an_agency_configures_a_source_and_the_key_is_never_shown(console, agency, upstream, django_capture_on_commit_callbacks):
+
+def test_an_agency_configures_a_source_and_the_key_is_never_shown(
+    console, agency, upstream, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=False):
-        response = console.post("/console/ops/usage-source/", {
-            "base_url": upstream.url + "/", "api_key": upstream.key, "start_date": str(timezone.now().date()),
-            "enabled": "on",
-        })
+        response = console.post(
+            "/console/ops/usage-source/",
+            {
+                "base_url": upstream.url + "/",
+                "api_key": upstream.key,
+                "start_date": str(timezone.now().date()),
+                "enabled": "on",
+            },
+        )
     assert response.status_code == 302
     source = UsageSource.objects.get(agency=agency)
     assert (source.base_url, source.api_key) == (upstream.url, upstream.key)
@@ -118,17 +132,25 @@ def test_an_agency_configures_a_source_and_the_key_is_never_shown(console, agenc
     assert upstream.key not in page and 'data-testid="last-success"' in page and "never" in page
 
     # Saving without a key keeps the saved one.
-    console.post("/console/ops/usage-source/", {"base_url": upstream.url, "api_key": "",
-                                                "start_date": str(timezone.now().date()), "enabled": "on"})
+    console.post(
+        "/console/ops/usage-source/",
+        {"base_url": upstream.url, "api_key": "", "start_date": str(timezone.now().date()), "enabled": "on"},
+    )
     assert UsageSource.objects.get(agency=agency).api_key == upstream.key
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"base_url": "not a url", "api_key": "k"}, "Enter a full http:// or https:// address."),
-    ({"base_url": "https://api.example.com"}, "Enter the API key the calling platform gave you."),
-    ({"base_url": "https://api.example.com?x=1", "api_key": "k"}, "without ? or #"),
-    ({"base_url": "https://api.example.com", "api_key": "k", "start_date": "2999-01-01"}, "Choose today or a day before."),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"base_url": "not a url", "api_key": "k"}, "Enter a full http:// or https:// address."),
+        ({"base_url": "https://api.example.com"}, "Enter the API key the calling platform gave you."),
+        ({"base_url": "https://api.example.com?x=1", "api_key": "k"}, "without ? or #"),
+        (
+            {"base_url": "https://api.example.com", "api_key": "k", "start_date": "2999-01-01"},
+            "Choose today or a day before.",
+        ),
+    ],
+)
 def test_bad_source_settings_get_a_reason_and_change_nothing(console, data, message):
     data = {"start_date": str(timezone.now().date()), "enabled": "on", **data}
     response = console.post("/console/ops/usage-source/", data)
@@ -139,8 +161,9 @@ def test_bad_source_settings_get_a_reason_and_change_nothing(console, data, mess
 
 @pytest.mark.now(NOON)  # the call, made minutes ago, must fall on the source's start date
 def test_the_console_shows_the_last_successful_sync_and_the_last_error(console, agency, org, upstream):
-    source = UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key=upstream.key,
-                                        start_date=timezone.now().date())
+    source = UsageSource.objects.create(
+        agency=agency, base_url=upstream.url, api_key=upstream.key, start_date=timezone.now().date()
+    )
     upstream.records = [call(org, minutes=2)]
     source_pull(source_id=source.pk)
     UsageSource.objects.filter(pk=source.pk).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
@@ -154,13 +177,20 @@ def test_the_console_shows_the_last_successful_sync_and_the_last_error(console, 
     assert "1 failed run in a row" in page and "1 applied" in page
 
 
-def test_sync_now_queues_a_pull_of_the_agencys_own_source(console, agency, upstream, django_capture_on_commit_callbacks):
+def test_sync_now_queues_a_pull_of_the_agencys_own_source(
+    console, agency, upstream, django_capture_on_commit_callbacks
+):
     from django_tasks_db.models import DBTaskResult
 
     from ops.tasks import usage_source_pull
 
-    source = UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key=upstream.key,
-                                        start_date=timezone.now().date(), next_attempt_at=timezone.now() + timedelta(hours=1))
+    source = UsageSource.objects.create(
+        agency=agency,
+        base_url=upstream.url,
+        api_key=upstream.key,
+        start_date=timezone.now().date(),
+        next_attempt_at=timezone.now() + timedelta(hours=1),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         assert console.post("/console/ops/usage-source/sync/").status_code == 302
     [queued] = DBTaskResult.objects.filter(task_path=usage_source_pull.module_path)
@@ -175,8 +205,14 @@ def test_the_operator_sets_up_a_platform_wide_source_in_admin_and_never_sees_its
     operator = User.objects.create_superuser("operator@example.com", "x")
     admin = Client(HTTP_HOST="localhost")
     admin.force_login(operator)
-    form = {"agency": "", "name": "Calling platform", "base_url": upstream.url + "/", "enabled": "on",
-            "start_date": str(timezone.now().date()), "synced_through": ""}
+    form = {
+        "agency": "",
+        "name": "Calling platform",
+        "base_url": upstream.url + "/",
+        "enabled": "on",
+        "start_date": str(timezone.now().date()),
+        "synced_through": "",
+    }
 
     refused = admin.post("/admin/ops/usagesource/add/", form)
     assert refused.status_code == 200 and "Enter the API key" in refused.text
@@ -196,21 +232,45 @@ def test_the_operator_changing_a_sources_address_in_admin_starts_its_sync_over(d
     operator = User.objects.create_superuser("operator@example.com", "x")
     admin = Client(HTTP_HOST="localhost")
     admin.force_login(operator)
-    source = UsageSource.objects.create(agency=agency, base_url="https://old.example.com", api_key="old-key",
-                                        start_date=date(2026, 1, 1), synced_through=date(2026, 2, 1), failures=3)
+    source = UsageSource.objects.create(
+        agency=agency,
+        base_url="https://old.example.com",
+        api_key="old-key",
+        start_date=date(2026, 1, 1),
+        synced_through=date(2026, 2, 1),
+        failures=3,
+    )
     # As the change page posts it back (the mark is shown, not edited).
-    form = {"agency": str(agency.pk), "name": "Calling platform", "enabled": "on", "start_date": "2026-01-01",
-            "synced_through": "2026-02-01"}
+    form = {
+        "agency": str(agency.pk),
+        "name": "Calling platform",
+        "enabled": "on",
+        "start_date": "2026-01-01",
+        "synced_through": "2026-02-01",
+    }
 
     # The same address: the high-water mark stays, as when the agency saves it on the console.
-    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
-                      {**form, "base_url": "https://old.example.com"}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/ops/usagesource/{source.pk}/change/", {**form, "base_url": "https://old.example.com"}
+        ).status_code
+        == 302
+    )
     source.refresh_from_db()
     assert (source.synced_through, source.failures, source.api_key) == (date(2026, 2, 1), 0, "old-key")
 
-    assert admin.post(f"/admin/ops/usagesource/{source.pk}/change/",
-                      {**form, "base_url": upstream.url, "new_api_key": upstream.key}).status_code == 302
+    assert (
+        admin.post(
+            f"/admin/ops/usagesource/{source.pk}/change/",
+            {**form, "base_url": upstream.url, "new_api_key": upstream.key},
+        ).status_code
+        == 302
+    )
     source.refresh_from_db()
     assert (source.base_url, source.api_key, source.synced_through, source.name) == (
-        upstream.url, upstream.key, None, "Calling platform")
+        upstream.url,
+        upstream.key,
+        None,
+        "Calling platform",
+    )
     assert source.next_attempt_at <= timezone.now()

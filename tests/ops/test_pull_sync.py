@@ -21,8 +21,9 @@ pytestmark = pytest.mark.now(NOON)
 
 @pytest.fixture
 def source(agency, upstream):
-    return UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key=upstream.key,
-                                      start_date=timezone.now().date() - timedelta(days=3))
+    return UsageSource.objects.create(
+        agency=agency, base_url=upstream.url, api_key=upstream.key, start_date=timezone.now().date() - timedelta(days=3)
+    )
 
 
 def run(source) -> dict | None:
@@ -110,7 +111,9 @@ def test_failures_in_a_row_back_off_longer(source, upstream):
     run(source)
     second = source.next_attempt_at - source.last_attempt_at
     assert source.failures == 2
-    assert timedelta(seconds=29) < first <= timedelta(seconds=31) and timedelta(seconds=59) < second <= timedelta(seconds=61)
+    assert timedelta(seconds=29) < first <= timedelta(seconds=31) and timedelta(seconds=59) < second <= timedelta(
+        seconds=61
+    )
 
 
 def test_a_failure_on_a_later_page_keeps_what_was_applied_and_the_retry_completes(source, upstream, org, agency):
@@ -138,12 +141,15 @@ def test_an_upstream_that_does_not_answer_in_time_is_retried(source, upstream, o
     assert run(source) == {"pages": 1, "applied": 1}
 
 
-@pytest.mark.parametrize("status, body, message", [
-    (200, b"<html>maintenance</html>", "something that is not JSON"),
-    (200, {"records": []}, 'without a "usage" list'),
-    (200, {"usage": [], "next_cursor": 7}, "not a cursor string"),
-    (401, {"error": {}}, "refused the key (HTTP 401)"),
-])
+@pytest.mark.parametrize(
+    "status, body, message",
+    [
+        (200, b"<html>maintenance</html>", "something that is not JSON"),
+        (200, {"records": []}, 'without a "usage" list'),
+        (200, {"usage": [], "next_cursor": 7}, "not a cursor string"),
+        (401, {"error": {}}, "refused the key (HTTP 401)"),
+    ],
+)
 def test_a_malformed_page_is_an_error_and_changes_nothing(source, upstream, org, agency, status, body, message):
     upstream.records = [call(org, minutes=2)]
     upstream.script = [(status, body)]
@@ -156,8 +162,12 @@ def test_malformed_records_are_refused_one_by_one_and_noted(source, upstream, or
     stranger = make_agency()
     broken = call(org, minutes=1)
     del broken["duration_sec"]
-    upstream.records = [call(org, minutes=2), broken, call(org, minutes=3, organization_id=999_999),
-                        call(org, minutes=4, direction="sideways")]
+    upstream.records = [
+        call(org, minutes=2),
+        broken,
+        call(org, minutes=3, organization_id=999_999),
+        call(org, minutes=4, direction="sideways"),
+    ]
 
     assert run(source) == {"pages": 1, "applied": 1, "rejected": 3}
     assert run(source) == {"pages": 1, "duplicate": 1, "rejected": 3}
@@ -171,14 +181,16 @@ def test_malformed_records_are_refused_one_by_one_and_noted(source, upstream, or
     assert stranger.minutes_balance == 0
 
 
-def test_a_platform_wide_source_charges_each_record_to_its_clients_agency(upstream, org, agency, make_agency,
-                                                                          make_client_user):
+def test_a_platform_wide_source_charges_each_record_to_its_clients_agency(
+    upstream, org, agency, make_agency, make_client_user
+):
     other = make_agency(active=True)
     minutes_add(other, 500)
     other_org = make_client_user(other).organization
     credits_add(other_org, 50)
-    UsageSource.objects.create(agency=None, name="Platform", base_url=upstream.url, api_key=upstream.key,
-                               start_date=timezone.now().date())
+    UsageSource.objects.create(
+        agency=None, name="Platform", base_url=upstream.url, api_key=upstream.key, start_date=timezone.now().date()
+    )
     upstream.records = [call(org, minutes=2), call(other_org, minutes=5), call(org, minutes=1, organization_id=0)]
 
     source = UsageSource.objects.get(agency=None)
@@ -202,8 +214,9 @@ def test_in_production_a_loopback_upstream_is_refused_and_nothing_is_asked(sourc
 
 
 @pytest.mark.parametrize("field, bad", [("id", "call\x00nul"), ("id", "call\ud800"), ("number_id", "n\x00")])
-def test_a_page_with_an_unstorable_record_notes_it_applies_the_rest_and_moves_on(source, upstream, org, agency,
-                                                                                 field, bad):
+def test_a_page_with_an_unstorable_record_notes_it_applies_the_rest_and_moves_on(
+    source, upstream, org, agency, field, bad
+):
     """Issue 10: a NUL or lone surrogate used to fail the page's transaction on PostgreSQL every run."""
     bad_record = call(org, minutes=7, **{field: bad})
     upstream.records = [call(org, minutes=1), bad_record, call(org, minutes=2)]

@@ -24,20 +24,29 @@ NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 def running(task, *args, started_ago: timedelta) -> DBTaskResult:
     """A run a worker claimed `started_ago` (the way db_worker marks it)."""
     result = task.enqueue(*args)
-    DBTaskResult.objects.filter(pk=result.id).update(status=TaskResultStatus.RUNNING,
-                                                     started_at=timezone.now() - started_ago)
+    DBTaskResult.objects.filter(pk=result.id).update(
+        status=TaskResultStatus.RUNNING, started_at=timezone.now() - started_ago
+    )
     return DBTaskResult.objects.get(pk=result.id)
 
 
 def queued(task) -> list:
-    return [r.args_kwargs["args"] for r in DBTaskResult.objects.filter(task_path=task.module_path,
-                                                                         status=TaskResultStatus.READY)]
+    return [
+        r.args_kwargs["args"]
+        for r in DBTaskResult.objects.filter(task_path=task.module_path, status=TaskResultStatus.READY)
+    ]
 
 
 def test_the_sweep_queues_due_pulls_and_deliveries_only(agency, upstream):
-    due = UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key="k", start_date=timezone.now().date())
-    UsageSource.objects.create(base_url=upstream.url, api_key="k", start_date=timezone.now().date(),
-                               next_attempt_at=timezone.now() + timedelta(minutes=5))
+    due = UsageSource.objects.create(
+        agency=agency, base_url=upstream.url, api_key="k", start_date=timezone.now().date()
+    )
+    UsageSource.objects.create(
+        base_url=upstream.url,
+        api_key="k",
+        start_date=timezone.now().date(),
+        next_attempt_at=timezone.now() + timedelta(minutes=5),
+    )
     UsageSource.objects.create(base_url=upstream.url, api_key="k", start_date=timezone.now().date(), enabled=False)
 
     assert due_work_enqueue() == {"pulls": 1, "deliveries": 0}
@@ -71,8 +80,9 @@ def test_ops_schedule_replaces_a_sweep_whose_worker_died(db, settings, capsys):
 
 
 def due_delivery(organization) -> AlertDelivery:
-    alert = BalanceAlert.objects.create(organization=organization, threshold=50, balance_before=60, balance_after=40,
-                                        created_at=timezone.now())
+    alert = BalanceAlert.objects.create(
+        organization=organization, threshold=50, balance_before=60, balance_after=40, created_at=timezone.now()
+    )
     return AlertDelivery.objects.create(alert=alert, channel=AlertDelivery.Channel.EMAIL)
 
 
@@ -100,8 +110,9 @@ def test_a_delivery_being_tried_is_not_queued_again_until_its_claim_runs_out(org
 
 
 def test_a_due_pull_is_queued_once_and_sync_now_adds_no_second(agency, upstream, django_capture_on_commit_callbacks):
-    source = UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key="k",
-                                        start_date=timezone.now().date())
+    source = UsageSource.objects.create(
+        agency=agency, base_url=upstream.url, api_key="k", start_date=timezone.now().date()
+    )
     assert due_work_enqueue()["pulls"] == 1
     with django_capture_on_commit_callbacks(execute=True):
         sources.usage_source_pull_now(source=source)
@@ -119,8 +130,9 @@ def test_db_worker_pulls_charges_alerts_and_delivers_end_to_end(agency, make_cli
     credits_add(organization, 100)
     secret = alerts.alert_settings_save(organization=organization, threshold=50, webhook_url=receiver.url)
     upstream.records = [call(organization, minutes=60)]
-    UsageSource.objects.create(agency=agency, base_url=upstream.url, api_key=upstream.key,
-                               start_date=timezone.now().date())
+    UsageSource.objects.create(
+        agency=agency, base_url=upstream.url, api_key=upstream.key, start_date=timezone.now().date()
+    )
     assert sweep_schedule(task=ops_sweep, delay_seconds=0) is True
 
     call_command("db_worker", batch=True, startup_delay=False, reload=False, interval=0, verbosity=0)
@@ -128,8 +140,10 @@ def test_db_worker_pulls_charges_alerts_and_delivers_end_to_end(agency, make_cli
     organization.refresh_from_db()
     assert organization.credits_balance == 40
     assert BalanceAlert.objects.filter(organization=organization).count() == 1
-    assert sorted(AlertDelivery.objects.values_list("channel", "status")) == [("email", "delivered"),
-                                                                              ("webhook", "delivered")]
+    assert sorted(AlertDelivery.objects.values_list("channel", "status")) == [
+        ("email", "delivered"),
+        ("webhook", "delivered"),
+    ]
     [hook] = receiver.requests
     assert receiver.verified(hook, secret)
     assert [m.subject for m in mail.outbox] == ["Low balance: 40 credits left for Worker Co"]

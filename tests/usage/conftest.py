@@ -17,8 +17,12 @@ _record_ids = itertools.count(1)
 def record(organization, **fields) -> dict:
     """A well-formed usage record for `organization`; override any field."""
     data = {
-        "id": f"call-{next(_record_ids)}", "organization_id": organization.pk, "duration_sec": 84,
-        "created_at": "2025-12-13T10:00:00.000Z", "number_id": "number-1", "direction": "outbound",
+        "id": f"call-{next(_record_ids)}",
+        "organization_id": organization.pk,
+        "duration_sec": 84,
+        "created_at": "2025-12-13T10:00:00.000Z",
+        "number_id": "number-1",
+        "direction": "outbound",
     }
     data.update(fields)
     return data

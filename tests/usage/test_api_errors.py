@@ -66,16 +66,24 @@ def test_an_unknown_key_is_401_and_changes_nothing(api, org, world, method, path
 @pytest.mark.parametrize("method, path, body", ENDPOINTS)
 def test_a_revoked_key_is_401_and_changes_nothing(api, org, agency_key, client_key, world, method, path, body):
     for secret in (agency_key, client_key):
-        api_key = ApiKey.objects.get(prefix=secret[:keys.PREFIX_LENGTH])
+        api_key = ApiKey.objects.get(prefix=secret[: keys.PREFIX_LENGTH])
         keys.api_key_revoke(api_key=api_key)
         assert_error(call(api, method, path, body, secret, org), 401, "revoked_api_key")
     assert snapshot() == world
 
 
-@pytest.mark.parametrize("method, path", [
-    ("delete", "account"), ("post", "account"), ("put", "billing/balance"), ("patch", "usage"),
-    ("delete", "usage"), ("get", "calls/authorize"), ("put", "calls/authorize"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("delete", "account"),
+        ("post", "account"),
+        ("put", "billing/balance"),
+        ("patch", "usage"),
+        ("delete", "usage"),
+        ("get", "calls/authorize"),
+        ("put", "calls/authorize"),
+    ],
+)
 def test_a_wrong_method_is_a_json_405_naming_the_allowed_ones(api, agency_key, world, method, path):
     response = getattr(api.client, method)(f"/api/v1/{path}", HTTP_AUTHORIZATION=f"Bearer {agency_key}")
     assert_error(response, 405, "method_not_allowed")
@@ -104,8 +112,7 @@ FIVE_SECONDS_INTO_A_MINUTE = "2026-05-13T12:00:05Z"
 
 
 @pytest.mark.now(FIVE_SECONDS_INTO_A_MINUTE, tick=False)
-def test_too_many_requests_for_one_key_are_429_with_retry_after(api, agency, org, client_key, world, settings,
-                                                                 clock):
+def test_too_many_requests_for_one_key_are_429_with_retry_after(api, agency, org, client_key, world, settings, clock):
     agency_key = keys.api_key_create(name="limited", agency=agency).secret
     settings.API_RATE_LIMIT_PER_MINUTE = 3
     for _ in range(3):
@@ -145,14 +152,20 @@ def test_malformed_json_is_400(api, agency_key, world, raw):
 
 
 def test_a_body_that_is_not_json_by_its_content_type_is_400(api, org, agency_key, world):
-    response = api.client.post("/api/v1/usage", "id=1", content_type="application/x-www-form-urlencoded",
-                               HTTP_AUTHORIZATION=f"Bearer {agency_key}")
+    response = api.client.post(
+        "/api/v1/usage",
+        "id=1",
+        content_type="application/x-www-form-urlencoded",
+        HTTP_AUTHORIZATION=f"Bearer {agency_key}",
+    )
     assert_error(response, 400, "invalid_json")
     assert snapshot() == world
 
 
-@pytest.mark.parametrize("body", [[], [1, 2], 42, "text", None, {"records": []}, {"records": {"id": "a"}},
-                                  {"records": "all"}, {"records": None}])
+@pytest.mark.parametrize(
+    "body",
+    [[], [1, 2], 42, "text", None, {"records": []}, {"records": {"id": "a"}}, {"records": "all"}, {"records": None}],
+)
 def test_a_body_that_is_neither_a_record_nor_a_batch_is_400(api, agency_key, world, body):
     assert_error(api.post("usage", body, agency_key), 400, "invalid_batch")
     assert snapshot() == world
@@ -173,12 +186,19 @@ def test_a_batch_of_1000_records_is_accepted(api, org, agency_key):
     assert org.credits_balance == 100 - 1000
 
 
-@pytest.mark.parametrize("change, field", [
-    ({"duration_sec": -1}, "duration_sec"), ({"duration_sec": "84"}, "duration_sec"),
-    ({"duration_sec": None}, "duration_sec"), ({"organization_id": "1"}, "organization_id"),
-    ({"created_at": "13/12/2025"}, "created_at"), ({"direction": 1}, "direction"), ({"id": ""}, "id"),
-    ({"number_id": ["n"]}, "number_id"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        ({"duration_sec": -1}, "duration_sec"),
+        ({"duration_sec": "84"}, "duration_sec"),
+        ({"duration_sec": None}, "duration_sec"),
+        ({"organization_id": "1"}, "organization_id"),
+        ({"created_at": "13/12/2025"}, "created_at"),
+        ({"direction": 1}, "direction"),
+        ({"id": ""}, "id"),
+        ({"number_id": ["n"]}, "number_id"),
+    ],
+)
 def test_a_single_bad_record_is_400_naming_the_field(api, org, agency_key, world, change, field):
     error = assert_error(api.post("usage", record(org, **change), agency_key), 400, "invalid_record")
     assert field in error["message"]
@@ -201,12 +221,15 @@ def test_a_batch_for_another_tenants_client_rejects_those_records(api, agency_ke
 # --- POST /api/v1/calls/authorize --------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [
-    {"max_minutes": 5},
-    {"organization_id": None, "max_minutes": 5},
-    {"organization_id": "1", "max_minutes": 5},
-    {"organization_id": 1.0, "max_minutes": 5},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"max_minutes": 5},
+        {"organization_id": None, "max_minutes": 5},
+        {"organization_id": "1", "max_minutes": 5},
+        {"organization_id": 1.0, "max_minutes": 5},
+    ],
+)
 def test_an_agency_key_must_name_an_organization_by_its_integer_id(api, agency_key, world, body):
     assert_error(api.post("calls/authorize", body, agency_key), 400, "invalid_field")
     assert snapshot() == world
@@ -242,20 +265,23 @@ def test_a_client_key_cannot_authorize_for_a_sibling_client(api, agency, client_
 # --- GET endpoints -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("params, code", [
-    ({"start_date": "2025-12"}, "invalid_date"),
-    ({"start_date": "20251201"}, "invalid_date"),
-    ({"start_date": "2025-02-30"}, "invalid_date"),
-    ({"end_date": "31.12.2025"}, "invalid_date"),
-    ({"start_date": "2025-12-31", "end_date": "2025-12-01"}, "invalid_date_range"),
-    ({"start_date": "2024-01-01", "end_date": "2025-01-01"}, "invalid_date_range"),
-    ({"limit": "0"}, "invalid_field"),
-    ({"limit": "1001"}, "invalid_field"),
-    ({"limit": "ten"}, "invalid_parameter"),
-    ({"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
-    ({"cursor": "%%%"}, "invalid_cursor"),
-    ({"organization_id": "abc"}, "invalid_parameter"),
-])
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({"start_date": "2025-12"}, "invalid_date"),
+        ({"start_date": "20251201"}, "invalid_date"),
+        ({"start_date": "2025-02-30"}, "invalid_date"),
+        ({"end_date": "31.12.2025"}, "invalid_date"),
+        ({"start_date": "2025-12-31", "end_date": "2025-12-01"}, "invalid_date_range"),
+        ({"start_date": "2024-01-01", "end_date": "2025-01-01"}, "invalid_date_range"),
+        ({"limit": "0"}, "invalid_field"),
+        ({"limit": "1001"}, "invalid_field"),
+        ({"limit": "ten"}, "invalid_parameter"),
+        ({"cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
+        ({"cursor": "%%%"}, "invalid_cursor"),
+        ({"organization_id": "abc"}, "invalid_parameter"),
+    ],
+)
 def test_bad_usage_query_parameters_are_400(api, agency_key, client_key, world, params, code):
     for key in (agency_key, client_key):
         assert_error(api.get("usage", key, **params), 400, code)
@@ -266,8 +292,9 @@ def test_a_range_of_exactly_366_days_is_allowed(api, agency_key):
 
 
 @pytest.mark.parametrize("path", ["usage", "billing/balance"])
-def test_no_key_reads_another_tenants_organization(api, agency, agency_key, client_key, other_agency,
-                                                   make_client_user, path):
+def test_no_key_reads_another_tenants_organization(
+    api, agency, agency_key, client_key, other_agency, make_client_user, path
+):
     sibling = make_client_user(agency, company_name="Sibling").organization
     assert_error(api.get(path, agency_key, organization_id=other_agency.org.pk), 404, "organization_not_found")
     assert_error(api.get(path, client_key, organization_id=other_agency.org.pk), 404, "organization_not_found")

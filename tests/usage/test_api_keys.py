@@ -87,8 +87,9 @@ def test_a_key_needs_a_name(portal):
     assert response.status_code == 400 and not ApiKey.objects.exists()
 
 
-def test_nobody_sees_or_revokes_another_tenants_keys(agency, org, portal, console_admin, other_agency,
-                                                     make_client_user):
+def test_nobody_sees_or_revokes_another_tenants_keys(
+    agency, org, portal, console_admin, other_agency, make_client_user
+):
     theirs = ApiKey.objects.get(agency=other_agency)
     their_client_key = ApiKey.objects.get(organization=other_agency.org)
     sibling = make_client_user(agency, company_name="Sibling").organization
@@ -124,4 +125,4 @@ def test_keys_never_reach_the_logs(caplog, api, agency, org, agency_key, client_
     keys.api_key_revoke(api_key=ApiKey.objects.get(agency=agency))
     api.get("account", agency_key)
     for secret in (agency_key, client_key):
-        assert secret not in caplog.text and secret[keys.PREFIX_LENGTH:] not in caplog.text
+        assert secret not in caplog.text and secret[keys.PREFIX_LENGTH :] not in caplog.text

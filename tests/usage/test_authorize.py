@@ -38,7 +38,9 @@ def test_an_authorization_reserves_the_minutes_asked_for_until_an_expiry(api, or
     assert abs(reservation.expires_at - expected) < timedelta(seconds=5)
     assert body["expires_at"].endswith("Z")
     assert api.get("billing/balance", agency_key, organization_id=org.pk).json() == {
-        "free": 70, "reserved": 30, "total": 100,
+        "free": 70,
+        "reserved": 30,
+        "total": 100,
     }
 
 
@@ -68,8 +70,9 @@ def test_the_reservation_is_capped_by_what_the_agency_has_free(api, agency, org,
     assert snapshot() == before
 
 
-def test_a_client_without_credits_gets_the_402_and_nothing_is_reserved(api, agency, agency_key, client_key,
-                                                                      make_client_user):
+def test_a_client_without_credits_gets_the_402_and_nothing_is_reserved(
+    api, agency, agency_key, client_key, make_client_user
+):
     broke = make_client_user(agency, company_name="Broke").organization
     before = snapshot()
     refused = authorize(api, agency_key, broke, 5)
@@ -91,7 +94,9 @@ def test_an_expired_reservation_stops_holding_credits_before_the_sweep_runs(api,
     Reservation.objects.filter(pk=reserved["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
 
     assert api.get("billing/balance", agency_key, organization_id=org.pk).json() == {
-        "free": 100, "reserved": 0, "total": 100,
+        "free": 100,
+        "reserved": 0,
+        "total": 100,
     }
     assert authorize(api, agency_key, org, 1).status_code == 201
     assert Reservation.objects.get(pk=reserved["id"]).status == "active"  # the task marks it later

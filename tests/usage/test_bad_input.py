@@ -32,10 +32,12 @@ def post_raw(api, path, text, key):
 
 # --- 1. NUL, control characters and lone surrogates in the record's text fields ---------------------
 
+
 @pytest.mark.parametrize("field", ["id", "number_id"])
 @pytest.mark.parametrize("bad", UNSTORABLE)
-def test_a_batch_rejects_only_the_record_with_unstorable_text_and_applies_the_rest(api, agency, org, agency_key,
-                                                                                   field, bad):
+def test_a_batch_rejects_only_the_record_with_unstorable_text_and_applies_the_rest(
+    api, agency, org, agency_key, field, bad
+):
     good_before, bad_one, good_after = record(org, id="good-1"), record(org, **{field: bad}), record(org, id="good-2")
     if field == "number_id":
         bad_one["id"] = "bad-number"
@@ -71,17 +73,21 @@ def test_ordinary_unicode_in_ids_is_still_accepted(api, agency, org, agency_key)
 
 # --- 2. created_at: from 2000-01-01 UTC, real in UTC, never unloadable -------------------------------
 
-@pytest.mark.parametrize("created_at, reason", [
-    ("0001-01-01T00:30:00+01:00", "not a real date and time"),   # year 0 in UTC
-    ("9999-12-31T23:30:00-01:00", "not a real date and time"),   # year 10000 in UTC
-    ("0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z or later"),
-    ("1999-12-31T23:59:59.999999Z", "2000-01-01T00:00:00Z or later"),
-    ("2000-01-01T00:30:00+01:00", "2000-01-01T00:00:00Z or later"),  # 1999 in UTC
-    ("9999-12-31T23:59:59Z", "in the future"),
-    ("２０２５-12-13T10:00:00Z", "ISO 8601"),                      # full-width digits
-    ("2025-12-13T10:00:00Z\n", "ISO 8601"),
-    ("2025-12-13T10:00:00+24:00", "not a real date and time"),
-])
+
+@pytest.mark.parametrize(
+    "created_at, reason",
+    [
+        ("0001-01-01T00:30:00+01:00", "not a real date and time"),  # year 0 in UTC
+        ("9999-12-31T23:30:00-01:00", "not a real date and time"),  # year 10000 in UTC
+        ("0001-01-01T00:00:00Z", "2000-01-01T00:00:00Z or later"),
+        ("1999-12-31T23:59:59.999999Z", "2000-01-01T00:00:00Z or later"),
+        ("2000-01-01T00:30:00+01:00", "2000-01-01T00:00:00Z or later"),  # 1999 in UTC
+        ("9999-12-31T23:59:59Z", "in the future"),
+        ("２０２５-12-13T10:00:00Z", "ISO 8601"),  # full-width digits
+        ("2025-12-13T10:00:00Z\n", "ISO 8601"),
+        ("2025-12-13T10:00:00+24:00", "not a real date and time"),
+    ],
+)
 def test_created_at_out_of_range_is_rejected_with_a_reason(api, agency, org, agency_key, created_at, reason):
     before = snapshot()
     response = api.post("usage", record(org, created_at=created_at), agency_key)
@@ -91,15 +97,19 @@ def test_created_at_out_of_range_is_rejected_with_a_reason(api, agency, org, age
 
 
 def test_created_at_at_the_lower_bound_is_accepted_and_reads_back(api, agency, org, agency_key):
-    assert api.post("usage", record(org, id="y2k", created_at="2000-01-01T01:00:00+01:00"), agency_key).status_code \
-        == 201
-    assert api.post("usage", record(org, id="y2k", created_at="2000-01-01T00:00:00Z"), agency_key).json()["status"] \
+    assert (
+        api.post("usage", record(org, id="y2k", created_at="2000-01-01T01:00:00+01:00"), agency_key).status_code == 201
+    )
+    assert (
+        api.post("usage", record(org, id="y2k", created_at="2000-01-01T00:00:00Z"), agency_key).json()["status"]
         == "duplicate"
+    )
     listed = api.get("usage", agency_key, start_date="2000-01-01", end_date="2000-01-01").json()["usage"]
     assert [(u["id"], u["created_at"]) for u in listed] == [("y2k", "2000-01-01T00:00:00.000Z")]
 
 
 # --- 3. JSON nested thousands deep ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("path", ["usage", "calls/authorize"])
 def test_json_nested_thousands_deep_is_a_400_on_every_endpoint_with_a_body(api, agency, org, agency_key, path):
@@ -111,12 +121,22 @@ def test_json_nested_thousands_deep_is_a_400_on_every_endpoint_with_a_body(api, 
 
 # --- 4. integer and date query parameters ----------------------------------------------------------
 
-@pytest.mark.parametrize("path, name, value", [
-    ("usage", "limit", "²"), ("usage", "limit", "٣"), ("usage", "limit", "１０"), ("usage", "limit", "1e3"),
-    ("usage", "organization_id", "²"), ("billing/balance", "organization_id", "²"),
-    ("billing/balance", "organization_id", "9" * 19), ("usage", "organization_id", "99999999999999999999999"),
-    ("usage", "limit", " 5"), ("usage", "limit", "-1"),
-])
+
+@pytest.mark.parametrize(
+    "path, name, value",
+    [
+        ("usage", "limit", "²"),
+        ("usage", "limit", "٣"),
+        ("usage", "limit", "１０"),
+        ("usage", "limit", "1e3"),
+        ("usage", "organization_id", "²"),
+        ("billing/balance", "organization_id", "²"),
+        ("billing/balance", "organization_id", "9" * 19),
+        ("usage", "organization_id", "99999999999999999999999"),
+        ("usage", "limit", " 5"),
+        ("usage", "limit", "-1"),
+    ],
+)
 def test_integer_parameters_take_ascii_digits_in_range_only(api, agency, org, agency_key, path, name, value):
     response = api.get(path, agency_key, **{name: value})
     assert response.status_code == 400, response.content
@@ -127,19 +147,29 @@ def test_the_largest_organization_id_is_merely_unknown(api, agency, org, agency_
     assert_error(api.get("billing/balance", agency_key, organization_id=str(2**63 - 1)), 404, "organization_not_found")
 
 
-@pytest.mark.parametrize("params", [
-    {"start_date": "9999-12-01", "end_date": "9999-12-31"}, {"end_date": "9999-12-31"},
-    {"start_date": "２０２５-01-01"}, {"start_date": "2025-01-01\n"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_date": "9999-12-01", "end_date": "9999-12-31"},
+        {"end_date": "9999-12-31"},
+        {"start_date": "２０２５-01-01"},
+        {"start_date": "2025-01-01\n"},
+    ],
+)
 def test_dates_that_overflow_or_are_not_ascii_are_a_400(api, agency, org, agency_key, params):
     assert_error(api.get("usage", agency_key, **params), 400, "invalid_date")
 
 
-@pytest.mark.parametrize("cursor", [
-    "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1",      # 0001-01-01T00:00:00+01:00|5: year 0 in UTC
-    "MjAyNS0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5",  # a pk past bigint
-    "w6k", "\x00", "½",
-])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1",  # 0001-01-01T00:00:00+01:00|5: year 0 in UTC
+        "MjAyNS0wMS0wMVQwMDowMDowMCswMDowMHw5OTk5OTk5OTk5OTk5OTk5OTk5OTk5",  # a pk past bigint
+        "w6k",
+        "\x00",
+        "½",
+    ],
+)
 def test_a_cursor_the_api_never_made_is_a_400(api, agency, org, agency_key, cursor):
     assert_error(api.get("usage", agency_key, cursor=cursor), 400, "invalid_cursor")
 
@@ -151,13 +181,17 @@ def test_a_non_ascii_bearer_key_is_a_401_not_a_500(api, agency, org):
 
 # --- Rows stored before this fix: found, repaired, and never a 500 meanwhile -------------------------
 
+
 def _store_year_zero(org, record_id: str) -> dict:
     """What the old ingest let through: 0001-01-01T00:30:00+01:00, stored as year 0 (1 BC) in UTC."""
     body = record(org, id=record_id, created_at="2025-12-13T10:00:00.000Z")
     usage_ingest(agency_id=org.agency_id, records=[body])
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {UsageRecord._meta.db_table} SET created_at = "
-                       "'0001-01-01T00:30:00+01:00'::timestamptz WHERE record_id = %s", [record_id])
+        cursor.execute(
+            f"UPDATE {UsageRecord._meta.db_table} SET created_at = "
+            "'0001-01-01T00:30:00+01:00'::timestamptz WHERE record_id = %s",
+            [record_id],
+        )
     return {**body, "created_at": "0001-01-01T00:30:00+01:00"}
 
 
@@ -202,4 +236,3 @@ def test_usage_data_check_passes_on_clean_data(agency, org):
     out = io.StringIO()
     call_command("usage_data_check", stdout=out)
     assert "passed" in out.getvalue()
-

@@ -53,7 +53,7 @@ def test_eight_threads_with_overlapping_batches_apply_every_record_exactly_once(
     for t in range(8):
         window = [pool[(t * 150 + k) % len(pool)] for k in range(900)]
         rng.shuffle(window)
-        plans.append([window[b * 150:(b + 1) * 150] for b in range(6)])
+        plans.append([window[b * 150 : (b + 1) * 150] for b in range(6)])
 
     def sync(t):
         api = Api()
@@ -113,8 +113,10 @@ def test_concurrent_authorizations_of_several_minutes_never_reserve_more_than_is
 
 def test_syncs_authorizations_and_allocations_together_do_not_deadlock(agency, clients, agency_key):
     rng = random.Random(7)
-    batches = [[record(rng.choice(clients), id=f"mix-{b}-{n}", duration_sec=rng.randint(1, 300)) for n in range(40)]
-               for b in range(4)]
+    batches = [
+        [record(rng.choice(clients), id=f"mix-{b}-{n}", duration_sec=rng.randint(1, 300)) for n in range(40)]
+        for b in range(4)
+    ]
 
     def work(i):
         api = Api()

@@ -30,15 +30,28 @@ def test_a_call_of_2_min_15_s_costs_3_credits_and_3_agency_minutes(api, agency, 
     assert balances(org, agency) == [97, 997]
     entries = LedgerEntry.objects.filter(reference="usage:c1", kind="usage")
     assert {(e.organization_id, e.agency_id, e.amount, e.balance_after) for e in entries} == {
-        (org.pk, None, -3, 97), (None, agency.pk, -3, 997),
+        (org.pk, None, -3, 97),
+        (None, agency.pk, -3, 997),
     }
     stored = UsageRecord.objects.get(record_id="c1")
     assert (stored.duration_sec, stored.minutes, stored.organization_id, stored.overdraft) == (135, 3, org.pk, False)
 
 
-@pytest.mark.parametrize("seconds, minutes", [
-    (1, 1), (59, 1), (60, 1), (61, 2), (84, 2), (120, 2), (121, 3), (135, 3), (3600, 60), (3601, 61),
-])
+@pytest.mark.parametrize(
+    "seconds, minutes",
+    [
+        (1, 1),
+        (59, 1),
+        (60, 1),
+        (61, 2),
+        (84, 2),
+        (120, 2),
+        (121, 3),
+        (135, 3),
+        (3600, 60),
+        (3601, 61),
+    ],
+)
 def test_billed_minutes_are_the_duration_rounded_up_to_whole_minutes(agency, org, seconds, minutes):
     [outcome] = usage_ingest(agency_id=agency.pk, records=[record(org, duration_sec=seconds)])
     assert (outcome.status, outcome.minutes) == ("applied", minutes)
@@ -69,16 +82,24 @@ def test_a_repeated_record_is_reported_duplicate_and_changes_nothing(api, agency
 
 def test_the_same_moment_written_another_way_is_a_duplicate_not_a_conflict(agency, org):
     usage_ingest(agency_id=agency.pk, records=[record(org, id="c1", created_at="2025-12-13T10:00:00Z")])
-    [outcome] = usage_ingest(agency_id=agency.pk, records=[
-        record(org, id="c1", created_at="2025-12-13T11:00:00.000+01:00"),
-    ])
+    [outcome] = usage_ingest(
+        agency_id=agency.pk,
+        records=[
+            record(org, id="c1", created_at="2025-12-13T11:00:00.000+01:00"),
+        ],
+    )
     assert outcome.status == "duplicate"
 
 
-@pytest.mark.parametrize("change", [
-    {"duration_sec": 85}, {"created_at": "2025-12-13T10:00:01.000Z"}, {"number_id": "number-2"},
-    {"direction": "inbound"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"duration_sec": 85},
+        {"created_at": "2025-12-13T10:00:01.000Z"},
+        {"number_id": "number-2"},
+        {"direction": "inbound"},
+    ],
+)
 def test_the_same_id_with_different_content_is_a_conflict_and_changes_nothing(api, agency, org, agency_key, change):
     body = record(org, id="c1")
     api.post("usage", body, agency_key)
@@ -174,9 +195,13 @@ def test_a_call_that_exceeds_the_credits_overdraws_them_and_further_calls_are_re
 def test_a_call_that_exceeds_the_agency_minutes_is_marked_overdraft(agency, org):
     minutes_add(agency, -990)
     credits_add(org, 100)
-    outcomes = usage_ingest(agency_id=agency.pk, records=[
-        record(org, id="a", duration_sec=600), record(org, id="b", duration_sec=60),
-    ])
+    outcomes = usage_ingest(
+        agency_id=agency.pk,
+        records=[
+            record(org, id="a", duration_sec=600),
+            record(org, id="b", duration_sec=60),
+        ],
+    )
     assert [(o.minutes, o.overdraft) for o in outcomes] == [(10, False), (1, True)]
     assert balances(org, agency) == [189, -1]
 
@@ -185,9 +210,9 @@ def test_every_entry_of_a_batch_has_the_right_balance_after(agency, org, make_cl
     second = make_client_user(agency, company_name="Second").organization
     credits_add(second, 20)
     durations = [(org, 61), (second, 30), (org, 600), (second, 3600), (org, 1)]
-    usage_ingest(agency_id=agency.pk, records=[
-        record(o, id=f"r{n}", duration_sec=d) for n, (o, d) in enumerate(durations)
-    ])
+    usage_ingest(
+        agency_id=agency.pk, records=[record(o, id=f"r{n}", duration_sec=d) for n, (o, d) in enumerate(durations)]
+    )
 
     running = {org.pk: 100, second.pk: 20, "agency": 1000}
     for n, (o, d) in enumerate(durations):
@@ -206,7 +231,9 @@ def test_every_entry_of_a_batch_has_the_right_balance_after(agency, org, make_cl
 def test_a_record_carrying_its_reservation_charges_the_real_minutes_and_releases_the_rest(api, agency, org, agency_key):
     reserved = api.post("calls/authorize", {"organization_id": org.pk, "max_minutes": 30}, agency_key).json()
     assert api.get("billing/balance", agency_key, organization_id=org.pk).json() == {
-        "free": 70, "reserved": 30, "total": 100,
+        "free": 70,
+        "reserved": 30,
+        "total": 100,
     }
 
     response = api.post("usage", record(org, duration_sec=135, reservation_id=reserved["id"]), agency_key)
@@ -214,7 +241,9 @@ def test_a_record_carrying_its_reservation_charges_the_real_minutes_and_releases
     assert response.status_code == 201 and response.json()["minutes"] == 3
     assert Reservation.objects.get(pk=reserved["id"]).status == Reservation.Status.SETTLED
     assert api.get("billing/balance", agency_key, organization_id=org.pk).json() == {
-        "free": 97, "reserved": 0, "total": 97,
+        "free": 97,
+        "reserved": 0,
+        "total": 97,
     }
     assert api.get("billing/balance", agency_key).json() == {"free": 997, "reserved": 0, "total": 997}
 
@@ -223,7 +252,9 @@ def test_a_call_reported_after_its_reservation_expired_is_still_charged(agency, 
     reservation = call_authorize(organization=org, max_minutes=5)
     Reservation.objects.filter(pk=reservation.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
 
-    [outcome] = usage_ingest(agency_id=agency.pk, records=[record(org, duration_sec=240, reservation_id=str(reservation.pk))])
+    [outcome] = usage_ingest(
+        agency_id=agency.pk, records=[record(org, duration_sec=240, reservation_id=str(reservation.pk))]
+    )
 
     assert (outcome.status, outcome.minutes) == ("applied", 4)
     assert balances(org) == [96]
@@ -235,10 +266,13 @@ def test_a_record_naming_another_organizations_reservation_is_rejected(agency, o
     theirs = call_authorize(organization=sibling, max_minutes=5)
     before = snapshot()
 
-    [unknown, foreign] = usage_ingest(agency_id=agency.pk, records=[
-        record(org, reservation_id="4f9e1f0e-3a51-4a0c-9a55-2d7a2a0c1a11"),
-        record(org, reservation_id=str(theirs.pk)),
-    ])
+    [unknown, foreign] = usage_ingest(
+        agency_id=agency.pk,
+        records=[
+            record(org, reservation_id="4f9e1f0e-3a51-4a0c-9a55-2d7a2a0c1a11"),
+            record(org, reservation_id=str(theirs.pk)),
+        ],
+    )
 
     assert (unknown.status, unknown.code) == ("rejected", "unknown_reservation")
     assert (foreign.status, foreign.code) == ("rejected", "unknown_reservation")

@@ -35,11 +35,14 @@ def shown(response, name) -> str:
 def test_a_client_sees_free_reserved_total_and_its_recent_calls(agency, org, make_client_user):
     sibling = make_client_user(agency, company_name="Sibling").organization
     call_authorize(organization=org, max_minutes=30)
-    usage_ingest(agency_id=agency.pk, records=[
-        record(org, id="call-mine", duration_sec=135, created_at=now_iso()),
-        record(org, id="call-huge", duration_sec=200 * 60, created_at=now_iso()),
-        record(sibling, id="call-sibling", created_at=now_iso()),
-    ])
+    usage_ingest(
+        agency_id=agency.pk,
+        records=[
+            record(org, id="call-mine", duration_sec=135, created_at=now_iso()),
+            record(org, id="call-huge", duration_sec=200 * 60, created_at=now_iso()),
+            record(sibling, id="call-sibling", created_at=now_iso()),
+        ],
+    )
     browser = Client(HTTP_HOST=host(agency))
     browser.force_login(org.owner)
 
@@ -86,16 +89,20 @@ def test_the_users_table_shows_each_clients_reserved_and_free_credits(console_ad
 
     assert page.status_code == 200
     assert "<th>Reserved</th><th>Free</th>" in page.text
-    rows = {row[0]: row for row in re.findall(
-        r"<tr><td>([^<]+)</td>.*?data-testid=\"reserved\">([^<]*)</td><td data-testid=\"free\">([^<]*)</td>",
-        page.text,
-    )}
+    rows = {
+        row[0]: row
+        for row in re.findall(
+            r"<tr><td>([^<]+)</td>.*?data-testid=\"reserved\">([^<]*)</td><td data-testid=\"free\">([^<]*)</td>",
+            page.text,
+        )
+    }
     assert rows[org.owner.email][1:] == ("40", "60")
     assert rows["second@example.com"][1:] == ("0", "7")
 
 
 def test_the_users_table_is_computed_in_the_view_and_its_template_queries_nothing(
-        console_admin, agency, org, django_assert_num_queries):
+    console_admin, agency, org, django_assert_num_queries
+):
     from django.template.loader import render_to_string
     from django.test.utils import ContextList
 
@@ -128,10 +135,13 @@ def test_the_users_table_makes_the_same_queries_for_5_clients_as_for_25(console_
 
 @pytest.mark.now(NOON)  # counts this calendar month's calls
 def test_the_dashboard_shows_the_agencys_minutes_and_this_months_use(console_admin, agency, org):
-    usage_ingest(agency_id=agency.pk, records=[
-        record(org, duration_sec=135, created_at=now_iso()),
-        record(org, duration_sec=60 * 45, created_at="2020-01-01T00:00:00Z"),  # long ago: not this month
-    ])
+    usage_ingest(
+        agency_id=agency.pk,
+        records=[
+            record(org, duration_sec=135, created_at=now_iso()),
+            record(org, duration_sec=60 * 45, created_at="2020-01-01T00:00:00Z"),  # long ago: not this month
+        ],
+    )
     page = console_admin.get("/console/")
     assert page.status_code == 200
     assert shown(page, "minutes-balance") == f"{1000 - 3 - 45:,}"
@@ -151,9 +161,14 @@ def operator(db):
 
 
 def minutes_action(browser, agency, **fields):
-    return browser.post("/admin/agencies/agency/", {
-        "action": "minutes_adjust", "_selected_action": [agency.pk], **fields,
-    })
+    return browser.post(
+        "/admin/agencies/agency/",
+        {
+            "action": "minutes_adjust",
+            "_selected_action": [agency.pk],
+            **fields,
+        },
+    )
 
 
 def test_the_operator_adds_minutes_in_the_admin_with_a_description(operator, agency):
@@ -161,17 +176,20 @@ def test_the_operator_adds_minutes_in_the_admin_with_a_description(operator, age
     assert form.status_code == 200 and "Add or remove call minutes" in form.text
     token = re.search(r'name="token" value="([0-9a-f]+)"', form.text).group(1)
 
-    done = minutes_action(operator, agency, apply="1", minutes="2500", description="Invoice PLT-2025-014",
-                          token=token)
-    again = minutes_action(operator, agency, apply="1", minutes="2500", description="Invoice PLT-2025-014",
-                           token=token)  # the same form submitted twice
+    done = minutes_action(operator, agency, apply="1", minutes="2500", description="Invoice PLT-2025-014", token=token)
+    again = minutes_action(
+        operator, agency, apply="1", minutes="2500", description="Invoice PLT-2025-014", token=token
+    )  # the same form submitted twice
 
     assert done.status_code == 302 and again.status_code == 302
     agency.refresh_from_db()
     assert agency.minutes_balance == 3500
     [entry] = LedgerEntry.objects.filter(agency=agency, reference__startswith="minutes:")
     assert (entry.amount, entry.kind, entry.description, entry.actor) == (
-        2500, "allocation", "Invoice PLT-2025-014", operator.user,
+        2500,
+        "allocation",
+        "Invoice PLT-2025-014",
+        operator.user,
     )
 
 
@@ -187,10 +205,15 @@ def test_the_operator_takes_minutes_back_but_never_below_zero(operator, agency):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("fields", [
-    {"minutes": "0", "description": "Nothing"}, {"minutes": "12.5", "description": "Half"},
-    {"minutes": "100", "description": ""}, {"minutes": "99999999", "description": "Too many"},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"minutes": "0", "description": "Nothing"},
+        {"minutes": "12.5", "description": "Half"},
+        {"minutes": "100", "description": ""},
+        {"minutes": "99999999", "description": "Too many"},
+    ],
+)
 def test_the_minutes_form_refuses_bad_input_and_changes_nothing(operator, agency, fields):
     before = snapshot()
     response = minutes_action(operator, agency, apply="1", token="t3", **fields)
@@ -215,11 +238,14 @@ def test_the_command_adds_minutes_by_slug_or_id_once_per_reference(agency, capsy
     assert LedgerEntry.objects.get(agency=agency, reference="minutes:inv-7").description == "Invoice 7"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["no-such-agency", "10"], "No agency"),
-    (["{slug}", "0"], "other than zero"),
-    (["{slug}", "-5000"], "has only 1000 minutes"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-agency", "10"], "No agency"),
+        (["{slug}", "0"], "other than zero"),
+        (["{slug}", "-5000"], "has only 1000 minutes"),
+    ],
+)
 def test_the_command_refuses_bad_input_and_changes_nothing(agency, args, message):
     before = snapshot()
     with pytest.raises(CommandError, match=message):

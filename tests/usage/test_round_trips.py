@@ -58,7 +58,8 @@ def test_a_single_record_sync_is_eight_statements_and_ten_round_trips(api, org, 
     assert response.status_code == 201, response.content
     assert [next((s for s in STATEMENTS if sql.startswith(s)), sql) for sql in seen] == STATEMENTS
     assert _round_trips(protocol) == 10, protocol
-    simple_queries = [line.split("\t")[-1].strip() for line in protocol.splitlines() if line.startswith("F\t")
-                      and "\tQuery\t" in line]
+    simple_queries = [
+        line.split("\t")[-1].strip() for line in protocol.splitlines() if line.startswith("F\t") and "\tQuery\t" in line
+    ]
     assert simple_queries == ['"BEGIN"', '"COMMIT"']  # no `SELECT 1` health check
     assert "\tParse\t" not in protocol  # all eight ran as statements prepared by the first request

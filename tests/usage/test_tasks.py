@@ -61,16 +61,24 @@ def test_usage_schedule_leaves_a_running_sweep_alone_and_replaces_a_dead_one(db,
     settings.TASK_LEASE_SECONDS = 600
     with time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False):
         claimed = reservations_release_expired.enqueue()
-        DBTaskResult.objects.filter(pk=claimed.id).update(status=TaskResultStatus.RUNNING,
-                                                          started_at=timezone.now() - timedelta(seconds=600))
+        DBTaskResult.objects.filter(pk=claimed.id).update(
+            status=TaskResultStatus.RUNNING, started_at=timezone.now() - timedelta(seconds=600)
+        )
         call_command("usage_schedule")
         assert waiting_sweeps().count() == 0  # running, within its lease
 
         DBTaskResult.objects.filter(pk=claimed.id).update(started_at=timezone.now() - timedelta(seconds=601))
         call_command("usage_schedule")
 
-    assert capsys.readouterr().out.split() == ["Reservation", "sweep", "already", "queued.",
-                                               "Reservation", "sweep", "queued."]
+    assert capsys.readouterr().out.split() == [
+        "Reservation",
+        "sweep",
+        "already",
+        "queued.",
+        "Reservation",
+        "sweep",
+        "queued.",
+    ]
     assert DBTaskResult.objects.get(pk=claimed.id).exception_class_path == "core.periodic.LeaseExpired"
     assert waiting_sweeps().count() == 1
 

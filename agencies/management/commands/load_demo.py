@@ -41,13 +41,19 @@ class Command(BaseCommand):
                 stripe_connect(agency)
                 platform = platform_connect()  # agencies buy minutes on the platform's account
             except (OSError, RuntimeError, StripeUnavailable, StripeRejected) as exc:
-                raise CommandError(f"Could not set up the demo's Stripe account at {settings.STRIPE_API_BASE} "
-                                   f"({exc}). Is the stand-in running? python -m stripe_standin") from None
-            self.stdout.write(f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready"
-                              + ("; the platform's account takes minute purchases." if platform else "."))
+                raise CommandError(
+                    f"Could not set up the demo's Stripe account at {settings.STRIPE_API_BASE} "
+                    f"({exc}). Is the stand-in running? python -m stripe_standin"
+                ) from None
+            self.stdout.write(
+                f"Stripe stand-in at {settings.STRIPE_API_BASE}: demo product, price and webhook ready"
+                + ("; the platform's account takes minute purchases." if platform else ".")
+            )
         else:
-            self.stdout.write("Stripe: the demo agency has placeholder keys. Run with STRIPE_API_BASE pointing at the "
-                              "stand-in (make run does), or enter your own sk_test_ keys in the console.")
+            self.stdout.write(
+                "Stripe: the demo agency has placeholder keys. Run with STRIPE_API_BASE pointing at the "
+                "stand-in (make run does), or enter your own sk_test_ keys in the console."
+            )
         self._print_logins(agency)
 
     @transaction.atomic
@@ -61,22 +67,42 @@ class Command(BaseCommand):
         if agency is None:
             admin = _user(*AGENCY_ADMIN)
             agency = services.agency_create(company_name="Demo Agency", admin=admin)
-            services.agency_update_branding(agency=agency, data={
-                "company_name": "Demo Agency", "logo_url": "", "primary_color": "#0F766E",
-                "accent_color": "#FBBF24", "slug": "demo",
-            })
-            services.agency_update_stripe(agency=agency, data={
-                "stripe_publishable_key": "pk_test_demo0000000000", "stripe_secret_key": "sk_test_demo0000000000",
-                "stripe_product_id": "prod_demo0001", "stripe_price_id": "price_demo0001",
-                "stripe_webhook_secret": "whsec_demo0000000000000000",
-            })
+            services.agency_update_branding(
+                agency=agency,
+                data={
+                    "company_name": "Demo Agency",
+                    "logo_url": "",
+                    "primary_color": "#0F766E",
+                    "accent_color": "#FBBF24",
+                    "slug": "demo",
+                },
+            )
+            services.agency_update_stripe(
+                agency=agency,
+                data={
+                    "stripe_publishable_key": "pk_test_demo0000000000",
+                    "stripe_secret_key": "sk_test_demo0000000000",
+                    "stripe_product_id": "prod_demo0001",
+                    "stripe_price_id": "price_demo0001",
+                    "stripe_webhook_secret": "whsec_demo0000000000000000",
+                },
+            )
             services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
             services.package_create(agency=agency, credits=500, price_cents=17500, currency="EUR")
-            seller_details_save(agency=agency, data={
-                "company_name": "Demo Agency B.V.", "address_line1": "Keizersgracht 1", "address_line2": "",
-                "postal_code": "1015 CJ", "city": "Amsterdam", "country": "NL", "vat_id": "NL004495445B01",
-                "invoice_prefix": "DEMO", "prices_include_vat": True,
-            })
+            seller_details_save(
+                agency=agency,
+                data={
+                    "company_name": "Demo Agency B.V.",
+                    "address_line1": "Keizersgracht 1",
+                    "address_line2": "",
+                    "postal_code": "1015 CJ",
+                    "city": "Amsterdam",
+                    "country": "NL",
+                    "vat_id": "NL004495445B01",
+                    "invoice_prefix": "DEMO",
+                    "prices_include_vat": True,
+                },
+            )
         missing = services.agency_set_active(agency=agency, active=True)
         if missing:
             self.stderr.write(f"Demo portal not activated, missing: {', '.join(missing)}")
@@ -91,7 +117,9 @@ class Command(BaseCommand):
     def _print_logins(self, agency: Agency) -> None:
         self.stdout.write(self.style.SUCCESS("Demo loaded. Log in with:"))
         self.stdout.write(f"  Platform operator  {tenancy.console_url('/admin/')}  {OPERATOR[0]} / {OPERATOR[1]}")
-        self.stdout.write(f"  Agency admin       {tenancy.console_url('/console/')}  {AGENCY_ADMIN[0]} / {AGENCY_ADMIN[1]}")
+        self.stdout.write(
+            f"  Agency admin       {tenancy.console_url('/console/')}  {AGENCY_ADMIN[0]} / {AGENCY_ADMIN[1]}"
+        )
         self.stdout.write(f"  Client             {tenancy.portal_url(agency, '/')}  {CLIENT[0]} / {CLIENT[1]}")
         if settings.DEBUG:
             self.stdout.write("  (development server; emails are printed to this console)")

@@ -7,8 +7,10 @@ from ops.tasks import ops_sweep
 
 
 class Command(BaseCommand):
-    help = ("Queue the ops sweep (usage pulls, alert delivery retries) unless one is waiting or running. "
-            "A sweep still running past TASK_LEASE_SECONDS is marked failed and replaced.")
+    help = (
+        "Queue the ops sweep (usage pulls, alert delivery retries) unless one is waiting or running. "
+        "A sweep still running past TASK_LEASE_SECONDS is marked failed and replaced."
+    )
 
     def handle(self, *args, **options):
         queued = sweep_schedule(task=ops_sweep, delay_seconds=0)

@@ -29,7 +29,10 @@ class Command(BaseCommand):
             raise CommandError("--description must say why (an invoice number, a correction).")
         try:
             posted = ledger.minutes_add(
-                agency=found, amount=minutes, description=description.strip(), actor=None,
+                agency=found,
+                amount=minutes,
+                description=description.strip(),
+                actor=None,
                 reference=f"minutes:{reference or uuid.uuid4().hex}",
             )
         except ledger.InsufficientBalance as refused:
