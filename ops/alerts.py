@@ -109,10 +109,10 @@ def _alert_record(crossing: BalanceCrossing) -> tuple[BalanceAlert, list[int]]:
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
-    from .tasks import alert_deliver  # the tasks module runs this one
+    # Through the queue-once rule, like the sweep: a sweep running just after this commit queues no second try.
+    from .tasks import alert_deliver_queue  # the tasks module runs this one
 
-    for delivery_id in delivery_ids:
-        alert_deliver.enqueue(delivery_id)
+    alert_deliver_queue(delivery_ids=delivery_ids)
 
 
 # --- Settings ------------------------------------------------------------------------

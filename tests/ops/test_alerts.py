@@ -263,6 +263,24 @@ def test_the_debit_records_the_crossing_and_the_sweep_queues_its_deliveries_on_c
     assert BalanceAlert.objects.count() == 1 and AlertDelivery.objects.count() == 2
 
 
+def test_a_sweep_right_after_the_take_commits_queues_no_second_try(org, django_capture_on_commit_callbacks):
+    from django_tasks_db.models import DBTaskResult
+
+    from ops.tasks import due_work_enqueue
+
+    alerts.alert_settings_save(organization=org, threshold=50, webhook_url="https://hooks.example.com/x")
+    usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60, id="crossing-2")])
+    with django_capture_on_commit_callbacks(execute=False) as at_take:
+        due_work_enqueue()  # one worker's sweep takes the crossing; its queueing waits for the commit
+    due_work_enqueue()  # another worker's sweep sees the new deliveries due before that queueing runs
+    for callback in at_take:
+        callback()
+
+    queued = sorted(r.args_kwargs["args"][0] for r in DBTaskResult.objects.filter(task_path=alert_deliver.module_path))
+    assert queued == sorted(AlertDelivery.objects.values_list("pk", flat=True))
+    assert len(queued) == 2  # each delivery once
+
+
 def test_the_threshold_in_force_at_the_debit_is_the_one_alerted(org):
     alerts.alert_settings_save(organization=org, threshold=50, webhook_url="")
     usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60)])  # 40: crossed 50
