@@ -200,6 +200,11 @@ def pytest_runtest_call(item):
     uses_db = {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db")
     if uses_db and "ledger_broken_on_purpose" not in item.fixturenames:
         call_command("ledger_check", stdout=io.StringIO())
+        if "live_server" in item.fixturenames and not connection.in_atomic_block:
+            # With Playwright's greenlets running, this hook sees another context's connection than the
+            # test's teardown does, so nothing else would close it: left open, it keeps PostgreSQL from
+            # dropping the test database at the end of the run.
+            connection.close()
     return result
 
 
