@@ -42,6 +42,24 @@ class Agency(models.Model):
     stripe_product_id = models.CharField(max_length=255, blank=True)
     stripe_price_id = models.CharField(max_length=255, blank=True)
     stripe_webhook_secret = EncryptedTextField(blank=True)
+    # Set by the portal, never typed: the Stripe account the key or the Connect
+    # connection belongs to, and the webhook endpoint the portal registered there.
+    stripe_webhook_endpoint_id = models.CharField(max_length=255, blank=True)
+    stripe_checked_at = models.DateTimeField(null=True, blank=True)
+    # The last Check Stripe: a list of plain sentences, each a problem with its fix; [] when all is well.
+    stripe_check_problems = models.JSONField(default=list, blank=True)
+
+    # Stripe Connect (billing.connect): the connected account acts for the agency through the
+    # platform's key; the agency's own keys are not needed.
+    stripe_account_id = models.CharField(max_length=255, blank=True, db_index=True)
+    stripe_account_name = models.CharField(max_length=255, blank=True)
+    stripe_connected_at = models.DateTimeField(null=True, blank=True)
+    stripe_disconnected_at = models.DateTimeField(null=True, blank=True)
+    stripe_charges_enabled = models.BooleanField(default=False)
+    stripe_payouts_enabled = models.BooleanField(default=False)
+    stripe_details_submitted = models.BooleanField(default=False)
+    # What Stripe still needs before charges or payouts work (account.requirements.currently_due).
+    stripe_requirements = models.JSONField(default=list, blank=True)
 
     is_active = models.BooleanField(default=False)
     # Call minutes bought from the platform; written only by billing.ledger.
@@ -65,6 +83,12 @@ class Agency(models.Model):
             models.CheckConstraint(condition=Q(accent_color__regex=COLOR_PATTERN), name="agency_accent_color_format"),
             models.CheckConstraint(
                 condition=Q(is_active=False) | Q(slug__isnull=False), name="agency_active_needs_slug"
+            ),
+            # A Stripe account is connected to one agency at a time: its events are routed by account id.
+            models.UniqueConstraint(
+                fields=["stripe_account_id"],
+                condition=~Q(stripe_account_id="") & Q(stripe_disconnected_at__isnull=True),
+                name="agency_connected_account_unique",
             ),
             models.UniqueConstraint(
                 fields=["custom_domain"],
@@ -103,6 +127,8 @@ class CreditPackage(models.Model):
     # A package that was sold is never deleted (purchases and invoices refer to
     # it); removing it takes it off sale.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # The Stripe Price the portal created for this package (billing.provisioning); "" until provisioned.
+    stripe_price_id = models.CharField(max_length=255, blank=True)
 
     objects = PackageQuerySet.as_manager()
 

@@ -160,6 +160,8 @@ class Purchase(models.Model):
     stripe_session_id = models.CharField(max_length=255, unique=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
     stripe_charge_id = models.CharField(max_length=255, blank=True)
+    # The platform's fee on a direct charge of a connected agency (application_fee_amount), minor units.
+    application_fee_cents = models.PositiveIntegerField(default=0)
 
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     mismatch_reason = models.CharField(max_length=300, blank=True)

@@ -52,6 +52,9 @@ class StripeAccount:
     agency_id: int | None
     label: str
     livemode: bool
+    # A connected account (Stripe Connect): requests go on the platform's key with
+    # the Stripe-Account header naming it. "" for an account reached with its own key.
+    connected_account_id: str = ""
 
     @property
     def configured(self) -> bool:
@@ -80,22 +83,30 @@ def _http_client(timeout: int) -> stripe.HTTPClient:
     return stripe.RequestsClient(timeout=timeout)
 
 
-def _client(secret_key: str) -> stripe.StripeClient:
-    if not secret_key:
+def _base_addresses() -> BaseAddresses | None:
+    """The stand-in (STRIPE_API_BASE) answers both the API and Connect's OAuth routes."""
+    if not settings.STRIPE_API_BASE:
+        return None
+    base = settings.STRIPE_API_BASE.rstrip("/")
+    return {"api": base, "connect": base}
+
+
+def _client(account: StripeAccount) -> stripe.StripeClient:
+    if not account.secret_key:
         raise StripeRejected("auth")
-    base: BaseAddresses | None = {"api": settings.STRIPE_API_BASE.rstrip("/")} if settings.STRIPE_API_BASE else None
     return stripe.StripeClient(
-        secret_key,
-        base_addresses=base,
+        account.secret_key,
+        stripe_account=account.connected_account_id or None,
+        base_addresses=_base_addresses(),
         max_network_retries=NETWORK_RETRIES,
         http_client=_http_client(settings.STRIPE_TIMEOUT_SECONDS),
     )
 
 
-def _call(operation: str, secret_key: str, func):
-    """Run func(client), translating Stripe's errors; log without secrets."""
+def _call(operation: str, account: StripeAccount, func):
+    """Run func(client) on `account`, translating Stripe's errors; log without secrets."""
     try:
-        return func(_client(secret_key))
+        return func(_client(account))
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
         logger.warning("Stripe %s: unavailable (%s)", operation, type(exc).__name__)
         raise StripeUnavailable(operation) from None
@@ -118,29 +129,27 @@ def _call(operation: str, secret_key: str, func):
 
 
 def session_retrieve(*, account: StripeAccount, session_id: str):
-    return _call("session retrieve", account.secret_key, lambda c: c.v1.checkout.sessions.retrieve(session_id))
+    return _call("session retrieve", account, lambda c: c.v1.checkout.sessions.retrieve(session_id))
 
 
 def charge_retrieve(*, account: StripeAccount, charge_id: str):
-    return _call("charge retrieve", account.secret_key, lambda c: c.v1.charges.retrieve(charge_id))
+    return _call("charge retrieve", account, lambda c: c.v1.charges.retrieve(charge_id))
 
 
 def payment_intent_retrieve(*, account: StripeAccount, payment_intent_id: str):
-    return _call(
-        "payment intent retrieve", account.secret_key, lambda c: c.v1.payment_intents.retrieve(payment_intent_id)
-    )
+    return _call("payment intent retrieve", account, lambda c: c.v1.payment_intents.retrieve(payment_intent_id))
 
 
 def dispute_retrieve(*, account: StripeAccount, dispute_id: str):
-    return _call("dispute retrieve", account.secret_key, lambda c: c.v1.disputes.retrieve(dispute_id))
+    return _call("dispute retrieve", account, lambda c: c.v1.disputes.retrieve(dispute_id))
 
 
 def product_retrieve(*, account: StripeAccount, product_id: str):
-    return _call("product retrieve", account.secret_key, lambda c: c.v1.products.retrieve(product_id))
+    return _call("product retrieve", account, lambda c: c.v1.products.retrieve(product_id))
 
 
 def price_retrieve(*, account: StripeAccount, price_id: str):
-    return _call("price retrieve", account.secret_key, lambda c: c.v1.prices.retrieve(price_id))
+    return _call("price retrieve", account, lambda c: c.v1.prices.retrieve(price_id))
 
 
 def event_construct(*, account: StripeAccount, payload: bytes, signature: str | None) -> stripe.Event:
@@ -148,11 +157,11 @@ def event_construct(*, account: StripeAccount, payload: bytes, signature: str | 
 
     Raises stripe.SignatureVerificationError or ValueError (body not UTF-8 / JSON).
     """
-    secret, key = account.webhook_secret, account.secret_key
-    if not secret or not key:
+    if not account.webhook_secret or not account.secret_key:
         raise stripe.SignatureVerificationError("This portal has no Stripe keys or webhook signing secret.", signature)
+    secret = account.webhook_secret
     try:
-        return _client(key).construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
+        return _client(account).construct_event(payload, signature, secret, tolerance=WEBHOOK_TOLERANCE_SECONDS)
     except (AttributeError, TypeError) as exc:  # signed JSON that is not an object
         raise ValueError("The body is not a Stripe event.") from exc
 
@@ -163,7 +172,7 @@ def event_construct(*, account: StripeAccount, payload: bytes, signature: str | 
 def session_create(*, account: StripeAccount, params: dict, idempotency_key: str):
     return _call(
         "session create",
-        account.secret_key,
+        account,
         lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}),
     )
 
@@ -171,15 +180,13 @@ def session_create(*, account: StripeAccount, params: dict, idempotency_key: str
 def product_create(*, account: StripeAccount, params: dict, idempotency_key: str):
     return _call(
         "product create",
-        account.secret_key,
+        account,
         lambda c: c.v1.products.create(params, {"idempotency_key": idempotency_key}),
     )
 
 
 def price_create(*, account: StripeAccount, params: dict, idempotency_key: str):
-    return _call(
-        "price create", account.secret_key, lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key})
-    )
+    return _call("price create", account, lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key}))
 
 
 def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_key: str) -> str:
@@ -199,7 +206,7 @@ def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_ke
         )
         return created.secret
 
-    return _call("webhook endpoint replace", account.secret_key, replace)
+    return _call("webhook endpoint replace", account, replace)
 
 
 def customer_sync(
@@ -233,7 +240,7 @@ def customer_sync(
         created = {**params, "tax_id_data": [tax_id]} if tax_id else params
         return client.v1.customers.create(created, {"idempotency_key": idempotency_key}).id
 
-    return _call("customer sync", account.secret_key, sync)
+    return _call("customer sync", account, sync)
 
 
 # --- Checking an agency's settings ------------------------------------------------
@@ -262,24 +269,27 @@ def settings_problems(
     if not secret_key:
         return check
     mode = key_mode(secret_key)
+    account = StripeAccount(
+        secret_key=secret_key, webhook_secret="", agency_id=None, label="a key being checked", livemode=mode == "live"
+    )
     try:
         product = price = None
         if product_id:
-            product = _optional(secret_key, "product retrieve", lambda c: c.v1.products.retrieve(product_id))
+            product = _optional(account, "product retrieve", lambda c: c.v1.products.retrieve(product_id))
             if product is None:
                 check.add(
                     "stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode)."
                 )
         if price_id:
-            price = _optional(secret_key, "price retrieve", lambda c: c.v1.prices.retrieve(price_id))
+            price = _optional(account, "price retrieve", lambda c: c.v1.prices.retrieve(price_id))
             if price is None:
                 check.add("stripe_price_id", f"There is no price {price_id} in this Stripe account ({mode} mode).")
         if not (product_id or price_id):
-            _call("key check", secret_key, lambda c: c.v1.prices.list({"limit": 1}))
+            _call("key check", account, lambda c: c.v1.prices.list({"limit": 1}))
         if price is not None:
             _price_problems(check, price, product_id, packages)
         if webhook_url:
-            _webhook_warnings(check, secret_key, webhook_url)
+            _webhook_warnings(check, account, webhook_url)
     except StripeUnavailable:
         return SettingsCheck(unreachable=True)
     except StripeRejected as exc:
@@ -293,9 +303,9 @@ def settings_problems(
     return check
 
 
-def _optional(secret_key: str, operation: str, func):
+def _optional(account: StripeAccount, operation: str, func):
     try:
-        return _call(operation, secret_key, func)
+        return _call(operation, account, func)
     except StripeRejected as exc:
         if exc.kind == "missing":
             return None
@@ -327,11 +337,9 @@ def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> N
         )
 
 
-def _webhook_warnings(check: SettingsCheck, secret_key: str, webhook_url: str) -> None:
+def _webhook_warnings(check: SettingsCheck, account: StripeAccount, webhook_url: str) -> None:
     try:
-        endpoints = _call(
-            "webhook endpoints list", secret_key, lambda c: c.v1.webhook_endpoints.list({"limit": 100})
-        ).data
+        endpoints = _call("webhook endpoints list", account, lambda c: c.v1.webhook_endpoints.list({"limit": 100})).data
     except StripeRejected as exc:
         if exc.kind in ("permission", "invalid"):
             return  # a restricted key may not read endpoints; nothing to say
