@@ -46,6 +46,33 @@ def _new(account: Account, prefix: str, object_type: str, **fields) -> dict:
     return obj
 
 
+def account_public(account: Account) -> dict:
+    """The account as GET /v1/account (and /v1/accounts/{id}) shows it."""
+    profile = account.profile
+    name = profile.get("business_name", "")
+    return {
+        "id": account.id,
+        "object": "account",
+        "type": profile.get("type", "standard"),
+        "email": profile.get("email"),
+        "country": profile.get("country", "NL"),
+        "default_currency": profile.get("default_currency", "eur"),
+        "business_profile": {"name": name or None},
+        "settings": {"dashboard": {"display_name": name or None}},
+        "charges_enabled": profile.get("charges_enabled", True),
+        "payouts_enabled": profile.get("payouts_enabled", True),
+        "details_submitted": profile.get("details_submitted", True),
+        "requirements": {
+            "currently_due": list(profile.get("currently_due", [])),
+            "eventually_due": list(profile.get("currently_due", [])),
+            "past_due": [],
+            "disabled_reason": profile.get("disabled_reason"),
+        },
+        "metadata": dict(profile.get("metadata", {})),
+        "created": profile.get("created", now()),
+    }
+
+
 def listing(url: str, items: list[dict]) -> dict:
     return {"object": "list", "data": items, "has_more": False, "url": url}
 

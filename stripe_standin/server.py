@@ -188,6 +188,11 @@ def _tax_id_delete(store, account, match, params, request):
     return cus.tax_id_delete(account, account.get("customer", "customer", match.group(1)), match.group(2))
 
 
+@api.add("GET", "/v1/account")
+def _account_retrieve(store, account, match, params, request):
+    return res.account_public(account)
+
+
 @api.add("GET", "/v1/events")
 def _event_list(store, account, match, params, request):
     events = [e for e in reversed(account.events) if not params.get("type") or e["type"] == params["type"]]
@@ -202,6 +207,7 @@ def _account_create(store, account, match, params, request):
     created = store.account_create(params.get("secret_key") or None, params.get("livemode") == "true")
     return {
         "object": "standin.account",
+        "id": created.id,
         "secret_key": created.secret_key,
         "publishable_key": created.publishable_key,
         "livemode": created.livemode,
@@ -311,6 +317,8 @@ class Handler(BaseHTTPRequestHandler):
             store = self.server.store
             with store.lock:
                 account = store.account_for_key(self.headers.get("Authorization")) if auth else None
+                if account is not None:
+                    account = store.acting_as(account, self.headers.get("Stripe-Account"))
                 status, payload = self._idempotent(account, method, path, params, func, match)
         except StripeError as exc:
             return self._json(exc.status, exc.body)

@@ -55,9 +55,14 @@ def missing(kind: str, object_id: str, param: str = "id") -> StripeError:
 
 @dataclass
 class Account:
-    secret_key: str
+    secret_key: str  # "" for a connected account created through the Accounts API (no keys of its own)
     publishable_key: str
     livemode: bool
+    id: str = field(default_factory=lambda: new_id("acct_", 16))
+    # The platform accounts (by id) that may act on this one with the Stripe-Account header.
+    platforms: set = field(default_factory=set)
+    # What GET /v1/account answers besides id (business_profile, charges_enabled, requirements...).
+    profile: dict = field(default_factory=dict)
     objects: dict = field(default_factory=dict)  # id -> dict (every object type)
     events: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
@@ -82,7 +87,8 @@ class Store:
 
     def __init__(self):
         self.lock = threading.RLock()
-        self.accounts: dict[str, Account] = {}
+        self.accounts: dict[str, Account] = {}  # by secret key
+        self.by_id: dict[str, Account] = {}  # every account, by acct_ id (connected ones have no key)
         self.session_accounts: dict[str, Account] = {}
 
     def account_create(self, secret_key: str | None = None, livemode: bool = False) -> Account:
@@ -99,7 +105,23 @@ class Store:
                 livemode=livemode,
             )
             self.accounts[account.secret_key] = account
+            self.by_id[account.id] = account
             return account
+
+    def acting_as(self, account: Account, stripe_account: str | None) -> Account:
+        """The account a request works on: the key's own, or (Stripe-Account header) one connected to it."""
+        if not stripe_account:
+            return account
+        connected = self.by_id.get(stripe_account)
+        if connected is None or (connected is not account and account.id not in connected.platforms):
+            raise StripeError(
+                403,
+                f"The provided key does not have access to account '{stripe_account}' (or that account does "
+                "not exist). Application access may have been revoked.",
+                type="invalid_request_error",
+                code="account_invalid",
+            )
+        return connected
 
     def account_for_key(self, authorization: str | None) -> Account:
         if not authorization or not authorization.startswith("Bearer "):
@@ -114,3 +136,18 @@ class Store:
             masked = key[:8] + "*" * max(len(key) - 12, 0) + key[-4:] if len(key) > 12 else "****"
             raise StripeError(401, f"Invalid API Key provided: {masked}")
         return account
+
+    def acting_as(self, account: Account, stripe_account: str | None) -> Account:
+        """The account a request works on: the key's own, or (Stripe-Account header) one connected to it."""
+        if not stripe_account:
+            return account
+        connected = self.by_id.get(stripe_account)
+        if connected is None or (connected is not account and account.id not in connected.platforms):
+            raise StripeError(
+                403,
+                f"The provided key does not have access to account '{stripe_account}' (or that account does "
+                "not exist). Application access may have been revoked.",
+                type="invalid_request_error",
+                code="account_invalid",
+            )
+        return connected
