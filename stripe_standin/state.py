@@ -108,21 +108,6 @@ class Store:
             self.by_id[account.id] = account
             return account
 
-    def acting_as(self, account: Account, stripe_account: str | None) -> Account:
-        """The account a request works on: the key's own, or (Stripe-Account header) one connected to it."""
-        if not stripe_account:
-            return account
-        connected = self.by_id.get(stripe_account)
-        if connected is None or (connected is not account and account.id not in connected.platforms):
-            raise StripeError(
-                403,
-                f"The provided key does not have access to account '{stripe_account}' (or that account does "
-                "not exist). Application access may have been revoked.",
-                type="invalid_request_error",
-                code="account_invalid",
-            )
-        return connected
-
     def account_for_key(self, authorization: str | None) -> Account:
         if not authorization or not authorization.startswith("Bearer "):
             raise StripeError(
