@@ -5,11 +5,10 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from . import access, domains, selectors, services, tenancy
-from .forms import BrandingForm, DomainForm, PackageForm, StripeForm
+from .forms import BrandingForm, DomainForm, PackageForm
 from .margin import margin_for
 from .models import Agency, CreditPackage
 
@@ -102,47 +101,6 @@ def domain_refresh(request):
     return redirect("console:domain")
 
 
-# Error reports (500 pages, admin emails) mask the secrets a request carries.
-@sensitive_post_parameters("stripe_secret_key", "stripe_webhook_secret")
-@login_required
-def stripe_settings(request):
-    from billing import stripe_api  # billing builds on agencies; imported where it is used
-
-    agency = access.agency_or_404(request)
-    form = StripeForm(request.POST or None, agency=agency)
-    webhook_url = tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        # Ask Stripe before saving: a key, product or price that cannot work is refused with
-        # the reason. When Stripe cannot be reached the settings are saved unchecked (their
-        # format is valid, and an outage must not lock the agency out) and the page says so.
-        check = stripe_api.settings_problems(
-            secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
-            product_id=data["stripe_product_id"],
-            price_id=data["stripe_price_id"],
-            packages=agency.packages.on_sale(),
-            webhook_url=webhook_url or "",
-        )
-        for field, errors in check.errors.items():
-            for error in errors:
-                form.add_error(field, error)
-        if not form.errors:
-            services.agency_update_stripe(agency=agency, data=data)
-            if check.unreachable:
-                messages.warning(
-                    request,
-                    "Stripe settings saved. Stripe could not be reached to check them; "
-                    "save again later to have them checked.",
-                )
-            else:
-                messages.success(request, "Stripe settings saved.")
-            for warning in check.warnings:
-                messages.warning(request, warning)
-            return redirect("console:stripe")
-    context = {"form": form, "agency": agency, "webhook_url": webhook_url, "webhook_events": stripe_api.WEBHOOK_EVENTS}
-    return render(request, "console/stripe.html", context, status=400 if form.errors else 200)
-
-
 @login_required
 def packages(request):
     agency = access.agency_or_404(request)
@@ -177,21 +135,6 @@ def package_delete(request, package_id):
     else:
         messages.success(request, "Package taken off sale. Its past purchases and invoices keep it.")
     return redirect("console:packages")
-
-
-@login_required
-@require_POST
-def activation(request):
-    agency = access.agency_or_404(request)
-    activate = request.POST.get("active") == "1"
-    missing = services.agency_set_active(agency=agency, active=activate)
-    if missing:
-        messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
-    elif activate:
-        messages.success(request, "Your portal is live.")
-    else:
-        messages.success(request, "Your portal is switched off.")
-    return redirect("console:dashboard")
 
 
 @login_required

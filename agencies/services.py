@@ -129,6 +129,29 @@ def agency_update_stripe(*, agency: Agency, data: dict[str, Any]) -> Agency:
     return agency
 
 
+# What the portal itself sets up on Stripe (billing.provisioning, billing.stripe_check), never typed by hand.
+STRIPE_SETUP_FIELDS = {
+    *STRIPE_FIELDS,
+    *STRIPE_SECRET_FIELDS,
+    "stripe_webhook_endpoint_id",
+    "stripe_account_name",
+    "stripe_checked_at",
+    "stripe_check_problems",
+}
+
+
+@transaction.atomic
+def agency_update_stripe_setup(*, agency: Agency, values: dict[str, Any]) -> Agency:
+    """Store what provisioning or Check Stripe learnt (field -> value, among STRIPE_SETUP_FIELDS)."""
+    unknown = set(values) - STRIPE_SETUP_FIELDS
+    if unknown:
+        raise ValueError(f"not Stripe set-up fields: {sorted(unknown)}")
+    for name, value in values.items():
+        setattr(agency, name, value)
+    _save_and_forget(agency, old_hosts=set(), fields=list(values))
+    return agency
+
+
 def agency_secrets_rotate() -> tuple[int, list[int]]:
     """Re-encrypt every agency's stored secrets with the first FIELD_ENCRYPTION_KEYS key.
 
@@ -152,17 +175,27 @@ def agency_secrets_rotate() -> tuple[int, list[int]]:
 
 
 def activation_missing(agency: Agency) -> list[str]:
-    """What the agency still has to fill in before its portal can go live."""
-    required = [
-        ("company_name", "Company name"),
-        ("slug", "Portal slug"),
-        ("stripe_publishable_key", "Stripe publishable key"),
-        ("stripe_secret_key", "Stripe secret key"),
-        ("stripe_product_id", "Stripe product ID"),
-        ("stripe_price_id", "Stripe price ID"),
-        ("stripe_webhook_secret", "Stripe webhook signing secret"),
-    ]
+    """What the agency still has to fill in before its portal can go live.
+
+    Stripe is set up either by one key the portal provisioned (a webhook endpoint
+    it registered, its secret stored) or by the five values under "Advanced".
+    """
+    required = [("company_name", "Company name"), ("slug", "Portal slug")]
     missing = [label for field, label in required if not getattr(agency, field)]
+    provisioned = bool(agency.stripe_secret_key and agency.stripe_webhook_endpoint_id and agency.stripe_webhook_secret)
+    if not provisioned:
+        if not agency.stripe_secret_key:
+            missing.append("Stripe secret key")
+        elif agency.stripe_webhook_endpoint_id:
+            missing.append("Stripe set-up (save your key again on the Stripe page)")
+        else:
+            advanced = [
+                ("stripe_publishable_key", "Stripe publishable key"),
+                ("stripe_product_id", "Stripe product ID"),
+                ("stripe_price_id", "Stripe price ID"),
+                ("stripe_webhook_secret", "Stripe webhook signing secret"),
+            ]
+            missing += [label for field, label in advanced if not getattr(agency, field)]
     if not agency.packages.on_sale().exists():
         missing.append("At least one credit package")
     return missing

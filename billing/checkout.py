@@ -39,8 +39,26 @@ def _portal_url(agency: Agency, name: str, **kwargs) -> str:
     return tenancy.portal_url(agency, reverse(name, kwargs=kwargs or None, urlconf=settings.PORTAL_URLCONF))
 
 
+def _fits(price, amount: int, currency: str) -> bool:
+    return bool(
+        price.active and price.type == "one_time" and price.unit_amount == amount and price.currency == currency
+    )
+
+
 def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, amount: int) -> dict:
-    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
+    """The package's own Price (billing.provisioning) when it costs exactly `amount` (what the client pays,
+    VAT included when it is added on top); else the agency's one price (Advanced set-up) when it does; else
+    that amount as price_data on the portal's product."""
+    currency = package.currency.lower()
+    if package.stripe_price_id and amount == package.price_cents:
+        try:
+            price = stripe_api.price_retrieve(account=account, price_id=package.stripe_price_id)
+        except stripe_api.StripeRejected as exc:
+            if exc.kind != "missing":
+                raise
+            price = None  # deleted in Stripe: Check Stripe says so; the client still pays the amount
+        if price is not None and _fits(price, amount, currency):
+            return {"price": price.id, "quantity": 1}
     if agency.stripe_price_id:
         price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
         if (

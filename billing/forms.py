@@ -66,3 +66,26 @@ class MinutesForm(forms.Form):
             return minutes_validate(self.cleaned_data["minutes"])
         except MinutesRefused as refused:
             raise ValidationError(str(refused)) from None
+
+
+class StripeKeyForm(forms.Form):
+    """One Stripe key (a restricted rk_ key is best); the portal sets up everything else. Write-only."""
+
+    secret_key = forms.CharField(
+        max_length=255,
+        label="Secret key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "placeholder": "rk_test_…"}),
+    )
+
+    def __init__(self, *args, agency, **kwargs):
+        super().__init__(*args, **kwargs)
+        if agency.stripe_secret_key:
+            self.fields[
+                "secret_key"
+            ].help_text = f"Stored: ends in …{agency.stripe_secret_key[-4:]}. Paste a new key to replace it."
+
+    def clean_secret_key(self):
+        value = self.cleaned_data["secret_key"].strip()
+        if not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9]{8,}", value):
+            raise ValidationError("A Stripe key starts with rk_test_, rk_live_, sk_test_ or sk_live_.")
+        return value

@@ -71,10 +71,11 @@ class StripeUnavailable(Exception):
 class StripeRejected(Exception):
     """Stripe refused the request: kind is "auth", "permission", "missing" or "invalid"."""
 
-    def __init__(self, kind: str, detail: str = ""):
+    def __init__(self, kind: str, detail: str = "", operation: str = ""):
         super().__init__(f"Stripe rejected the request ({kind})")
         self.kind = kind
         self.detail = detail  # Stripe's message, except for key errors (they quote the key)
+        self.operation = operation  # what was asked ("price create"): a restricted key's missing permission
 
 
 @functools.lru_cache(maxsize=4)
@@ -112,17 +113,17 @@ def _call(operation: str, account: StripeAccount, func):
         raise StripeUnavailable(operation) from None
     except stripe.AuthenticationError:
         logger.warning("Stripe %s: the API key was refused", operation)
-        raise StripeRejected("auth") from None
+        raise StripeRejected("auth", operation=operation) from None
     except stripe.PermissionError:
         logger.warning("Stripe %s: the API key may not do this", operation)
-        raise StripeRejected("permission") from None
+        raise StripeRejected("permission", operation=operation) from None
     except stripe.StripeError as exc:
         if exc.http_status is None or exc.http_status >= 500:
             logger.warning("Stripe %s: failed on Stripe's side (%s)", operation, exc.http_status)
             raise StripeUnavailable(operation) from None
         kind = "missing" if exc.code == "resource_missing" else "invalid"
         logger.warning("Stripe %s: rejected (%s, %s)", operation, exc.http_status, exc.code)
-        raise StripeRejected(kind, exc.user_message or "") from None
+        raise StripeRejected(kind, exc.user_message or "", operation=operation) from None
 
 
 # --- Reads ------------------------------------------------------------------------
@@ -150,6 +151,31 @@ def product_retrieve(*, account: StripeAccount, product_id: str):
 
 def price_retrieve(*, account: StripeAccount, price_id: str):
     return _call("price retrieve", account, lambda c: c.v1.prices.retrieve(price_id))
+
+
+def account_retrieve(*, account: StripeAccount):
+    """The Stripe account the key (or the Stripe-Account header) acts on: id, names, mode."""
+    return _call("account retrieve", account, lambda c: c.v1.account.retrieve())
+
+
+def products_list(*, account: StripeAccount) -> list:
+    return _call("products list", account, lambda c: list(c.v1.products.list({"limit": 100}).auto_paging_iter()))
+
+
+def prices_list(*, account: StripeAccount, product_id: str) -> list:
+    return _call(
+        "prices list",
+        account,
+        lambda c: list(c.v1.prices.list({"product": product_id, "limit": 100}).auto_paging_iter()),
+    )
+
+
+def webhook_endpoints_list(*, account: StripeAccount) -> list:
+    return _call(
+        "webhook endpoints list",
+        account,
+        lambda c: list(c.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter()),
+    )
 
 
 def event_construct(*, account: StripeAccount, payload: bytes, signature: str | None) -> stripe.Event:
@@ -187,6 +213,31 @@ def product_create(*, account: StripeAccount, params: dict, idempotency_key: str
 
 def price_create(*, account: StripeAccount, params: dict, idempotency_key: str):
     return _call("price create", account, lambda c: c.v1.prices.create(params, {"idempotency_key": idempotency_key}))
+
+
+def product_update(*, account: StripeAccount, product_id: str, params: dict):
+    return _call("product update", account, lambda c: c.v1.products.update(product_id, params))
+
+
+def price_update(*, account: StripeAccount, price_id: str, params: dict):
+    return _call("price update", account, lambda c: c.v1.prices.update(price_id, params))
+
+
+def webhook_endpoint_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    """Register an endpoint; Stripe's answer is the only time it shows the signing secret (`.secret`)."""
+    return _call(
+        "webhook endpoint create",
+        account,
+        lambda c: c.v1.webhook_endpoints.create(params, {"idempotency_key": idempotency_key}),
+    )
+
+
+def webhook_endpoint_update(*, account: StripeAccount, endpoint_id: str, params: dict):
+    return _call("webhook endpoint update", account, lambda c: c.v1.webhook_endpoints.update(endpoint_id, params))
+
+
+def webhook_endpoint_delete(*, account: StripeAccount, endpoint_id: str):
+    return _call("webhook endpoint delete", account, lambda c: c.v1.webhook_endpoints.delete(endpoint_id))
 
 
 def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_key: str) -> str:

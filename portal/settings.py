@@ -56,6 +56,10 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTI
 # Empty means Stripe itself; `make run` points it at the bundled stand-in.
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+# Check Stripe (billing.stripe_check): the worker looks every STRIPE_CHECK_SWEEP_SECONDS for live agencies
+# whose last check is older than STRIPE_CHECK_EVERY_HOURS and checks them.
+STRIPE_CHECK_SWEEP_SECONDS = env_int("STRIPE_CHECK_SWEEP_SECONDS", 3600)
+STRIPE_CHECK_EVERY_HOURS = env_int("STRIPE_CHECK_EVERY_HOURS", 24)
 
 # The platform's own Stripe account, on which agencies buy call minutes (Checkout; webhook at
 # /api/webhooks/stripe/platform). Empty: buying minutes is switched off. `make run` uses the stand-in.

@@ -17,6 +17,7 @@ urlpatterns = [
     path("console/billing/", include("billing.urls_console")),
     path("console/invoices/", include("invoices.urls_console")),
     path("console/ops/", include("ops.urls_console")),
+    path("console/", include("billing.urls_setup")),  # the Stripe page and activation
     path("console/", include("agencies.urls_console")),
     path("console/api-keys/", include("usage.urls_console")),
     path("api/v1/", include("usage.urls_api")),

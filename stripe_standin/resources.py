@@ -494,6 +494,38 @@ def webhook_endpoint_create(account: Account, params: dict, *, secret: str | Non
     return {**public(endpoint), "secret": secret}  # the secret is shown once, on creation
 
 
+def webhook_endpoint_update(endpoint: dict, params: dict) -> dict:
+    """POST /v1/webhook_endpoints/{id}: url, enabled_events, disabled, description, metadata."""
+    if params.get("url"):
+        endpoint["url"] = params["url"]
+    if "enabled_events" in params:
+        events = params["enabled_events"]
+        if not isinstance(events, list) or not events:
+            raise StripeError(400, "Invalid array", param="enabled_events")
+        endpoint["enabled_events"] = events
+    if params.get("disabled") in ("true", "false"):
+        endpoint["status"] = "disabled" if params["disabled"] == "true" else "enabled"
+    if "description" in params:
+        endpoint["description"] = params["description"]
+    if "metadata" in params:
+        endpoint["metadata"] = {**endpoint["metadata"], **_metadata(params)}
+    return endpoint
+
+
+def object_update(obj: dict, params: dict, allowed: tuple[str, ...]) -> dict:
+    """POST /v1/products/{id}, /v1/prices/{id}: the fields Stripe lets one change."""
+    for name, value in params.items():
+        if name not in allowed:
+            raise StripeError(400, f"Received unknown parameter: {name}", param=name)
+        if name == "active":
+            obj["active"] = value != "false"
+        elif name == "metadata":
+            obj["metadata"] = {**obj.get("metadata", {}), **_metadata(params)}
+        else:
+            obj[name] = value
+    return public(obj)
+
+
 def webhook_endpoint_delete(account: Account, endpoint_id: str) -> dict:
     endpoint = account.get("webhook_endpoint", "webhook_endpoint", endpoint_id)
     endpoint["deleted"] = True

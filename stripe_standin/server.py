@@ -11,7 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus, pages, resources as res
+from . import customers as cus, keys, pages, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -96,8 +96,55 @@ def _list(path: str, object_type: str):
     return handler
 
 
-api.add("GET", "/v1/products")(_list("/v1/products", "product"))
-api.add("GET", "/v1/prices")(_list("/v1/prices", "price"))
+def _filtered(objects: list[dict], params: dict, names: tuple[str, ...]) -> list[dict]:
+    """Stripe's list filters: product=, active=true|false, ..."""
+    for name in names:
+        if params.get(name) not in (None, ""):
+            wanted = params[name]
+            if name == "active":
+                objects = [o for o in objects if o.get("active") == (wanted == "true")]
+            else:
+                objects = [o for o in objects if o.get(name) == wanted]
+    return objects
+
+
+@api.add("GET", "/v1/products")
+def _product_list(store, account, match, params, request):
+    return res.listing(
+        "/v1/products", [res.public(o) for o in _filtered(account.of_type("product"), params, ("active",))]
+    )
+
+
+@api.add("GET", "/v1/prices")
+def _price_list(store, account, match, params, request):
+    prices = _filtered(account.of_type("price"), params, ("product", "active", "currency"))
+    return res.listing("/v1/prices", [res.public(o) for o in prices])
+
+
+@api.add("POST", f"/v1/products/{ID}")
+def _product_update(store, account, match, params, request):
+    return res.object_update(account.get("product", "product", match.group(1)), params, ("name", "active", "metadata"))
+
+
+@api.add("POST", f"/v1/prices/{ID}")
+def _price_update(store, account, match, params, request):
+    return res.object_update(account.get("price", "price", match.group(1)), params, ("active", "metadata", "nickname"))
+
+
+@api.add("POST", f"/v1/webhook_endpoints/{ID}")
+def _endpoint_update(store, account, match, params, request):
+    endpoint = account.get("webhook_endpoint", "webhook_endpoint", match.group(1))
+    return res.public(res.webhook_endpoint_update(endpoint, params))
+
+
+@api.add("POST", "/_standin/restricted_keys")
+def _restricted_key_create(store, account, match, params, request):
+    """A restricted key of the calling account with the permissions given (stripe_standin.keys)."""
+    permissions = params.get("permissions") or []
+    if not isinstance(permissions, list):
+        permissions = [permissions]
+    key = keys.restricted_key_create(store, account, permissions)
+    return {"object": "standin.restricted_key", "secret_key": key, "account": account.id, "permissions": permissions}
 
 
 @api.add("POST", "/v1/products")
@@ -318,6 +365,7 @@ class Handler(BaseHTTPRequestHandler):
             with store.lock:
                 account = store.account_for_key(self.headers.get("Authorization")) if auth else None
                 if account is not None:
+                    keys.permission_check(store, self.headers.get("Authorization"), method, path)
                     account = store.acting_as(account, self.headers.get("Stripe-Account"))
                 status, payload = self._idempotent(account, method, path, params, func, match)
         except StripeError as exc:

@@ -90,6 +90,8 @@ class Store:
         self.accounts: dict[str, Account] = {}  # by secret key
         self.by_id: dict[str, Account] = {}  # every account, by acct_ id (connected ones have no key)
         self.session_accounts: dict[str, Account] = {}
+        # rk_ key -> (its account, its permissions): stripe_standin.keys
+        self.restricted_keys: dict[str, tuple[Account, frozenset]] = {}
 
     def account_create(self, secret_key: str | None = None, livemode: bool = False) -> Account:
         with self.lock:
@@ -116,7 +118,7 @@ class Store:
                 "(Authorization: Bearer YOUR_SECRET_KEY).",
             )
         key = authorization[len("Bearer ") :].strip()
-        account = self.accounts.get(key)
+        account = self.accounts.get(key) or self.restricted_keys.get(key, (None,))[0]
         if account is None:
             masked = key[:8] + "*" * max(len(key) - 12, 0) + key[-4:] if len(key) > 12 else "****"
             raise StripeError(401, f"Invalid API Key provided: {masked}")

@@ -306,7 +306,7 @@ GET_VIEWS = [
     "console:dashboard",
     "console:branding",
     "console:domain",
-    "console:stripe",
+    "stripe_setup:stripe",
     "console:packages",
     "console:users",
 ]
@@ -314,10 +314,10 @@ POST_VIEWS = [
     "console:branding",
     "console:domain",
     "console:domain_refresh",
-    "console:stripe",
+    "stripe_setup:stripe",
     "console:packages",
     "console:package_delete",
-    "console:activation",
+    "stripe_setup:activation",
 ]
 ALL_VIEWS = [("get", name) for name in GET_VIEWS] + [("post", name) for name in POST_VIEWS]
 
@@ -391,9 +391,9 @@ def test_other_agency_admin_sees_only_own_data(console, victim, intruder, name):
         ),
         ("console:domain", {"custom_domain": ""}),
         ("console:domain_refresh", {}),
-        ("console:stripe", {**STRIPE, "stripe_publishable_key": "pk_test_intruder0000"}),
+        ("stripe_setup:stripe", {**STRIPE, "stripe_publishable_key": "pk_test_intruder0000"}),
         ("console:packages", {"credits": "5", "price": "1.00", "currency": "EUR"}),
-        ("console:activation", {"active": "0"}),
+        ("stripe_setup:activation", {"active": "0"}),
     ],
 )
 def test_other_agency_admin_cannot_change_this_agency(console, victim, intruder, name, data):

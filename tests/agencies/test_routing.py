@@ -205,11 +205,11 @@ def test_deactivation_and_activation_are_seen_by_the_next_request(
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_console.post(reverse("console:activation"), {"active": "0"})
+        admin_console.post(reverse("stripe_setup:activation"), {"active": "0"})
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 503
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_console.post(reverse("console:activation"), {"active": "1"})
+        admin_console.post(reverse("stripe_setup:activation"), {"active": "1"})
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
 

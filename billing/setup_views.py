@@ -1,0 +1,149 @@
+"""The console's Stripe page (/console/stripe/) and activation: set Stripe up, check it, go live.
+
+The agency pastes one key and the portal does the rest (billing.provisioning);
+"Check Stripe" asks Stripe whether the set-up still works (billing.stripe_check),
+as activation does before a portal goes live. The five values of the seed's
+set-up stay under "Advanced" and are checked against Stripe as before.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from agencies import access, services, tenancy
+from agencies.forms import StripeForm
+
+from . import provisioning, stripe_api, stripe_check
+from .forms import StripeKeyForm
+
+
+def _page(request, agency, *, key_form=None, form=None, status=200):
+    webhook_url = tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else None
+    context = {
+        "agency": agency,
+        "key_form": key_form or StripeKeyForm(agency=agency),
+        "form": form or StripeForm(agency=agency),
+        "advanced_open": bool(form is not None and form.errors),
+        "permissions": provisioning.KEY_PERMISSIONS,
+        "webhook_url": webhook_url,
+        "webhook_events": stripe_api.WEBHOOK_EVENTS,
+        "portal_mode": provisioning.portal_mode(),
+        "connected": provisioning.is_connected(agency),
+    }
+    return render(request, "billing/console/stripe.html", context, status=status)
+
+
+def _report(request, report: provisioning.ProvisionReport) -> None:
+    messages.success(request, "Stripe is set up. " + " ".join(report.sentences()))
+
+
+# Error reports (500 pages, admin emails) mask the secrets a request carries.
+@sensitive_post_parameters("secret_key", "stripe_secret_key", "stripe_webhook_secret")
+@login_required
+def stripe_settings(request):
+    agency = access.agency_or_404(request)
+    if request.method != "POST":
+        return _page(request, agency)
+    if "secret_key" in request.POST:
+        return _key_save(request, agency)
+    return _advanced_save(request, agency)
+
+
+def _key_save(request, agency):
+    key_form = StripeKeyForm(request.POST, agency=agency)
+    if not key_form.is_valid():
+        return _page(request, agency, key_form=key_form, status=400)
+    try:
+        report = provisioning.stripe_key_set(agency=agency, secret_key=key_form.cleaned_data["secret_key"])
+    except provisioning.ProvisionError as exc:
+        key_form.add_error("secret_key", str(exc))
+        return _page(request, agency, key_form=key_form, status=400)
+    _report(request, report)
+    return redirect("stripe_setup:stripe")
+
+
+def _advanced_save(request, agency):
+    form = StripeForm(request.POST, agency=agency)
+    webhook_url = tenancy.console_url(f"/api/webhooks/stripe/{agency.slug}") if agency.slug else ""
+    if not form.is_valid():
+        return _page(request, agency, form=form, status=400)
+    data = form.cleaned_data
+    # Ask Stripe before saving: a key, product or price that cannot work is refused with
+    # the reason. When Stripe cannot be reached the settings are saved unchecked (their
+    # format is valid, and an outage must not lock the agency out) and the page says so.
+    check = stripe_api.settings_problems(
+        secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
+        product_id=data["stripe_product_id"],
+        price_id=data["stripe_price_id"],
+        packages=agency.packages.on_sale(),
+        webhook_url=webhook_url,
+    )
+    for field, errors in check.errors.items():
+        for error in errors:
+            form.add_error(field, error)
+    if form.errors:
+        return _page(request, agency, form=form, status=400)
+    services.agency_update_stripe(agency=agency, data=data)
+    if check.unreachable:
+        messages.warning(
+            request,
+            "Stripe settings saved. Stripe could not be reached to check them; save again later to have them checked.",
+        )
+    else:
+        messages.success(request, "Stripe settings saved.")
+    for warning in check.warnings:
+        messages.warning(request, warning)
+    return redirect("stripe_setup:stripe")
+
+
+@login_required
+@require_POST
+def stripe_repair(request):
+    """Run provisioning again with the stored key: what Check Stripe's sentences ask for."""
+    agency = access.agency_or_404(request)
+    try:
+        report = provisioning.stripe_provision(agency=agency)
+    except provisioning.ProvisionError as exc:
+        messages.error(request, str(exc))
+    else:
+        _report(request, report)
+    return redirect("stripe_setup:stripe")
+
+
+@login_required
+@require_POST
+def stripe_check_now(request):
+    agency = access.agency_or_404(request)
+    problems = stripe_check.stripe_check(agency=agency)
+    if problems:
+        messages.error(request, f"Check Stripe found {len(problems)} problem{'s' if len(problems) > 1 else ''}.")
+    else:
+        messages.success(request, "Check Stripe: everything the portal needs is in place.")
+    return redirect("stripe_setup:stripe")
+
+
+@login_required
+@require_POST
+def activation(request):
+    agency = access.agency_or_404(request)
+    activate = request.POST.get("active") == "1"
+    if activate:
+        missing = services.activation_missing(agency)
+        if missing:
+            messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
+            return redirect("console:dashboard")
+        # Ask Stripe before going live: a portal whose payments cannot be credited must not open.
+        problems = stripe_check.stripe_check(agency=agency)
+        if problems:
+            messages.error(request, "The portal cannot go live yet. Check Stripe: " + " ".join(problems))
+            return redirect("console:dashboard")
+    missing = services.agency_set_active(agency=agency, active=activate)
+    if missing:
+        messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
+    elif activate:
+        messages.success(request, "Your portal is live.")
+    else:
+        messages.success(request, "Your portal is switched off.")
+    return redirect("console:dashboard")
