@@ -132,13 +132,13 @@ def is_connected(agency: Agency) -> bool:
 
 
 def account_display_name(stripe_account) -> str:
-    profile = getattr(stripe_account, "business_profile", None)
-    dashboard = getattr(getattr(stripe_account, "settings", None), "dashboard", None)
+    """What Stripe calls the account: its business name, dashboard name or email, else its id."""
+    data = stripe_account.to_dict()
     return (
-        (profile and profile.get("name"))
-        or (dashboard and dashboard.get("display_name"))
-        or getattr(stripe_account, "email", None)
-        or stripe_account.id
+        (data.get("business_profile") or {}).get("name")
+        or ((data.get("settings") or {}).get("dashboard") or {}).get("display_name")
+        or data.get("email")
+        or data["id"]
     )
 
 

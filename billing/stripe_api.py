@@ -155,7 +155,7 @@ def price_retrieve(*, account: StripeAccount, price_id: str):
 
 def account_retrieve(*, account: StripeAccount):
     """The Stripe account the key (or the Stripe-Account header) acts on: id, names, mode."""
-    return _call("account retrieve", account, lambda c: c.v1.account.retrieve())
+    return _call("account retrieve", account, lambda c: c.v1.accounts.retrieve_current())
 
 
 def products_list(*, account: StripeAccount) -> list:

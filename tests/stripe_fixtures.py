@@ -142,3 +142,27 @@ def stripe_agency(make_agency, stripe_account):
         return agency
 
     return make
+
+
+@pytest.fixture
+def keyed_agency(make_agency, stripe_account):
+    """An agency set up the "one key" way: a fresh stand-in account, a 100-credit package, the key saved
+    and provisioned by the portal (product, price, webhook endpoint), not yet live.
+
+    make(key=None, live=False): `key` is another key of the account to save instead (a restricted key).
+    """
+    from billing import provisioning
+
+    def make(*, live: bool = False, packages=((100, 4000, "EUR"),), **kwargs):
+        agency = make_agency(**kwargs)
+        for credits, price_cents, currency in packages:
+            services.package_create(agency=agency, credits=credits, price_cents=price_cents, currency=currency)
+        account = stripe_account(live=live)
+        agency.refresh_from_db()
+        agency.report = provisioning.stripe_key_set(agency=agency, secret_key=account.secret_key)
+        admin = agency.admin
+        agency.refresh_from_db()
+        agency.stripe, agency.admin = account, admin
+        return agency
+
+    return make
