@@ -3,6 +3,7 @@ from django.conf import settings as django_settings
 
 from agencies import domains, services
 from tests.dns_standin import DNSStandin, SilentNameserver
+from tests.stripe_fixtures import keyed_agency, stripe_account, stripe_base, stripe_standin  # noqa: F401
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 
+from agencies import services
 from agencies.models import User
 from tests.conftest import PASSWORD, host
 
@@ -198,10 +199,15 @@ def test_branding_change_is_seen_by_the_next_request(
 
 def test_deactivation_and_activation_are_seen_by_the_next_request(
     client,
-    admin_console,
-    acme,
+    console,
+    keyed_agency,
     django_capture_on_commit_callbacks,
 ):
+    # Set up on a Stripe account (the stand-in): activation asks Stripe before the portal goes live.
+    acme = keyed_agency(slug="acme", company_name="Acme Calls")
+    services.agency_set_active(agency=acme, active=True)
+    admin_console = console
+    admin_console.force_login(acme.admin)
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):

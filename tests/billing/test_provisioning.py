@@ -99,9 +99,7 @@ def test_checkout_uses_the_packages_own_price_and_the_stored_secret_credits(clie
     services.agency_set_active(agency=agency, active=True)
     user = make_client_user(agency)
     purchase = bought_and_paid(client, agency, user)
-    [item] = agency.stripe.call(f"/v1/checkout/sessions/{purchase.stripe_session_id}/line_items", method="GET")[
-        "data"
-    ]
+    [item] = agency.stripe.call(f"/v1/checkout/sessions/{purchase.stripe_session_id}/line_items", method="GET")["data"]
     assert item["price"]["id"] == agency.packages.get().stripe_price_id
     # The delivery is signed with the secret Stripe showed when the portal registered the endpoint.
     response = deliver_last(client, agency, "checkout.session.completed")
@@ -115,9 +113,7 @@ def test_a_package_without_a_price_yet_still_sells_at_its_amount(client, keyed_a
     package = services.package_create(agency=agency, credits=300, price_cents=9900, currency="EUR")
     user = make_client_user(agency)
     _, purchase = checkout_start(client, agency, user, package=package)
-    [item] = agency.stripe.call(f"/v1/checkout/sessions/{purchase.stripe_session_id}/line_items", method="GET")[
-        "data"
-    ]
+    [item] = agency.stripe.call(f"/v1/checkout/sessions/{purchase.stripe_session_id}/line_items", method="GET")["data"]
     assert (item["amount_total"], item["price"]["product"]) == (9900, agency.stripe_product_id)
 
 
@@ -179,14 +175,18 @@ def test_a_test_key_on_a_live_portal_is_refused(console, make_agency, stripe_acc
         (
             "prices:write",
             ["prices:read"],
-            "This restricted key may not write Prices: in Stripe → Developers → API keys, "
-            "edit the key and set Prices to Write.",
+            (
+                "This restricted key may not write Prices: in Stripe → Developers → API keys, "
+                "edit the key and set Prices to Write."
+            ),
         ),
         (
             "webhook_endpoints:write",
             [],
-            "This restricted key may not read Webhook Endpoints: in Stripe → Developers → API keys, "
-            "edit the key and set Webhook Endpoints to Write.",
+            (
+                "This restricted key may not read Webhook Endpoints: in Stripe → Developers → API keys, "
+                "edit the key and set Webhook Endpoints to Write."
+            ),
         ),
     ],
 )
@@ -230,7 +230,7 @@ def test_the_page_lists_the_permissions_a_restricted_key_needs(console, make_age
     text = console.get("/console/stripe/").content.decode()
     for permission in provisioning.KEY_PERMISSIONS:
         assert f"<td>{permission.resource}</td><td>{permission.access}</td>" in text
-    assert 'billing/console/_connect_panel.html' not in text  # the include rendered, not printed
+    assert "billing/console/_connect_panel.html" not in text  # the include rendered, not printed
 
 
 def test_a_key_stripe_refuses_is_not_saved_and_not_shown(console, make_agency, stripe_base):
