@@ -3,11 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from agencies import services
 from agencies.models import Agency
 from billing import provisioning, stripe_api
-from billing.stripe_check import stripe_check, stripe_check_due
+from billing.stripe_check import stripe_check, stripe_check_daily, stripe_check_due
 from tests.conftest import NOON
 
 REPAIR = "press “Set up again” on the Stripe page."
@@ -130,3 +134,19 @@ def test_the_daily_task_checks_each_live_agency_once_a_day(keyed_agency, clock):
     assert stripe_check_due() == [live.pk]
     [problem] = Agency.objects.get(pk=live.pk).stripe_check_problems
     assert "was deleted in Stripe" in problem
+
+
+def test_the_schedule_command_starts_the_daily_check_once_and_a_run_queues_the_next(keyed_agency, settings):
+    settings.STRIPE_CHECK_SWEEP_SECONDS = 3600
+    live = keyed_agency()
+    services.agency_set_active(agency=live, active=True)
+    Agency.objects.filter(pk=live.pk).update(stripe_checked_at=None)
+    call_command("stripe_check_schedule")
+    call_command("stripe_check_schedule")
+    waiting = DBTaskResult.objects.filter(task_path=stripe_check_daily.module_path, status=TaskResultStatus.READY)
+    assert waiting.count() == 1
+    waiting.delete()
+    assert stripe_check_daily.call() == 1  # the live agency, checked
+    [next_run] = DBTaskResult.objects.filter(task_path=stripe_check_daily.module_path, status=TaskResultStatus.READY)
+    assert timedelta(minutes=59) < next_run.run_after - timezone.now() <= timedelta(hours=1)
+    assert Agency.objects.get(pk=live.pk).stripe_checked_at is not None
