@@ -1,82 +1,29 @@
 """Wire the demo agency, and the platform's own account, to the bundled Stripe stand-in (load_demo, under `make run`).
 
 The stand-in keeps its state in memory, so every start is an empty Stripe:
-this makes the demo key known, makes sure the product and a price matching
-the first package exist, and registers the portal's webhook endpoint, storing
-its fresh signing secret. Running it again converges to the same state.
+this makes the demo key known to it, then lets the portal set the account up
+as it does for any agency's key (billing.provisioning: a product, a price per
+package, the webhook endpoint and its fresh signing secret). Running it again
+converges to the same state.
 """
-
-import uuid
 
 from django.conf import settings
 from django.urls import reverse
 
-from agencies import services, tenancy
+from agencies import tenancy
 from agencies.models import Agency
 
-from . import accounts, stripe_api
-
-DEMO_PRODUCT_ID = "prod_demo0001"
-
-
-def _missing_is_none(func):
-    try:
-        return func()
-    except stripe_api.StripeRejected as exc:
-        if exc.kind == "missing":
-            return None
-        raise
+from . import provisioning, stripe_api
 
 
 def stripe_connect(agency: Agency) -> None:
     from stripe_standin.client import account_ensure  # the stand-in's own control, not Stripe's API
 
     account_ensure(settings.STRIPE_API_BASE, agency.stripe_secret_key)
-    account = accounts.agency_account(agency)
-    product_id = agency.stripe_product_id or DEMO_PRODUCT_ID
-    price_id = agency.stripe_price_id
-    package = agency.packages.order_by("credits", "price_cents").first()
-    price = None
-    if price_id:
-        price = _missing_is_none(lambda: stripe_api.price_retrieve(account=account, price_id=price_id))
-    fits = (
-        price is not None
-        and price.product == product_id
-        and package is not None
-        and price.unit_amount == package.price_cents
-        and price.currency == package.currency.lower()
-    )
-    if package is not None and not fits:
-        if _missing_is_none(lambda: stripe_api.product_retrieve(account=account, product_id=product_id)) is None:
-            stripe_api.product_create(
-                account=account,
-                idempotency_key=uuid.uuid4().hex,
-                params={"id": product_id, "name": f"{agency.company_name} credits"},
-            )
-        price = stripe_api.price_create(
-            account=account,
-            idempotency_key=uuid.uuid4().hex,
-            params={
-                "product": product_id,
-                "currency": package.currency.lower(),
-                "unit_amount": package.price_cents,
-            },
-        )
-        price_id = price.id
-    webhook_url = tenancy.console_url(
-        reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF)
-    )
-    secret = stripe_api.webhook_endpoint_replace(account=account, url=webhook_url, idempotency_key=uuid.uuid4().hex)
-    services.agency_update_stripe(
-        agency=agency,
-        data={
-            "stripe_publishable_key": agency.stripe_publishable_key,
-            "stripe_product_id": product_id,
-            "stripe_price_id": price_id,
-            "stripe_secret_key": "",
-            "stripe_webhook_secret": secret,
-        },
-    )
+    try:
+        provisioning.stripe_provision(agency=agency)
+    except provisioning.ProvisionError as exc:
+        raise RuntimeError(str(exc)) from None
 
 
 def platform_connect() -> bool:

@@ -21,14 +21,18 @@ def test_load_demo_creates_the_price_and_webhook_on_the_stand_in_idempotently(db
     assert "demo product, price and webhook ready" in out.getvalue()
 
     account = StandInAccount(stripe_base, agency.stripe_secret_key)
-    price = account.client.v1.prices.retrieve(agency.stripe_price_id)
-    assert (price.unit_amount, price.currency, price.type, price.product) == (
-        4000,
-        "eur",
-        "one_time",
-        agency.stripe_product_id,
-    )
-    assert agency.stripe_price_id == first.stripe_price_id  # the second run reused it
+    packages = list(agency.packages.order_by("credits"))
+    for package, before in zip(packages, first.packages.order_by("credits"), strict=True):
+        price = account.client.v1.prices.retrieve(package.stripe_price_id)
+        assert (price.unit_amount, price.currency, price.type, price.product, price.active) == (
+            package.price_cents,
+            package.currency.lower(),
+            "one_time",
+            agency.stripe_product_id,
+            True,
+        )
+        assert package.stripe_price_id == before.stripe_price_id  # the second run reused it
+    assert [p.id for p in account.client.v1.products.list().data] == [agency.stripe_product_id]
     endpoints = [e for e in account.client.v1.webhook_endpoints.list().data if e.url == DEMO_WEBHOOK_URL]
     assert len(endpoints) == 1
     assert "checkout.session.completed" in endpoints[0].enabled_events

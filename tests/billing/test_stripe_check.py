@@ -28,8 +28,10 @@ def test_a_deleted_endpoint_is_found(keyed_agency):
     agency = keyed_agency()
     agency.stripe.client.v1.webhook_endpoints.delete(agency.stripe_webhook_endpoint_id)
     assert stripe_check(agency=agency) == [
-        f"The webhook endpoint {agency.stripe_webhook_endpoint_id} was deleted in Stripe, "
-        f"so payments are not reported: {REPAIR}"
+        (
+            f"The webhook endpoint {agency.stripe_webhook_endpoint_id} was deleted in Stripe, "
+            f"so payments are not reported: {REPAIR}"
+        )
     ]
     assert Agency.objects.get(pk=agency.pk).stripe_check_problems == stripe_check(agency=agency)
 
@@ -38,8 +40,10 @@ def test_a_disabled_endpoint_is_found(keyed_agency):
     agency = keyed_agency()
     agency.stripe.client.v1.webhook_endpoints.update(agency.stripe_webhook_endpoint_id, {"disabled": True})
     assert stripe_check(agency=agency) == [
-        f"The webhook endpoint {agency.stripe_webhook_endpoint_id} is disabled in Stripe: enable it in "
-        f"Stripe → Developers → Webhooks, or {REPAIR}"
+        (
+            f"The webhook endpoint {agency.stripe_webhook_endpoint_id} is disabled in Stripe: enable it in "
+            f"Stripe → Developers → Webhooks, or {REPAIR}"
+        )
     ]
 
 
@@ -114,8 +118,10 @@ def test_a_restricted_key_that_lost_a_permission_is_named(keyed_agency):
     Agency.objects.filter(pk=agency.pk).update(stripe_secret_key=key["secret_key"])
     agency.refresh_from_db()
     assert stripe_check(agency=agency) == [
-        "This restricted key may not read Webhook Endpoints: in Stripe → Developers → API keys, "
-        "edit the key and set Webhook Endpoints to Write."
+        (
+            "This restricted key may not read Webhook Endpoints: in Stripe → Developers → API keys, "
+            "edit the key and set Webhook Endpoints to Write."
+        )
     ]
 
 
