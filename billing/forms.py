@@ -73,7 +73,7 @@ class StripeKeyForm(forms.Form):
 
     secret_key = forms.CharField(
         max_length=255,
-        label="Secret key",
+        label="Stripe key",
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "placeholder": "rk_test_…"}),
     )
 

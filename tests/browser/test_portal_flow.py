@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.stripe_fixtures import stripe_account, stripe_base, stripe_standin  # noqa: F401
+
 PASSWORD = "a-long-browser-password-1"
 PRIMARY = "#E4572E"  # what the agency picks; the portal's top bar must be this colour
 PRIMARY_RGB = "rgb(228, 87, 46)"
@@ -21,7 +23,13 @@ def _sign_up(page, *, company: str, email: str) -> None:
     page.get_by_role("button", name="Sign Up").click()
 
 
-def test_agency_launches_portal_and_client_signs_up_under_its_brand(live_server, settings, new_page, screenshots):
+def test_agency_launches_portal_and_client_signs_up_under_its_brand(
+    live_server,
+    settings,
+    new_page,
+    screenshots,
+    stripe_account,  # noqa: F811
+):
     # Links the console shows must carry the live server's port to be followable.
     port = live_server.thread.port
     settings.PORTAL_PUBLIC_PORT = str(port)
@@ -45,19 +53,6 @@ def test_agency_launches_portal_and_client_signs_up_under_its_brand(live_server,
     expect(admin.get_by_text("Branding saved.")).to_be_visible()
     expect(admin.get_by_label("Primary color")).to_have_value(PRIMARY.lower())
 
-    # Stripe: the secrets are stored but only their last four characters come back.
-    admin.get_by_role("navigation").get_by_role("link", name="Stripe").click()
-    admin.get_by_label("Publishable key").fill("pk_test_51Sunrise0000")
-    admin.get_by_label("Secret key").fill("sk_test_51Sunrise9876")
-    admin.get_by_label("Product ID").fill("prod_Sunrise01")
-    admin.get_by_label("Price ID").fill("price_Sunrise01")
-    admin.get_by_label("Webhook signing secret").fill("whsec_Sunrise5432")
-    admin.get_by_role("button", name="Save Stripe settings").click()
-    expect(admin.get_by_text("Stripe settings saved.")).to_be_visible()
-    expect(admin.get_by_text("Stored: ends in …9876")).to_be_visible()
-    expect(admin.get_by_label("Secret key")).to_have_value("")
-    expect(admin.get_by_test_id("webhook-url")).to_have_text(f"http://localhost:{port}/api/webhooks/stripe/sunrise")
-
     # A credit package, and what it earns: 100 minutes cost €7.00 at €0.07.
     admin.get_by_role("navigation").get_by_role("link", name="Packages").click()
     admin.get_by_label("Credits").fill("100")
@@ -68,6 +63,17 @@ def test_agency_launches_portal_and_client_signs_up_under_its_brand(live_server,
     expect(admin.get_by_test_id("cost")).to_have_text("€7.00")
     expect(admin.get_by_test_id("profit")).to_have_text("€33.00")
     expect(admin.get_by_test_id("margin")).to_have_text("82.5%")
+
+    # Stripe: one key (of an account on the stand-in); the portal sets the rest up. Only the key's
+    # last four characters come back.
+    key = stripe_account().secret_key
+    admin.get_by_role("navigation").get_by_role("link", name="Stripe").click()
+    admin.get_by_label("Stripe key").fill(key)
+    admin.get_by_role("button", name="Save key and set up Stripe").click()
+    expect(admin.get_by_text("Stripe is set up.")).to_be_visible()
+    expect(admin.get_by_text(f"Stored: ends in …{key[-4:]}").first).to_be_visible()
+    expect(admin.get_by_label("Stripe key")).to_have_value("")
+    expect(admin.get_by_test_id("webhook-url")).to_have_text(f"http://localhost:{port}/api/webhooks/stripe/sunrise")
 
     # Activate.
     admin.get_by_role("navigation").get_by_role("link", name="Overview").click()
