@@ -194,7 +194,8 @@ def _product(agency: Agency, account: StripeAccount, report: ProvisionReport):
     if not ours:
         product = stripe_api.product_create(
             account=account,
-            idempotency_key=_idempotency("product", agency.pk, report.account_id),
+            # The stored id is in the key: a product deleted in Stripe is made anew, not replayed.
+            idempotency_key=_idempotency("product", agency.pk, report.account_id, agency.stripe_product_id),
             params={"name": f"{agency.company_name} credits", "metadata": {META_AGENCY: str(agency.pk)}},
         )
         report.created.append(f"the product {product.id}")

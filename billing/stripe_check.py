@@ -58,6 +58,18 @@ def _prices(agency: Agency, account: StripeAccount) -> list[str]:
     return problems
 
 
+def _advanced_price(agency: Agency, account: StripeAccount) -> list[str]:
+    """The one price typed under "Advanced": Checkout asks Stripe for it, so it must be there."""
+    if not agency.stripe_price_id:
+        return []
+    price = _optional(lambda: stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id))
+    if price is None:
+        return [f"The price {agency.stripe_price_id} entered under Advanced is not in Stripe: correct it, or {REPAIR}."]
+    if not price.active:
+        return [f"The price {price.id} entered under Advanced is archived in Stripe: correct it, or {REPAIR}."]
+    return []
+
+
 def _product(agency: Agency, account: StripeAccount) -> list[str]:
     if not agency.stripe_product_id:
         return [] if agency.stripe_price_id else [f"The portal has no product in Stripe yet: {REPAIR}."]
@@ -105,7 +117,7 @@ def _problems(agency: Agency) -> list[str]:
         return [f"The Stripe key is a {mode} key but this portal takes {portal} keys: save a {portal} key."]
     try:
         stripe_api.account_retrieve(account=account)
-        problems = _product(agency, account) + _prices(agency, account)
+        problems = _product(agency, account) + _advanced_price(agency, account) + _prices(agency, account)
         if not is_connected(agency):
             problems += _webhook(agency, account)
     except StripeRejected as exc:

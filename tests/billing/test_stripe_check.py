@@ -156,3 +156,18 @@ def test_the_schedule_command_starts_the_daily_check_once_and_a_run_queues_the_n
     [next_run] = DBTaskResult.objects.filter(task_path=stripe_check_daily.module_path, status=TaskResultStatus.READY)
     assert timedelta(minutes=59) < next_run.run_after - timezone.now() <= timedelta(hours=1)
     assert Agency.objects.get(pk=live.pk).stripe_checked_at is not None
+
+
+def test_the_advanced_set_up_is_checked_too(stripe_agency):
+    agency = stripe_agency(slug="typed")
+    assert stripe_check(agency=agency) == [
+        f"No webhook endpoint in Stripe sends events to http://localhost/api/webhooks/stripe/typed: {REPAIR}"
+    ]
+    agency.stripe.client.v1.webhook_endpoints.create(
+        {"url": "http://localhost/api/webhooks/stripe/typed", "enabled_events": stripe_api.WEBHOOK_EVENTS}
+    )
+    assert stripe_check(agency=agency) == []
+    agency.stripe.client.v1.prices.update(agency.stripe_price_id, {"active": False})
+    assert stripe_check(agency=agency) == [
+        f"The price {agency.stripe_price_id} entered under Advanced is archived in Stripe: correct it, or {REPAIR}"
+    ]
