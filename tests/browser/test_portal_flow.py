@@ -74,6 +74,9 @@ def test_agency_launches_portal_and_client_signs_up_under_its_brand(
     expect(admin.get_by_text(f"Stored: ends in …{key[-4:]}").first).to_be_visible()
     expect(admin.get_by_label("Stripe key")).to_have_value("")
     expect(admin.get_by_test_id("webhook-url")).to_have_text(f"http://localhost:{port}/api/webhooks/stripe/sunrise")
+    admin.get_by_role("button", name="Check Stripe").click()
+    expect(admin.get_by_text("Check Stripe: everything the portal needs is in place.")).to_be_visible()
+    screenshots(admin, "console-stripe")
 
     # Activate.
     admin.get_by_role("navigation").get_by_role("link", name="Overview").click()
