@@ -171,3 +171,13 @@ def test_the_advanced_set_up_is_checked_too(stripe_agency):
     assert stripe_check(agency=agency) == [
         f"The price {agency.stripe_price_id} entered under Advanced is archived in Stripe: correct it, or {REPAIR}"
     ]
+
+
+def test_the_dashboard_shows_what_the_last_check_found(console, keyed_agency):
+    agency = keyed_agency()
+    agency.stripe.client.v1.webhook_endpoints.delete(agency.stripe_webhook_endpoint_id)
+    stripe_check(agency=agency)
+    console.force_login(agency.admin)
+    text = console.get("/console/").text
+    assert "Stripe needs attention" in text
+    assert f"The webhook endpoint {agency.stripe_webhook_endpoint_id} was deleted in Stripe" in text

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
+from billing.stripe_check import stripe_check_daily
 from core import periodic
 from ops.tasks import ops_sweep
 from usage.tasks import reservations_release_expired
@@ -107,7 +108,7 @@ def test_the_worker_watchdog_rearms_every_dead_chain_once(db, clock):
     # and the reservation sweep has no run at all (its last one failed, say)
 
     assert sorted(periodic.periodic_check()) == sorted(
-        [ops_sweep.module_path, reservations_release_expired.module_path]
+        [ops_sweep.module_path, reservations_release_expired.module_path, stripe_check_daily.module_path]
     )
     assert periodic.periodic_check() == []
 
@@ -118,6 +119,7 @@ def test_the_worker_watchdog_rearms_every_dead_chain_once(db, clock):
 
 def test_the_worker_watchdog_leaves_live_chains_alone(db, clock):
     periodic.sweep_schedule(task=reservations_release_expired, delay_seconds=60)
+    periodic.sweep_schedule(task=stripe_check_daily, delay_seconds=60)
     running(ops_sweep, started_ago=timedelta(seconds=5))
 
     assert periodic.periodic_check() == []
