@@ -21,7 +21,7 @@ from core.money import money_format as money
 from core.refs import client_reference
 from invoices import selectors as invoice_terms, services as invoicing
 
-from . import accounts, customers, ledger, refunds, stripe_api
+from . import accounts, connect, customers, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
 from .stripe_api import StripeAccount
 
@@ -79,6 +79,11 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         "package_id": str(package.pk),
         "portal": agency.slug or "",
     }
+    # A connected agency's purchase may carry the platform's fee (STRIPE_APPLICATION_FEE_BPS).
+    fee = connect.application_fee(agency=agency, amount_cents=amount)
+    payment_intent_data: dict = {"metadata": metadata}
+    if fee:
+        payment_intent_data["application_fee_amount"] = fee
     session = stripe_api.session_create(
         account=account,
         idempotency_key=f"purchase-{reference}",
@@ -88,7 +93,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
             "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
             **({"customer": customer} if customer else {"customer_email": user.email}),
             "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
+            "payment_intent_data": payment_intent_data,
             "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
         },
@@ -104,6 +109,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         currency=package.currency,
         livemode=bool(session.livemode),
         stripe_session_id=session.id,
+        application_fee_cents=fee,
     )
     return Started(purchase=purchase, checkout_url=session.url)
 
