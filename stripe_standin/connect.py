@@ -153,6 +153,8 @@ def _oauth_token(store, platform, match, params, request):
 
 @api.add("POST", "/oauth/deauthorize")
 def _oauth_deauthorize(store, platform, match, params, request):
+    if not params.get("client_id"):
+        raise OAuthError(400, "invalid_request", "No client_id provided.")
     account = store.by_id.get(params.get("stripe_user_id") or "")
     if account is None or platform.id not in account.platforms:
         raise OAuthError(
@@ -160,7 +162,7 @@ def _oauth_deauthorize(store, platform, match, params, request):
             "invalid_client",
             f"This application is not connected to stripe account {params.get('stripe_user_id')}.",
         )
-    application = {"id": params.get("client_id") or "", "object": "application", "name": None}
+    application = {"id": params["client_id"], "object": "application", "name": None}
     # Told to the platform's Connect endpoints while it is still connected; then its access ends.
     request.pending += res.emit(account, "account.application.deauthorized", application)
     account.platforms.discard(platform.id)

@@ -432,12 +432,9 @@ def _application_fee_collect(account: Account, charge: dict) -> None:
     platform = account.directory.get(sorted(account.platforms)[0]) if account.platforms else None
     if platform is None:
         return
-    fee = _new(
-        platform,
-        "fee_",
-        "application_fee",
+    fee = _new(platform, "fee_", "application_fee", amount=charge["application_fee_amount"])
+    fee.update(
         account=account.id,
-        amount=charge["application_fee_amount"],
         amount_refunded=0,
         currency=charge["currency"],
         charge=charge["id"],

@@ -237,7 +237,9 @@ def connected_agency(make_agency, stripe_platform):
     def make(*, onboarded: bool = True, active: bool | None = None, **kwargs):
         agency = make_agency(**kwargs)
         services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
-        created = stripe_platform.client.v1.accounts.create({"type": "standard", "business_profile": {"name": "Acme Calls"}})
+        created = stripe_platform.client.v1.accounts.create(
+            {"type": "standard", "business_profile": {"name": "Acme Calls"}}
+        )
         account = ConnectedStandInAccount(stripe_platform.base_url, stripe_platform.secret_key, created.id)
         if onboarded:
             account.onboard()
