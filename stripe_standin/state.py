@@ -35,7 +35,7 @@ class StripeError(Exception):
     ):
         super().__init__(message)
         self.status = status
-        self.body = {
+        self.body: dict = {
             "error": {
                 k: v
                 for k, v in {

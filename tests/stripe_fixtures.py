@@ -7,6 +7,7 @@ import re
 import socket
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -235,7 +236,7 @@ def connected_agency(make_agency, stripe_platform):
     from billing import connect
 
     def make(*, onboarded: bool = True, active: bool | None = None, **kwargs):
-        agency = make_agency(**kwargs)
+        agency: Any = make_agency(**kwargs)
         services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
         created = stripe_platform.client.v1.accounts.create(
             {"type": "standard", "business_profile": {"name": "Acme Calls"}}
