@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 STATE_SALT = "billing.connect.oauth-state"
 STATE_MAX_AGE_SECONDS = 600
 SESSION_NONCE_KEY = "stripe_connect_nonce"
+# What the platform's Connect endpoint listens to: the portal's usual events plus the accounts' own.
+CONNECT_WEBHOOK_EVENTS = [*stripe_api.WEBHOOK_EVENTS, "account.updated", "account.application.deauthorized"]
 ACCOUNT_FIELDS = [
     "stripe_account_id",
     "stripe_account_name",

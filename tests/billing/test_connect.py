@@ -175,3 +175,14 @@ def test_test_account_button_is_absent_off_the_standin(console, make_agency, set
     console.force_login(agency.admins.get())
     assert 'data-testid="connect-test-account"' not in _text(console.get("/console/stripe/"))
     assert console.post("/console/billing/connect/test-account/").status_code == 404
+
+
+def test_demo_registers_the_platforms_connect_endpoint(settings, stripe_base, connected_agency):
+    from billing import demo_stripe
+
+    agency = connected_agency(onboarded=False)
+    settings.PLATFORM_STRIPE_WEBHOOK_SECRET = "whsec_platformdemo0000000000000000"
+    assert demo_stripe.platform_connect()
+    agency.stripe.onboard()
+    urls = [d["url"] for d in agency.platform.deliveries("account.updated")]
+    assert urls[-1] == "http://localhost/api/webhooks/stripe/connect"
