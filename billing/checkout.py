@@ -40,8 +40,12 @@ def _portal_url(agency: Agency, name: str, **kwargs) -> str:
 
 
 def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, amount: int) -> dict:
-    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
-    if agency.stripe_price_id:
+    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount.
+
+    A connected account does not have the product and price pasted for the agency's own key.
+    """
+    own_objects = not account.connected_account_id
+    if agency.stripe_price_id and own_objects:
         price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
         if (
             price.active
@@ -51,7 +55,7 @@ def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, a
         ):
             return {"price": price.id, "quantity": 1}
     price_data = {"currency": package.currency.lower(), "unit_amount": amount}
-    if agency.stripe_product_id:
+    if agency.stripe_product_id and own_objects:
         price_data["product"] = agency.stripe_product_id
     else:
         price_data["product_data"] = {"name": f"{package.credits} credits"}

@@ -218,3 +218,16 @@ def test_onboarding_finished_on_stripe_arrives_by_account_updated(client, connec
     agency.refresh_from_db()
     assert agency.stripe_charges_enabled and connect.connection_state(agency).state == "connected"
     assert services.agency_set_active(agency=agency, active=True) == []
+
+
+def test_an_agency_that_moves_from_its_own_key_to_connect_keeps_selling(
+    client, stripe_platform, stripe_agency, make_client_user
+):
+    agency = stripe_agency()  # product and price pasted for its own key: unknown on the connected account
+    user = make_client_user(agency)
+    client.force_login(agency.admin)
+    client.post("/console/billing/connect/test-account/", HTTP_HOST="localhost")
+    agency.refresh_from_db()
+    assert agency.stripe_account_id and agency.stripe_charges_enabled
+    _, purchase = checkout_start(client, agency, user)
+    assert purchase.amount_cents == 4000
