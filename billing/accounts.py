@@ -41,6 +41,12 @@ def agency_account(agency: Agency) -> StripeAccount:
             livemode=is_live_key(settings.PLATFORM_STRIPE_SECRET_KEY),
             connected_account_id=agency.stripe_account_id,
         )
+    return agency_own_account(agency)
+
+
+def agency_own_account(agency: Agency) -> StripeAccount:
+    """The account behind the agency's own key (pasted), connected or not: its own webhook URL's events
+    (payments made before it connected, refunds of them) are verified and fetched with these."""
     return StripeAccount(
         secret_key=agency.stripe_secret_key,
         webhook_secret=agency.stripe_webhook_secret,

@@ -35,7 +35,8 @@ def stripe_webhook(request, slug):
     agency = Agency.objects.filter(slug=slug).first()
     if agency is None:
         return _error(404, "not_found", "There is no such portal.")
-    return _webhook(request, accounts.agency_account(agency))
+    # Its own key's account even when it has since connected one: those events arrive at the Connect endpoint.
+    return _webhook(request, accounts.agency_own_account(agency))
 
 
 @csrf_exempt

@@ -186,3 +186,22 @@ def test_demo_registers_the_platforms_connect_endpoint(settings, stripe_base, co
     agency.stripe.onboard()
     urls = [d["url"] for d in agency.platform.deliveries("account.updated")]
     assert urls[-1] == "http://localhost/api/webhooks/stripe/connect"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_account_connects_to_one_portal_even_when_two_try_at_once(make_agency, stripe_platform):
+    from tests.billing.flows import in_threads
+
+    first, second = make_agency(), make_agency()
+    account_id = stripe_platform.client.v1.accounts.create({"type": "standard"}).id
+
+    def attempt(i):
+        try:
+            connect.account_connect(agency=(first, second)[i], account_id=account_id)
+            return "connected"
+        except connect.ConnectRefused:
+            return "refused"
+
+    assert sorted(in_threads(2, attempt)) == ["connected", "refused"]
+    assert Agency.objects.filter(stripe_account_id=account_id, stripe_disconnected_at__isnull=True).count() == 1

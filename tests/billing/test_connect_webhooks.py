@@ -9,7 +9,7 @@ from agencies import services
 from agencies.models import Agency
 from billing import connect
 from billing.models import LedgerEntry, Purchase, StripeEvent
-from tests.billing.flows import checkout_start
+from tests.billing.flows import checkout_start, deliver_last
 from tests.conftest import host
 from tests.stripe_fixtures import CONNECT_CLIENT_ID, CONNECT_WEBHOOK_SECRET, call
 
@@ -231,3 +231,18 @@ def test_an_agency_that_moves_from_its_own_key_to_connect_keeps_selling(
     assert agency.stripe_account_id and agency.stripe_charges_enabled
     _, purchase = checkout_start(client, agency, user)
     assert purchase.amount_cents == 4000
+
+
+def test_own_key_payments_made_before_connecting_are_still_credited(
+    client, stripe_platform, stripe_agency, make_client_user
+):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    _, purchase = checkout_start(client, agency, user)
+    agency.stripe.pay(purchase.stripe_session_id)
+    client.force_login(agency.admin)
+    client.post("/console/billing/connect/test-account/", HTTP_HOST="localhost")
+    # The event of the agency's own account arrives at its own URL, signed with its own secret.
+    assert deliver_last(client, agency, "checkout.session.completed").json()["outcome"].endswith("paid")
+    user.organization.refresh_from_db()
+    assert user.organization.credits_balance == 100
