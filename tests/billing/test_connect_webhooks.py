@@ -214,7 +214,9 @@ def test_onboarding_finished_on_stripe_arrives_by_account_updated(client, connec
     agency = connected_agency(onboarded=False)
     assert services.agency_set_active(agency=agency, active=True) != []
     agency.stripe.onboard()
-    assert _deliver(client, _last(agency, "account.updated")).status_code == 200
+    delivery = _last(agency, "account.updated")
+    assert _deliver(client, delivery).json()["outcome"] == "account updated: charges enabled"
+    assert _deliver(client, delivery).json()["outcome"] == "duplicate: already processed"
     agency.refresh_from_db()
     assert agency.stripe_charges_enabled and connect.connection_state(agency).state == "connected"
     assert services.agency_set_active(agency=agency, active=True) == []
