@@ -142,7 +142,8 @@ def application_fee(*, agency: Agency, amount_cents: int) -> int:
     """The platform's fee on a connected agency's purchase of `amount_cents` (0 when off or not connected)."""
     if not accounts.is_connected(agency) or settings.STRIPE_APPLICATION_FEE_BPS <= 0:
         return 0
-    return round_half_up(amount_cents * settings.STRIPE_APPLICATION_FEE_BPS, 10_000)
+    # Never more than the purchase (a setting above 10000 would make Stripe refuse every Checkout).
+    return min(round_half_up(amount_cents * settings.STRIPE_APPLICATION_FEE_BPS, 10_000), amount_cents)
 
 
 # --- OAuth --------------------------------------------------------------------------

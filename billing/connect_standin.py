@@ -7,9 +7,6 @@ the agency would do on Stripe's hosted page), then it is connected with the
 same service as the OAuth return.
 """
 
-import json
-import urllib.error
-import urllib.request
 import uuid
 
 from django.conf import settings
@@ -18,32 +15,29 @@ from agencies.models import Agency
 
 from . import accounts, connect, stripe_api
 
-HEALTH_TIMEOUT_SECONDS = 2
-
 
 def standin_available() -> bool:
     """Whether STRIPE_API_BASE is the stand-in (a real Stripe has no /_standin/ routes)."""
+    from stripe_standin.client import call  # the stand-in's own controls, not Stripe's API
+
     if not settings.STRIPE_API_BASE or not connect.is_available():
         return False
-    url = settings.STRIPE_API_BASE.rstrip("/") + "/_standin/health"
     try:
-        with urllib.request.urlopen(url, timeout=HEALTH_TIMEOUT_SECONDS) as response:
-            return bool(json.loads(response.read()).get("ok"))
-    except (OSError, ValueError):
+        return bool(call(settings.STRIPE_API_BASE, "/_standin/health", method="GET").get("ok"))
+    except (OSError, RuntimeError, ValueError):
         return False
 
 
 def _onboarding_complete(account_id: str) -> None:
-    request = urllib.request.Request(
-        settings.STRIPE_API_BASE.rstrip("/") + f"/_standin/accounts/{account_id}/onboard",
-        data=b"",
-        method="POST",
-        headers={"Authorization": f"Bearer {settings.PLATFORM_STRIPE_SECRET_KEY}"},
-    )
+    from stripe_standin.client import call
+
     try:
-        with urllib.request.urlopen(request, timeout=settings.STRIPE_TIMEOUT_SECONDS):
-            pass
-    except OSError:
+        call(
+            settings.STRIPE_API_BASE,
+            f"/_standin/accounts/{account_id}/onboard",
+            key=settings.PLATFORM_STRIPE_SECRET_KEY,
+        )
+    except (OSError, RuntimeError):
         raise stripe_api.StripeUnavailable("stand-in onboarding") from None
 
 

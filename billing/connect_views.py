@@ -36,6 +36,9 @@ def _available_agency_or_404(request):
 def connect_start(request):
     """Send the admin to Stripe to authorize the platform on an existing account."""
     agency = _available_agency_or_404(request)
+    if accounts.is_connected(agency):
+        messages.info(request, "A Stripe account is already connected. Disconnect it first to connect another.")
+        return _back()
     url = connect.oauth_start(
         session=request.session,
         agency=agency,
