@@ -248,3 +248,16 @@ def test_own_key_payments_made_before_connecting_are_still_credited(
     assert deliver_last(client, agency, "checkout.session.completed").json()["outcome"].endswith("paid")
     user.organization.refresh_from_db()
     assert user.organization.credits_balance == 100
+
+
+def test_refund_in_the_connected_accounts_dashboard_takes_the_credits_back(client, connected_agency, make_client_user):
+    agency = connected_agency()
+    user = make_client_user(agency)
+    purchase = _bought(client, agency, user)
+    _deliver(client, _last(agency, "checkout.session.completed"))
+    purchase.refresh_from_db()
+    agency.stripe.refund(purchase.stripe_payment_intent_id)  # on the connected account (Stripe-Account header)
+    assert _deliver(client, _last(agency, "charge.refunded")).status_code == 200
+    user.organization.refresh_from_db()
+    purchase.refresh_from_db()
+    assert user.organization.credits_balance == 0 and purchase.credits_refunded == 100
