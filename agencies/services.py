@@ -162,7 +162,13 @@ def activation_missing(agency: Agency) -> list[str]:
         ("stripe_price_id", "Stripe price ID"),
         ("stripe_webhook_secret", "Stripe webhook signing secret"),
     ]
+    if agency.stripe_account_id and agency.stripe_disconnected_at is None:
+        # Connected through Stripe Connect: the platform's key serves it; no key of its own is needed,
+        # but Stripe must let the account take charges.
+        required = required[:2]
     missing = [label for field, label in required if not getattr(agency, field)]
+    if agency.stripe_account_id and agency.stripe_disconnected_at is None and not agency.stripe_charges_enabled:
+        missing.append("A connected Stripe account that can take payments (finish Stripe's onboarding)")
     if not agency.packages.on_sale().exists():
         missing.append("At least one credit package")
     return missing

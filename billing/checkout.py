@@ -21,7 +21,7 @@ from core.money import money_format as money
 from core.refs import client_reference
 from invoices import selectors as invoice_terms, services as invoicing
 
-from . import accounts, customers, ledger, refunds, stripe_api
+from . import accounts, connect, customers, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
 from .stripe_api import StripeAccount
 
@@ -40,8 +40,12 @@ def _portal_url(agency: Agency, name: str, **kwargs) -> str:
 
 
 def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, amount: int) -> dict:
-    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount."""
-    if agency.stripe_price_id:
+    """The agency's own price when it costs exactly `amount` (what the client pays); else that amount.
+
+    A connected account does not have the product and price pasted for the agency's own key.
+    """
+    own_objects = not account.connected_account_id
+    if agency.stripe_price_id and own_objects:
         price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
         if (
             price.active
@@ -51,7 +55,7 @@ def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, a
         ):
             return {"price": price.id, "quantity": 1}
     price_data = {"currency": package.currency.lower(), "unit_amount": amount}
-    if agency.stripe_product_id:
+    if agency.stripe_product_id and own_objects:
         price_data["product"] = agency.stripe_product_id
     else:
         price_data["product_data"] = {"name": f"{package.credits} credits"}
@@ -79,6 +83,11 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         "package_id": str(package.pk),
         "portal": agency.slug or "",
     }
+    # A connected agency's purchase may carry the platform's fee (STRIPE_APPLICATION_FEE_BPS).
+    fee = connect.application_fee(agency=agency, amount_cents=amount)
+    payment_intent_data: dict = {"metadata": metadata}
+    if fee:
+        payment_intent_data["application_fee_amount"] = fee
     session = stripe_api.session_create(
         account=account,
         idempotency_key=f"purchase-{reference}",
@@ -88,7 +97,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
             "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
             **({"customer": customer} if customer else {"customer_email": user.email}),
             "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
+            "payment_intent_data": payment_intent_data,
             "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
         },
@@ -104,6 +113,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         currency=package.currency,
         livemode=bool(session.livemode),
         stripe_session_id=session.id,
+        application_fee_cents=fee,
     )
     return Started(purchase=purchase, checkout_url=session.url)
 

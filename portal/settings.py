@@ -62,6 +62,15 @@ STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
 PLATFORM_STRIPE_SECRET_KEY = env("PLATFORM_STRIPE_SECRET_KEY", "")
 PLATFORM_STRIPE_PUBLISHABLE_KEY = env("PLATFORM_STRIPE_PUBLISHABLE_KEY", "")
 PLATFORM_STRIPE_WEBHOOK_SECRET = env("PLATFORM_STRIPE_WEBHOOK_SECRET", "")
+# Stripe Connect: agencies connect their Stripe account to the platform's (OAuth, or an account the
+# portal creates); their clients then pay through direct charges on the platform's key with the
+# Stripe-Account header. STRIPE_CONNECT_CLIENT_ID is the platform's ca_... id (empty: Connect off);
+# STRIPE_CONNECT_WEBHOOK_SECRET signs the platform's one Connect endpoint /api/webhooks/stripe/connect.
+STRIPE_CONNECT_CLIENT_ID = env("STRIPE_CONNECT_CLIENT_ID", "")
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", "")
+# The platform's fee on each client purchase of a connected agency, in basis points (150 = 1.5 %),
+# sent as application_fee_amount and recorded on the purchase. 0: no fee.
+STRIPE_APPLICATION_FEE_BPS = env_int("STRIPE_APPLICATION_FEE_BPS", 0, minimum=0)
 # Smallest and largest number of minutes one purchase may buy.
 PLATFORM_MINUTES_MIN_PURCHASE = env_int("PLATFORM_MINUTES_MIN_PURCHASE", 1000)
 PLATFORM_MINUTES_MAX_PURCHASE = env_int("PLATFORM_MINUTES_MAX_PURCHASE", 10_000_000)

@@ -24,6 +24,11 @@ def _page(title: str, body: str) -> str:
     )
 
 
+def page(title: str, body: str) -> str:
+    """A stand-in page (Connect's authorize and onboarding pages use it too)."""
+    return _page(title, body)
+
+
 def _amount(session: dict) -> str:
     whole, cents = divmod(session["amount_total"], 100)
     return f"{whole:,}.{cents:02d} {session['currency'].upper()}"

@@ -312,6 +312,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/c/pay/"):
                 return self._hosted_page(method, path)
+            if path.startswith(connect.HOSTED_PREFIXES):
+                return connect.hosted(self, method, path)
             params = self._read_params()
             func, match, auth = api.find(method, path)
             store = self.server.store
@@ -405,3 +407,7 @@ def start(host: str = "127.0.0.1", port: int = 0, **options) -> StandInServer:
     server = StandInServer((host, port), **options)
     threading.Thread(target=server.serve_forever, name="stripe-standin", daemon=True).start()
     return server
+
+
+# Connect's routes register on `api` (they import it from here).
+from . import connect  # noqa: E402

@@ -1,2 +1,9 @@
 # Stripe stand-in fixtures for the billing tests.
-from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
+from tests.stripe_fixtures import (  # noqa: F401
+    connected_agency,
+    stripe_account,
+    stripe_agency,
+    stripe_base,
+    stripe_platform,
+    stripe_standin,
+)
