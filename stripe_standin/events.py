@@ -60,23 +60,27 @@ def _int(value, param: str) -> int:
         raise StripeError(400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param) from None
 
 
-def _created_match(created, value: int) -> bool:
+_BOUNDS = {
+    "gt": lambda value, bound: value > bound,
+    "gte": lambda value, bound: value >= bound,
+    "lt": lambda value, bound: value < bound,
+    "lte": lambda value, bound: value <= bound,
+}
+
+
+def _created_match(created):
+    """A test of an event's `created` from the `created` parameter: an exact time or bounds."""
     if created in (None, ""):
-        return True
+        return lambda value: True
     if not isinstance(created, dict):
-        return value == _int(created, "created")
-    checks = {
-        "gt": lambda bound: value > bound,
-        "gte": lambda bound: value >= bound,
-        "lt": lambda bound: value < bound,
-        "lte": lambda bound: value <= bound,
-    }
-    for name, bound in created.items():
-        if name not in checks:
+        exact = _int(created, "created")
+        return lambda value: value == exact
+    bounds = []
+    for name, raw in created.items():
+        if name not in _BOUNDS:
             raise StripeError(400, f"Received unknown parameter: created[{name}]", param=f"created[{name}]")
-        if not checks[name](_int(bound, f"created[{name}]")):
-            return False
-    return True
+        bounds.append((_BOUNDS[name], _int(raw, f"created[{name}]")))
+    return lambda value: all(check(value, bound) for check, bound in bounds)
 
 
 def _type_match(params: dict):
@@ -108,11 +112,11 @@ def event_list(account: Account, params: dict) -> dict:
     limit = _int(params.get("limit", 10), "limit")
     if not 1 <= limit <= 100:
         raise StripeError(400, "This value must be between 1 and 100.", param="limit")
-    type_ok, success_ok = _type_match(params), _success_match(params)
+    type_ok, created_ok, success_ok = _type_match(params), _created_match(params.get("created")), _success_match(params)
     events = [
         e
         for e in reversed(account.events)
-        if type_ok(e["type"]) and _created_match(params.get("created"), e["created"]) and success_ok(account, e)
+        if type_ok(e["type"]) and created_ok(e["created"]) and success_ok(account, e)
     ]
     ids = [e["id"] for e in events]
     after, before = params.get("starting_after"), params.get("ending_before")
