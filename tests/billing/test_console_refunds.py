@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from billing import ledger, reconcile
 from billing.models import LedgerEntry, Purchase, Refund, StripeReconciliation
-from tests.billing.flows import bought_and_paid, deliver, deliver_last
+from tests.billing.flows import bought_and_paid, deliver, deliver_last, in_threads
 
 REFUND_FIELDS = {"amount": "", "reason": "requested_by_customer", "note": ""}
 
@@ -206,4 +206,26 @@ def test_the_webhook_first_then_the_console_follow_up_removes_credits_once(conso
     assert deliver(client, agency, first).status_code == 200
     assert _refund(console, purchase, amount="10.00", token=token).status_code == 302  # the follow-up again
     assert _balance(organization) == 75
+    assert LedgerEntry.objects.filter(purchase=purchase, kind="refund").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_refund_form_submitted_twice_at_once_refunds_once(stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency, company_name="Acme Bakery")
+    purchase = bought_and_paid(Client(), agency, user)
+    deliver_last(Client(), agency, "checkout.session.completed")
+    purchase.refresh_from_db()
+    form = {**REFUND_FIELDS, "amount": "20.00", "token": uuid.uuid4().hex}
+
+    def submit(i):
+        admin = Client(HTTP_HOST="localhost")
+        admin.force_login(agency.admin)
+        return admin.post(f"/console/billing/purchases/{purchase.pk}/refund/", form).status_code
+
+    assert in_threads(2, submit) == [302, 302]
+    assert _refunded_on_stripe(agency, purchase) == 2000
+    assert Refund.objects.filter(purchase=purchase).count() == 1
+    assert _balance(user.organization) == 50
     assert LedgerEntry.objects.filter(purchase=purchase, kind="refund").count() == 1
