@@ -7,9 +7,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
+from agencies.models import User
 from billing import accounts, ledger, reconcile
 from billing.models import LedgerEntry, Purchase, StripeEvent, StripeReconciliation
+from billing.tasks import stripe_reconcile_sweep
 from tests.billing.flows import bought_and_paid, checkout_start, deliver, deliver_last, in_threads
 
 
@@ -187,3 +191,44 @@ def test_reconciliation_and_webhook_delivery_racing_credit_once(stripe_agency, m
         assert StripeEvent.objects.filter(event_id=delivery["event"]).count() == 1
     assert _balance(user) == 500
     assert _record(agency).events_recovered_total <= 5
+
+
+def _waiting_runs():
+    return DBTaskResult.objects.filter(task_path=stripe_reconcile_sweep.module_path, status="READY")
+
+
+def test_the_periodic_run_reconciles_and_queues_the_next_one_once(client, settings, stripe_agency, make_client_user):
+    settings.STRIPE_RECONCILE_SECONDS = 900
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    _drop_next(agency, 2)
+    bought_and_paid(client, agency, user)
+
+    assert stripe_reconcile_sweep.call() == {
+        "accounts": 1,
+        "events_recovered": 1,
+        "sessions_settled": 0,
+        "accounts_failed": 0,
+    }
+    assert _balance(user) == 100
+    [next_run] = _waiting_runs()
+    assert timedelta(seconds=890) < next_run.run_after - timezone.now() <= timedelta(seconds=900)
+    stripe_reconcile_sweep.call()  # a second chain finds the first one waiting
+    assert _waiting_runs().count() == 1
+
+
+def test_stripe_reconcile_schedule_starts_the_chain_once(db, capsys):
+    call_command("stripe_reconcile_schedule")
+    call_command("stripe_reconcile_schedule")
+    assert _waiting_runs().count() == 1
+    assert "Stripe reconciliation already queued." in capsys.readouterr().out
+
+
+def test_the_operator_sees_the_platforms_reconciliation_in_admin(db, settings, stripe_account):
+    settings.PLATFORM_STRIPE_SECRET_KEY = stripe_account().secret_key
+    reconcile.stripe_reconcile()
+    operator = User.objects.create_superuser("operator@example.com", "x")
+    admin = Client(HTTP_HOST="localhost")
+    admin.force_login(operator)
+    page = admin.get("/admin/billing/stripereconciliation/")
+    assert page.status_code == 200 and "The platform" in page.text
