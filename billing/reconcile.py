@@ -14,7 +14,9 @@ up, connected or with its own key, and the platform's), the portal:
   paid, expired when expired, failed when its delayed payment failed), for
   sessions whose events are older than the window.
 
-Each account's run is recorded (StripeReconciliation); one whose Stripe cannot
+An event about a payment that is not the portal's (the agency sells other
+things on the same account) is recorded like any other but not counted as
+recovered. Each account's run is recorded (StripeReconciliation); one whose Stripe cannot
 be asked is recorded with the reason and the others go on.
 """
 
@@ -106,6 +108,9 @@ def _events_recover(outcome: Outcome, *, since: datetime) -> None:
         )
         if result.startswith("duplicate"):
             continue  # the webhook got there first
+        if result.startswith("ignored"):  # recorded, but not about this portal's purchases: nothing was missed
+            logger.info("Stripe event %s (%s) for %s seen by reconciliation: %s", event.id, event.type, account, result)
+            continue
         outcome.events_recovered += 1
         logger.warning(
             "Stripe event %s (%s) for %s recovered by reconciliation: %s", event.id, event.type, account, result

@@ -229,3 +229,15 @@ def test_the_same_refund_form_submitted_twice_at_once_refunds_once(stripe_agency
     assert Refund.objects.filter(purchase=purchase).count() == 1
     assert _balance(user.organization) == 50
     assert LedgerEntry.objects.filter(purchase=purchase, kind="refund").count() == 1
+
+
+def test_minutes_bought_from_the_platform_are_not_refundable_from_the_console(
+    console, settings, stripe_account, make_agency
+):
+    settings.PLATFORM_STRIPE_SECRET_KEY = stripe_account().secret_key
+    settings.PLATFORM_MINUTES_MIN_PURCHASE = 1000
+    agency = make_agency(active=True)
+    console.force_login(agency.admin)
+    assert console.post("/console/billing/minutes/", {"minutes": "2000"}).status_code == 303
+    minutes = Purchase.objects.get(agency=agency, organization=None)
+    assert _refund(console, minutes).status_code == 404

@@ -232,3 +232,17 @@ def test_the_operator_sees_the_platforms_reconciliation_in_admin(db, settings, s
     admin.force_login(operator)
     page = admin.get("/admin/billing/stripereconciliation/")
     assert page.status_code == 200 and "The platform" in page.text
+
+
+def test_events_about_other_payments_on_the_account_are_not_counted_as_recovered(stripe_agency):
+    agency = stripe_agency()
+    product = agency.stripe.client.v1.products.create({"name": "Something else the agency sells"})
+    item = {"price_data": {"currency": "eur", "unit_amount": 900, "product": product.id}, "quantity": 1}
+    session = agency.stripe.client.v1.checkout.sessions.create(
+        {"mode": "payment", "success_url": "https://example.com/ok", "line_items": [item]}
+    )
+    agency.stripe.pay(session.id)
+
+    (outcome,) = reconcile.stripe_reconcile()
+    assert outcome.events_recovered == 0 and outcome.problem == ""
+    assert StripeEvent.objects.get(agency=agency).outcome == "ignored: not a session this portal created"
