@@ -66,6 +66,14 @@ def _renew_token(posted: QueryDict) -> None:
     posted["confirm"] = ""
 
 
+def _refund_rejected(exc: stripe_api.StripeRejected) -> str:
+    if exc.kind == "auth":
+        return "Stripe refused your Stripe key: check it on the Stripe settings page."
+    if exc.kind == "permission":
+        return "Your Stripe key may not make refunds: give it write access to Refunds in Stripe."
+    return f"Stripe refused the refund: {exc.detail}" if exc.detail else "Stripe refused the refund."
+
+
 @login_required
 @require_POST
 def purchase_refund(request, purchase_id):
@@ -77,6 +85,7 @@ def purchase_refund(request, purchase_id):
     if not form.is_valid():
         return _purchase_page(request, agency, purchase, form, status=400)
     data = form.cleaned_data
+    purchase = refund_requests.purchase_refresh(purchase=purchase)
     try:
         plan = refund_requests.refund_plan(purchase=purchase, amount_cents=data["amount"])
     except refund_requests.RefundRefused as refused:
@@ -98,8 +107,7 @@ def purchase_refund(request, purchase_id):
         _renew_token(posted)
         return _purchase_page(request, agency, purchase, form, status=503)
     except stripe_api.StripeRejected as exc:
-        detail = f": {exc.detail}" if exc.detail else "."
-        form.add_error(None, f"Stripe refused the refund{detail} Nothing was refunded.")
+        form.add_error(None, _refund_rejected(exc) + " Nothing was refunded.")
         _renew_token(posted)
         return _purchase_page(request, agency, purchase, form, status=400)
     amount = money(sent.refund.amount_cents, purchase.currency)

@@ -1,6 +1,8 @@
 """Refunds an agency makes from its console: checked and explained first, then sent to Stripe once.
 
-refund_plan says what a refund would do before anything is sent: how much is
+purchase_refresh first applies refunds Stripe knows and the portal does not
+yet (made in Stripe's dashboard, webhook still on its way). refund_plan then
+says what a refund would do before anything is sent: how much is
 left to refund (a larger amount is refused with the figures) and how many
 credits it removes; when the client has spent them, the balance goes negative
 and the console asks to confirm. refund_send calls Stripe's Refunds API on the
@@ -61,6 +63,26 @@ def refund_refusal(*, purchase: Purchase) -> str:
     if not purchase.stripe_payment_intent_id:
         return "Stripe has not told the portal which payment this was yet; try again in a minute."
     return ""
+
+
+def purchase_refresh(*, purchase: Purchase) -> Purchase:
+    """The purchase with Stripe's refunds of its charge applied (one made in Stripe's dashboard whose
+    webhook has not arrived yet), so a plan works from Stripe's figures. As it is when Stripe cannot say."""
+    if purchase.is_minutes or purchase.fulfilled_at is None or not purchase.stripe_payment_intent_id:
+        return purchase
+    account = accounts.agency_account(Agency.objects.get(pk=purchase.agency_id))
+    try:
+        intent = stripe_api.payment_intent_retrieve(
+            account=account, payment_intent_id=purchase.stripe_payment_intent_id
+        )
+        if not intent.latest_charge:
+            return purchase
+        charge = stripe_api.charge_retrieve(account=account, charge_id=intent.latest_charge)
+    except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
+        return purchase  # Stripe itself refuses a refund larger than what remains
+    if charge.amount_refunded <= purchase.refunded_cents:
+        return purchase
+    return refunds.refund_record(purchase_id=purchase.pk, charge=charge)
 
 
 def refund_plan(*, purchase: Purchase, amount_cents: int | None) -> RefundPlan:

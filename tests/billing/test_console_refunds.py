@@ -241,3 +241,34 @@ def test_minutes_bought_from_the_platform_are_not_refundable_from_the_console(
     assert console.post("/console/billing/minutes/", {"minutes": "2000"}).status_code == 303
     minutes = Purchase.objects.get(agency=agency, organization=None)
     assert _refund(console, minutes).status_code == 404
+
+
+def test_a_refund_made_in_stripes_dashboard_whose_webhook_is_late_counts_before_planning(console, credited):
+    agency, organization, purchase = credited
+    agency.stripe.refund(purchase.stripe_payment_intent_id, amount=3000)  # in Stripe's dashboard; no webhook yet
+    response = _refund(console, purchase, amount="20.00")
+    assert response.status_code == 400
+    assert "You can refund at most €10.00: €40.00 paid, €30.00 refunded already. You asked for €20.00." in (
+        response.text
+    )
+    purchase.refresh_from_db()
+    assert (purchase.refunded_cents, purchase.credits_refunded, _balance(organization)) == (3000, 75, 25)
+    assert _refund(console, purchase, amount="10.00").status_code == 302
+    assert _balance(organization) == 0 and _refunded_on_stripe(agency, purchase) == 4000
+
+
+def test_stripe_refusing_the_refund_is_explained_and_the_next_try_gets_a_new_token(console, credited):
+    agency, organization, purchase = credited
+    key = agency.stripe_secret_key
+    agency.stripe_secret_key = "sk_test_" + "x" * 24  # revoked in Stripe's dashboard
+    agency.save(update_fields=["stripe_secret_key"])
+    token = uuid.uuid4().hex
+    response = _refund(console, purchase, amount="10.00", token=token)
+    assert response.status_code == 400
+    assert "Stripe refused your Stripe key: check it on the Stripe settings page. Nothing was refunded." in (
+        response.text
+    )
+    assert token not in response.text
+    agency.stripe_secret_key = key
+    agency.save(update_fields=["stripe_secret_key"])
+    assert _refunded_on_stripe(agency, purchase) == 0 and _balance(organization) == 100
