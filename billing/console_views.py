@@ -103,8 +103,12 @@ def purchase_refund(request, purchase_id):
             actor=request.user,
         )
     except stripe_api.StripeUnavailable:
-        form.add_error(None, "Stripe could not be reached. Nothing was refunded; please try again in a minute.")
-        _renew_token(posted)
+        # Stripe may have refunded before the answer was lost: the same token (idempotency key) is the safe retry.
+        form.add_error(
+            None,
+            "Stripe could not be reached, so the refund may not have been made. Submit again in a minute: "
+            "this form never refunds twice.",
+        )
         return _purchase_page(request, agency, purchase, form, status=503)
     except stripe_api.StripeRejected as exc:
         form.add_error(None, _refund_rejected(exc) + " Nothing was refunded.")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from billing import ledger, reconcile
 from billing.models import LedgerEntry, Purchase, Refund, StripeReconciliation
 from tests.billing.flows import bought_and_paid, deliver, deliver_last, in_threads
+from tests.stripe_fixtures import closed_port
 
 REFUND_FIELDS = {"amount": "", "reason": "requested_by_customer", "note": ""}
 
@@ -272,3 +273,16 @@ def test_stripe_refusing_the_refund_is_explained_and_the_next_try_gets_a_new_tok
     agency.stripe_secret_key = key
     agency.save(update_fields=["stripe_secret_key"])
     assert _refunded_on_stripe(agency, purchase) == 0 and _balance(organization) == 100
+
+
+def test_stripe_down_during_a_refund_keeps_the_form_token_for_a_safe_retry(console, credited, settings):
+    agency, organization, purchase = credited
+    standin = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{closed_port()}"
+    token = uuid.uuid4().hex
+    response = _refund(console, purchase, amount="10.00", token=token)
+    assert response.status_code == 503 and "Submit again in a minute: this form never refunds twice." in (response.text)
+    assert f'value="{token}"' in response.text
+    settings.STRIPE_API_BASE = standin
+    assert _refund(console, purchase, amount="10.00", token=token).status_code == 302
+    assert _refunded_on_stripe(agency, purchase) == 1000 and _balance(organization) == 75
