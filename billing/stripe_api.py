@@ -153,6 +153,12 @@ def price_retrieve(*, account: StripeAccount, price_id: str):
     return _call("price retrieve", account, lambda c: c.v1.prices.retrieve(price_id))
 
 
+def events_list(*, account: StripeAccount, types: list[str], created_gte: int) -> list:
+    """Every event of these types created at `created_gte` (unix time) or later, newest first, all pages."""
+    params = {"types": types, "created": {"gte": created_gte}, "limit": 100}
+    return _call("events list", account, lambda c: list(c.v1.events.list(params).auto_paging_iter()))
+
+
 def event_construct(*, account: StripeAccount, payload: bytes, signature: str | None) -> stripe.Event:
     """Verify Stripe-Signature over the raw body with the account's signing secret (300 s tolerance).
 
@@ -176,6 +182,10 @@ def session_create(*, account: StripeAccount, params: dict, idempotency_key: str
         account,
         lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}),
     )
+
+
+def refund_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call("refund create", account, lambda c: c.v1.refunds.create(params, {"idempotency_key": idempotency_key}))
 
 
 def product_create(*, account: StripeAccount, params: dict, idempotency_key: str):

@@ -56,6 +56,9 @@ FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") or [DEV_FIELD_ENCRYPTI
 # Empty means Stripe itself; `make run` points it at the bundled stand-in.
 STRIPE_API_BASE = env("STRIPE_API_BASE", "")
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+# How often the worker compares each Stripe account's recent events with those the portal processed (billing.reconcile).
+STRIPE_RECONCILE_MINUTES = env_int("STRIPE_RECONCILE_MINUTES", 15)
+STRIPE_RECONCILE_SECONDS = STRIPE_RECONCILE_MINUTES * 60
 
 # The platform's own Stripe account, on which agencies buy call minutes (Checkout; webhook at
 # /api/webhooks/stripe/platform). Empty: buying minutes is switched off. `make run` uses the stand-in.

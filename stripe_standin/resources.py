@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 
+from . import events as event_lists
 from .state import Account, StripeError, new_id, now
 
 API_VERSION = "2026-10-28.endive"
@@ -139,7 +140,8 @@ def deliveries_make(account: Account, event: dict, targets: list) -> list[dict]:
         account.deliveries.append(delivery)
         if owner is not account:
             owner.deliveries.append(delivery)
-        pending.append(delivery)
+        if not event_lists.delivery_drop(endpoint, delivery):  # a drop asked for by /_standin/.../drop is never sent
+            pending.append(delivery)
     return pending
 
 
@@ -465,7 +467,14 @@ def _charge_for(account: Account, params: dict) -> dict:
     return account.objects[intent["latest_charge"]]
 
 
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
 def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
+    if params.get("reason") and params["reason"] not in REFUND_REASONS:
+        raise StripeError(
+            400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", code="parameter_invalid", param="reason"
+        )
     charge = _charge_for(account, params)
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:

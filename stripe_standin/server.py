@@ -11,7 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus, pages, resources as res
+from . import customers as cus, events, pages, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -193,10 +193,7 @@ def _account_retrieve(store, account, match, params, request):
     return res.account_public(account)
 
 
-@api.add("GET", "/v1/events")
-def _event_list(store, account, match, params, request):
-    events = [e for e in reversed(account.events) if not params.get("type") or e["type"] == params["type"]]
-    return res.listing("/v1/events", events)
+events.routes_add(api)  # GET /v1/events with Stripe's filters; dropping deliveries on purpose
 
 
 # --- Controls for what the customer or the bank does (not Stripe's API) ----------
@@ -321,6 +318,7 @@ class Handler(BaseHTTPRequestHandler):
                 account = store.account_for_key(self.headers.get("Authorization")) if auth else None
                 if account is not None:
                     account = store.acting_as(account, self.headers.get("Stripe-Account"))
+                    self.pending += events.sessions_expire_due(account)  # Stripe expires them on time
                 status, payload = self._idempotent(account, method, path, params, func, match)
         except StripeError as exc:
             return self._json(exc.status, exc.body)
