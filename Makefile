@@ -7,7 +7,10 @@ STANDIN_PORT := 12111
 # The platform's own Stripe account (agencies buy minutes on it), on the stand-in: demo keys only.
 PLATFORM_DEMO := PLATFORM_STRIPE_SECRET_KEY=sk_test_platformdemo0000 PLATFORM_STRIPE_PUBLISHABLE_KEY=pk_test_platformdemo0000 \
 	PLATFORM_STRIPE_WEBHOOK_SECRET=whsec_platformdemo0000000000000000
-RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT) $(PLATFORM_DEMO)
+# Stripe Connect on the stand-in (demo values): agencies connect with "Use a test Stripe account".
+CONNECT_DEMO := STRIPE_CONNECT_CLIENT_ID=ca_demo0000000000000000000000 \
+	STRIPE_CONNECT_WEBHOOK_SECRET=whsec_connectdemo00000000000000000
+RUN_ENV := $(DEV_ENV) STRIPE_API_BASE=http://127.0.0.1:$(STANDIN_PORT) $(PLATFORM_DEMO) $(CONNECT_DEMO)
 
 .PHONY: install run check test clean
 
@@ -30,6 +33,7 @@ run: install
 	$(RUN_ENV) $(PY) manage.py usage_schedule && \
 	$(RUN_ENV) $(PY) manage.py ops_schedule && \
 	$(RUN_ENV) $(PY) manage.py stripe_check_schedule && \
+	$(RUN_ENV) $(PY) manage.py stripe_reconcile_schedule && \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Lint, format, types and layers: every tool runs, then the target fails if any of them failed.

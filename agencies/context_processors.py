@@ -1,14 +1,10 @@
 from django.conf import settings
 
-DARK_TEXT = "#111827"
-LIGHT_TEXT = "#FFFFFF"
+from core.contrast import readable_text_on, text_on_white
 
-
-def readable_text_on(background: str) -> str:
-    """Dark or light text, whichever reads better on a #RRGGBB background
-    (perceived brightness, YIQ weights, integer arithmetic)."""
-    red, green, blue = (int(background[i : i + 2], 16) for i in (1, 3, 5))
-    return DARK_TEXT if (red * 299 + green * 587 + blue * 114) // 1000 >= 150 else LIGHT_TEXT
+# The console's own colours; the accent is a green that white text reads on at AA.
+CONSOLE_PRIMARY = "#1F2937"
+CONSOLE_ACCENT = "#047857"
 
 
 def branding(request):
@@ -26,10 +22,12 @@ def branding(request):
         brand = {
             "brand_name": settings.PLATFORM_NAME,
             "brand_logo_url": "",
-            "brand_primary": "#1F2937",
-            "brand_accent": "#10B981",
+            "brand_primary": CONSOLE_PRIMARY,
+            "brand_accent": CONSOLE_ACCENT,
             "on_portal": False,
         }
     brand["brand_on_primary"] = readable_text_on(brand["brand_primary"])
     brand["brand_on_accent"] = readable_text_on(brand["brand_accent"])
+    # Links and figures are drawn in the brand colour on white: a darker shade when it is too light to read.
+    brand["brand_primary_text"] = text_on_white(brand["brand_primary"])
     return brand

@@ -177,13 +177,19 @@ def agency_secrets_rotate() -> tuple[int, list[int]]:
 def activation_missing(agency: Agency) -> list[str]:
     """What the agency still has to fill in before its portal can go live.
 
-    Stripe is set up either by one key the portal provisioned (a webhook endpoint
-    it registered, its secret stored) or by the five values under "Advanced".
+    Stripe is set up in one of three ways: connected through Stripe Connect (the
+    platform's key serves it; Stripe must let the account take charges), one key
+    the portal provisioned (a webhook endpoint it registered, its secret stored),
+    or the five values under "Advanced".
     """
     required = [("company_name", "Company name"), ("slug", "Portal slug")]
     missing = [label for field, label in required if not getattr(agency, field)]
+    connected = bool(agency.stripe_account_id) and agency.stripe_disconnected_at is None
     provisioned = bool(agency.stripe_secret_key and agency.stripe_webhook_endpoint_id and agency.stripe_webhook_secret)
-    if not provisioned:
+    if connected:
+        if not agency.stripe_charges_enabled:
+            missing.append("A connected Stripe account that can take payments (finish Stripe's onboarding)")
+    elif not provisioned:
         if not agency.stripe_secret_key:
             missing.append("Stripe secret key")
         elif agency.stripe_webhook_endpoint_id:

@@ -12,7 +12,7 @@ RESERVED_SLUGS = frozenset(
     www api admin app apps console platform static media mail email smtp imap pop ftp
     portal portals dashboard billing status help support docs blog assets cdn auth login
     signup account accounts internal webhooks webhook stripe ns ns1 ns2 mx dev test staging
-    root system cname
+    root system cname connect
     """.split()
 )
 

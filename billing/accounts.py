@@ -19,8 +19,34 @@ from .models import Purchase
 from .stripe_api import StripeAccount
 
 
+def is_connected(agency: Agency) -> bool:
+    """Whether the agency's clients pay through Stripe Connect (an account connected and not since disconnected)."""
+    return bool(agency.stripe_account_id) and agency.stripe_disconnected_at is None
+
+
 def agency_account(agency: Agency) -> StripeAccount:
-    """The agency's own Stripe account (its clients pay there). Needs the agency's secrets loaded or loadable."""
+    """The agency's Stripe account (its clients pay there).
+
+    A connected agency's account is reached with the platform's key and the
+    Stripe-Account header (direct charges; its events arrive signed with the
+    Connect endpoint's secret). Otherwise the agency's own key, which must be
+    loaded or loadable.
+    """
+    if is_connected(agency):
+        return StripeAccount(
+            secret_key=settings.PLATFORM_STRIPE_SECRET_KEY,
+            webhook_secret=settings.STRIPE_CONNECT_WEBHOOK_SECRET,
+            agency_id=agency.pk,
+            label=f"agency {agency.pk} (connected {agency.stripe_account_id})",
+            livemode=is_live_key(settings.PLATFORM_STRIPE_SECRET_KEY),
+            connected_account_id=agency.stripe_account_id,
+        )
+    return agency_own_account(agency)
+
+
+def agency_own_account(agency: Agency) -> StripeAccount:
+    """The account behind the agency's own key (pasted), connected or not: its own webhook URL's events
+    (payments made before it connected, refunds of them) are verified and fetched with these."""
     return StripeAccount(
         secret_key=agency.stripe_secret_key,
         webhook_secret=agency.stripe_webhook_secret,

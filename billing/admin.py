@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from portal.admin import ReadOnlyAdmin
 
-from .models import BalanceCrossing, LedgerEntry, Purchase, StripeEvent
+from .models import BalanceCrossing, LedgerEntry, Purchase, Refund, StripeEvent, StripeReconciliation
 
 
 @admin.register(LedgerEntry)
@@ -55,3 +55,33 @@ class BalanceCrossingAdmin(ReadOnlyAdmin):
         "taken_at",
     ]
     list_select_related = ["organization", "agency"]
+
+
+@admin.register(StripeReconciliation)
+class StripeReconciliationAdmin(ReadOnlyAdmin):
+    """Each Stripe account's last reconciliation (billing.reconcile); the empty agency is the platform's."""
+
+    list_display = [
+        "account",
+        "reconciled_at",
+        "events_recovered_last",
+        "events_recovered_total",
+        "sessions_settled_last",
+        "attempted_at",
+        "problem",
+    ]
+    list_select_related = ["agency"]
+
+    @admin.display(description="Stripe account", ordering="agency")
+    def account(self, obj):
+        return obj.agency or "The platform"
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Refunds agencies made from their console (refunds made in Stripe show on their purchases)."""
+
+    list_display = ["created_at", "purchase", "amount_cents", "currency", "reason", "note", "actor", "stripe_refund_id"]
+    list_select_related = ["purchase", "purchase__organization", "actor"]
+    list_filter = ["reason"]
+    search_fields = ["stripe_refund_id", "note"]

@@ -5,4 +5,4 @@ class BillingConfig(AppConfig):
     name = "billing"
 
     def ready(self):
-        from . import stripe_check  # noqa: F401  (registers the daily Stripe check with core.periodic, for db_worker)
+        from . import stripe_check, tasks  # noqa: F401  (register the daily Stripe check and the reconciliation with core.periodic, for db_worker)

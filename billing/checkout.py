@@ -21,7 +21,7 @@ from core.money import money_format as money
 from core.refs import client_reference
 from invoices import selectors as invoice_terms, services as invoicing
 
-from . import accounts, customers, ledger, refunds, stripe_api
+from . import accounts, connect, customers, ledger, refunds, stripe_api
 from .models import LedgerEntry, Purchase
 from .stripe_api import StripeAccount
 
@@ -48,7 +48,11 @@ def _fits(price, amount: int, currency: str) -> bool:
 def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, amount: int) -> dict:
     """The package's own Price (billing.provisioning) when it costs exactly `amount` (what the client pays,
     VAT included when it is added on top); else the agency's one price (Advanced set-up) when it does; else
-    that amount as price_data on the portal's product."""
+    that amount as price_data on the portal's product.
+
+    A connected account does not have the product and price pasted for the agency's own key; a package's
+    Price made on another account than this one is not found and falls back to price_data.
+    """
     currency = package.currency.lower()
     if package.stripe_price_id and amount == package.price_cents:
         try:
@@ -56,10 +60,11 @@ def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, a
         except stripe_api.StripeRejected as exc:
             if exc.kind != "missing":
                 raise
-            price = None  # deleted in Stripe: Check Stripe says so; the client still pays the amount
+            price = None  # deleted in Stripe, or made on another account: Check Stripe says so
         if price is not None and _fits(price, amount, currency):
             return {"price": price.id, "quantity": 1}
-    if agency.stripe_price_id:
+    own_objects = not account.connected_account_id
+    if agency.stripe_price_id and own_objects:
         price = stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
         if (
             price.active
@@ -69,7 +74,7 @@ def _line_item(agency: Agency, account: StripeAccount, package: CreditPackage, a
         ):
             return {"price": price.id, "quantity": 1}
     price_data = {"currency": package.currency.lower(), "unit_amount": amount}
-    if agency.stripe_product_id:
+    if agency.stripe_product_id and own_objects:
         price_data["product"] = agency.stripe_product_id
     else:
         price_data["product_data"] = {"name": f"{package.credits} credits"}
@@ -97,6 +102,11 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         "package_id": str(package.pk),
         "portal": agency.slug or "",
     }
+    # A connected agency's purchase may carry the platform's fee (STRIPE_APPLICATION_FEE_BPS).
+    fee = connect.application_fee(agency=agency, amount_cents=amount)
+    payment_intent_data: dict = {"metadata": metadata}
+    if fee:
+        payment_intent_data["application_fee_amount"] = fee
     session = stripe_api.session_create(
         account=account,
         idempotency_key=f"purchase-{reference}",
@@ -106,7 +116,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
             "client_reference_id": client_reference(agency_id=agency.pk, organization_id=organization.pk),
             **({"customer": customer} if customer else {"customer_email": user.email}),
             "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
+            "payment_intent_data": payment_intent_data,
             "success_url": _portal_url(agency, "billing:success") + "?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": _portal_url(agency, "billing:cancelled", reference=reference),
         },
@@ -122,6 +132,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
         currency=package.currency,
         livemode=bool(session.livemode),
         stripe_session_id=session.id,
+        application_fee_cents=fee,
     )
     return Started(purchase=purchase, checkout_url=session.url)
 

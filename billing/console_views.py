@@ -6,14 +6,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Organization
+from core.money import money_format as money
 
-from . import accounts, checkout, ledger, minutes, selectors, stripe_api
-from .forms import AllocationForm, MinutesForm
+from . import accounts, checkout, ledger, minutes, refund_requests, selectors, stripe_api
+from .forms import AllocationForm, MinutesForm, RefundForm
 from .portal_views import HttpResponseSeeOther
 
 PURCHASES_PAGE_SIZE = 50
@@ -24,17 +27,103 @@ HISTORY_SHOWN = 20
 def purchases(request):
     agency = access.agency_or_404(request)
     page = Paginator(selectors.agency_purchases(agency=agency), PURCHASES_PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "billing/console/purchases.html", {"agency": agency, "page": page})
+    return render(
+        request,
+        "billing/console/purchases.html",
+        {"agency": agency, "page": page, "reconciliation": selectors.reconciliation(agency=agency)},
+    )
+
+
+def _purchase_page(request, agency, purchase, form=None, *, plan=None, status=200):
+    """The purchase, its ledger entries and refunds, and the refund form (or why there is none)."""
+    return render(
+        request,
+        "billing/console/purchase.html",
+        {
+            "agency": agency,
+            "purchase": purchase,
+            "entries": purchase.ledger_entries.order_by("created_at", "pk"),
+            "refunds": selectors.purchase_refunds(purchase=purchase),
+            "refusal": refund_requests.refund_refusal(purchase=purchase),
+            "remaining_cents": purchase.amount_cents - purchase.refunded_cents,
+            "form": form or RefundForm(initial={"token": uuid.uuid4().hex}),
+            "plan": plan,
+        },
+        status=status,
+    )
 
 
 @login_required
 def purchase_detail(request, purchase_id):
     agency = access.agency_or_404(request)
     purchase = get_object_or_404(selectors.agency_purchases(agency=agency), pk=purchase_id)
-    entries = purchase.ledger_entries.order_by("created_at", "pk")
-    return render(
-        request, "billing/console/purchase.html", {"agency": agency, "purchase": purchase, "entries": entries}
-    )
+    return _purchase_page(request, agency, purchase)
+
+
+def _renew_token(posted: QueryDict) -> None:
+    # Stripe keeps a refused request's answer under its idempotency key: the next try needs a new one.
+    posted["token"] = uuid.uuid4().hex
+    posted["confirm"] = ""
+
+
+def _refund_rejected(exc: stripe_api.StripeRejected) -> str:
+    if exc.kind == "auth":
+        return "Stripe refused your Stripe key: check it on the Stripe settings page."
+    if exc.kind == "permission":
+        return "Your Stripe key may not make refunds: give it write access to Refunds in Stripe."
+    return f"Stripe refused the refund: {exc.detail}" if exc.detail else "Stripe refused the refund."
+
+
+@login_required
+@require_POST
+def purchase_refund(request, purchase_id):
+    """Refund (part of) a client's purchase on the agency's Stripe account; a spent balance needs confirming."""
+    agency = access.agency_or_404(request)
+    purchase = get_object_or_404(selectors.agency_purchases(agency=agency), pk=purchase_id)
+    posted = request.POST.copy()  # the form shows it again; a refused try gets a new token
+    form = RefundForm(posted)
+    if not form.is_valid():
+        return _purchase_page(request, agency, purchase, form, status=400)
+    data = form.cleaned_data
+    purchase = refund_requests.purchase_refresh(purchase=purchase)
+    try:
+        plan = refund_requests.refund_plan(purchase=purchase, amount_cents=data["amount"])
+    except refund_requests.RefundRefused as refused:
+        form.add_error("amount", str(refused))
+        return _purchase_page(request, agency, purchase, form, status=400)
+    if plan.shortfall and not data["confirm"]:
+        return _purchase_page(request, agency, purchase, form, plan=plan)  # the confirm step
+    try:
+        sent = refund_requests.refund_send(
+            purchase=purchase,
+            plan=plan,
+            reason=data["reason"],
+            note=data["note"],
+            token=data["token"],
+            actor=request.user,
+        )
+    except stripe_api.StripeUnavailable:
+        # Stripe may have refunded before the answer was lost: the same token (idempotency key) is the safe retry.
+        form.add_error(
+            None,
+            "Stripe could not be reached, so the refund may not have been made. Submit again in a minute: "
+            "this form never refunds twice.",
+        )
+        return _purchase_page(request, agency, purchase, form, status=503)
+    except stripe_api.StripeRejected as exc:
+        form.add_error(None, _refund_rejected(exc) + " Nothing was refunded.")
+        _renew_token(posted)
+        return _purchase_page(request, agency, purchase, form, status=400)
+    amount = money(sent.refund.amount_cents, purchase.currency)
+    if sent.credits_pending:
+        messages.warning(
+            request, f"Refunded {amount}. The credits come off as soon as Stripe confirms the refund to the portal."
+        )
+    else:
+        removed = sent.purchase.credits_refunded - purchase.credits_refunded
+        client = purchase.organization.name if purchase.organization else "the client"
+        messages.success(request, f"Refunded {amount}: {removed:,} credits removed from {client}.")
+    return redirect("console_billing:purchase", purchase_id=purchase.pk)
 
 
 def _allocate_page(request, agency, organization, form, status=200):

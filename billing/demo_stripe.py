@@ -13,7 +13,7 @@ from django.urls import reverse
 from agencies import tenancy
 from agencies.models import Agency
 
-from . import provisioning, stripe_api
+from . import connect, provisioning, stripe_api
 
 
 def stripe_connect(agency: Agency) -> None:
@@ -46,4 +46,14 @@ def platform_connect() -> bool:
         signing_secret=settings.PLATFORM_STRIPE_WEBHOOK_SECRET,
         events=stripe_api.WEBHOOK_EVENTS,
     )
+    if settings.STRIPE_CONNECT_WEBHOOK_SECRET:
+        # The platform's one Connect endpoint: every connected agency's events, signed with the setting.
+        webhook_endpoint_set(
+            settings.STRIPE_API_BASE,
+            settings.PLATFORM_STRIPE_SECRET_KEY,
+            url=tenancy.console_url(reverse("api:connect_stripe_webhook", urlconf=settings.ROOT_URLCONF)),
+            signing_secret=settings.STRIPE_CONNECT_WEBHOOK_SECRET,
+            events=connect.CONNECT_WEBHOOK_EVENTS,
+            connect=True,
+        )
     return True

@@ -349,3 +349,67 @@ class BalanceCrossing(models.Model):
     def __str__(self):
         owner = f"organization {self.organization_id}" if self.organization_id else f"agency {self.agency_id}"
         return f"{owner} below {self.threshold} ({self.reference})"
+
+
+class StripeReconciliation(models.Model):
+    """When the portal last compared one Stripe account's recent events with those it processed
+    (billing.reconcile), and how many it had missed. `agency` empty: the platform's account."""
+
+    agency = models.OneToOneField(
+        Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="stripe_reconciliation"
+    )
+    attempted_at = models.DateTimeField(help_text="The last run, whether or not Stripe answered.")
+    reconciled_at = models.DateTimeField(null=True, blank=True, help_text="The last run that finished.")
+    events_recovered_last = models.PositiveIntegerField(default=0)
+    events_recovered_total = models.PositiveIntegerField(default=0)
+    sessions_settled_last = models.PositiveIntegerField(default=0)
+    problem = models.CharField(
+        max_length=300, blank=True, help_text="Why the last run did not finish; empty if it did."
+    )
+
+    class Meta:
+        constraints = [
+            # A OneToOne allows many empty agencies: one row for the platform, by a unique constant.
+            models.UniqueConstraint(
+                models.Value(1), condition=Q(agency__isnull=True), name="stripe_reconciliation_once_for_platform"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Stripe reconciliation of {self.agency or 'the platform'}"
+
+
+class Refund(models.Model):
+    """A refund an agency admin made from the console (Stripe's Refunds API), with its reason.
+
+    The credits it removed are ledger entries of its purchase, posted from Stripe's
+    running total of the charge (billing.refunds.refund_record) like any other refund.
+    """
+
+    class Reason(models.TextChoices):
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+        DUPLICATE = "duplicate", "Duplicate payment"
+        FRAUDULENT = "fraudulent", "Fraudulent"
+
+    purchase = models.ForeignKey(Purchase, on_delete=models.PROTECT, related_name="refunds")
+    stripe_refund_id = models.CharField(max_length=255, unique=True)
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=30, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="refund_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(reason__in=["requested_by_customer", "duplicate", "fraudulent"]), name="refund_reason_known"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.stripe_refund_id} ({self.amount_cents} {self.currency})"

@@ -13,7 +13,7 @@ from agencies import access
 from agencies.models import Agency, CreditPackage
 from invoices import selectors as invoice_terms
 
-from . import accounts, checkout, selectors, stripe_api
+from . import accounts, checkout, connect, selectors, stripe_api
 from .models import Purchase
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,9 @@ def buy(request):
 def buy_package(request, package_id):
     access.organization_or_404(request)
     package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency_id=request.agency.pk)
+    if connect.payments_blocked(Agency.objects.get(pk=request.agency.pk)):
+        # Stripe has disabled the connected account's charges, or the agency disconnected it: not asked.
+        return render(request, "billing/checkout_error.html", {"blocked": True}, status=503)
     try:
         started = checkout.purchase_start(user=request.user, package=package)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected) as exc:

@@ -34,6 +34,7 @@ from core.money import money_format
 from core.stripe_keys import Mode, key_mode
 
 from . import accounts, stripe_api
+from .accounts import is_connected
 from .stripe_api import StripeAccount, StripeRejected, StripeUnavailable
 
 META_AGENCY = "portal_agency"
@@ -124,11 +125,6 @@ def webhook_url(agency: Agency) -> str:
     return tenancy.console_url(
         reverse("api:stripe_webhook", kwargs={"slug": agency.slug}, urlconf=settings.ROOT_URLCONF)
     )
-
-
-def is_connected(agency: Agency) -> bool:
-    """Stripe Connect: the agency's account is reached through the platform (billing.connect)."""
-    return bool(agency.stripe_account_id) and agency.stripe_disconnected_at is None
 
 
 def account_display_name(stripe_account) -> str:

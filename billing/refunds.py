@@ -30,6 +30,11 @@ def _share(credits: int, cents: int, of_cents: int) -> int:
     return credits if cents >= of_cents else credits * cents // of_cents
 
 
+def credits_refunded_for(purchase: Purchase, refunded_cents: int) -> int:
+    """The credits a purchase gives back once `refunded_cents` of it are refunded in all."""
+    return _share(purchase.credits, refunded_cents, purchase.amount_cents)
+
+
 def _post(purchase: Purchase, *, amount: int, kind: str, reference: str, description: str) -> None:
     posted = ledger.entry_post(
         **purchase.ledger_account(),
@@ -49,7 +54,7 @@ def credits_sync(purchase: Purchase) -> None:
     its refunds and dispute. Call inside a transaction, with the purchase row locked."""
     if purchase.fulfilled_at is None:
         return
-    refunded = _share(purchase.credits, purchase.refunded_cents, purchase.amount_cents)
+    refunded = credits_refunded_for(purchase, purchase.refunded_cents)
     held = 0
     if purchase.dispute_status in (Dispute.OPEN, Dispute.LOST):
         held = min(_share(purchase.credits, purchase.dispute_cents, purchase.amount_cents), purchase.credits - refunded)

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from agencies.models import Agency, Organization
 
-from .models import LedgerEntry, Purchase
+from .models import LedgerEntry, Purchase, Refund, StripeReconciliation
 
 
 def ledger_history(*, organization: Organization) -> QuerySet[LedgerEntry]:
@@ -21,3 +21,13 @@ def agency_purchases(*, agency: Agency) -> QuerySet[Purchase]:
         .select_related("organization", "package", "buyer")
         .order_by("-created_at", "-pk")
     )
+
+
+def reconciliation(*, agency: Agency | None) -> StripeReconciliation | None:
+    """The record of the last reconciliation of the agency's Stripe account; None: the platform's."""
+    return StripeReconciliation.objects.filter(agency=agency).first()
+
+
+def purchase_refunds(*, purchase: Purchase) -> QuerySet[Refund]:
+    """Refunds made from the console for this purchase, oldest first, with who made them."""
+    return purchase.refunds.select_related("actor").order_by("created_at", "pk")

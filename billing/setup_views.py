@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from agencies import access, services, tenancy
 from agencies.forms import StripeForm
 
-from . import provisioning, stripe_api, stripe_check
+from . import accounts, provisioning, stripe_api, stripe_check
 from .forms import StripeKeyForm
 
 
@@ -30,7 +30,7 @@ def _page(request, agency, *, key_form=None, form=None, status=200):
         "webhook_url": webhook_url,
         "webhook_events": stripe_api.WEBHOOK_EVENTS,
         "portal_mode": provisioning.portal_mode(),
-        "connected": provisioning.is_connected(agency),
+        "connected": accounts.is_connected(agency),
     }
     return render(request, "billing/console/stripe.html", context, status=status)
 

@@ -98,6 +98,7 @@ def _client(account: StripeAccount) -> stripe.StripeClient:
     return stripe.StripeClient(
         account.secret_key,
         stripe_account=account.connected_account_id or None,
+        client_id=settings.STRIPE_CONNECT_CLIENT_ID or None,
         base_addresses=_base_addresses(),
         max_network_retries=NETWORK_RETRIES,
         http_client=_http_client(settings.STRIPE_TIMEOUT_SECONDS),
@@ -178,6 +179,12 @@ def webhook_endpoints_list(*, account: StripeAccount) -> list:
     )
 
 
+def events_list(*, account: StripeAccount, types: list[str], created_gte: int) -> list:
+    """Every event of these types created at `created_gte` (unix time) or later, newest first, all pages."""
+    params = {"types": types, "created": {"gte": created_gte}, "limit": 100}
+    return _call("events list", account, lambda c: list(c.v1.events.list(params).auto_paging_iter()))
+
+
 def event_construct(*, account: StripeAccount, payload: bytes, signature: str | None) -> stripe.Event:
     """Verify Stripe-Signature over the raw body with the account's signing secret (300 s tolerance).
 
@@ -201,6 +208,10 @@ def session_create(*, account: StripeAccount, params: dict, idempotency_key: str
         account,
         lambda c: c.v1.checkout.sessions.create(params, {"idempotency_key": idempotency_key}),
     )
+
+
+def refund_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call("refund create", account, lambda c: c.v1.refunds.create(params, {"idempotency_key": idempotency_key}))
 
 
 def product_create(*, account: StripeAccount, params: dict, idempotency_key: str):
@@ -292,6 +303,56 @@ def customer_sync(
         return client.v1.customers.create(created, {"idempotency_key": idempotency_key}).id
 
     return _call("customer sync", account, sync)
+
+
+# --- Stripe Connect (on the platform's key) ----------------------------------------
+
+
+def connect_authorize_url(*, state: str, redirect_uri: str) -> str:
+    """Where to send an agency's browser to connect its Stripe account (Connect OAuth, standard accounts).
+
+    Built by the stripe package from the same base addresses as every call
+    (STRIPE_API_BASE when set), so the stand-in serves the page in development.
+    """
+    client = stripe.StripeClient(
+        settings.PLATFORM_STRIPE_SECRET_KEY or "sk_unused",  # the URL needs no key; the client wants one
+        client_id=settings.STRIPE_CONNECT_CLIENT_ID,
+        base_addresses=_base_addresses() or {},
+    )
+    return client.oauth.authorize_url(
+        {"response_type": "code", "scope": "read_write", "state": state, "redirect_uri": redirect_uri}
+    )
+
+
+def oauth_token(*, account: StripeAccount, code: str) -> str:
+    """Exchange an OAuth code for the connected account's id. The access token Stripe also returns is dropped."""
+    token = _call("oauth token", account, lambda c: c.oauth.token({"grant_type": "authorization_code", "code": code}))
+    return token.stripe_user_id
+
+
+def oauth_deauthorize(*, account: StripeAccount, connected_account_id: str) -> None:
+    _call("oauth deauthorize", account, lambda c: c.oauth.deauthorize({"stripe_user_id": connected_account_id}))
+
+
+def connected_account_retrieve(*, account: StripeAccount, connected_account_id: str):
+    return _call("account retrieve", account, lambda c: c.v1.accounts.retrieve(connected_account_id))
+
+
+def connected_account_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call(
+        "account create", account, lambda c: c.v1.accounts.create(params, {"idempotency_key": idempotency_key})
+    )
+
+
+def account_link_create(*, account: StripeAccount, connected_account_id: str, refresh_url: str, return_url: str) -> str:
+    """A single-use link to Stripe's hosted onboarding for the connected account; returns its URL."""
+    params = {
+        "account": connected_account_id,
+        "type": "account_onboarding",
+        "refresh_url": refresh_url,
+        "return_url": return_url,
+    }
+    return _call("account link create", account, lambda c: c.v1.account_links.create(params)).url
 
 
 # --- Checking an agency's settings ------------------------------------------------

@@ -23,7 +23,8 @@ from core import periodic
 from core.money import money_format
 
 from . import accounts, stripe_api
-from .provisioning import is_connected, portal_mode, rejected_message, webhook_url
+from .accounts import is_connected
+from .provisioning import portal_mode, rejected_message, webhook_url
 from .stripe_api import StripeAccount, StripeRejected, StripeUnavailable
 
 REPAIR = "press “Set up again” on the Stripe page"
@@ -40,7 +41,7 @@ def _optional(func):
 
 def _prices(agency: Agency, account: StripeAccount) -> list[str]:
     problems = []
-    provisioned = bool(agency.stripe_webhook_endpoint_id) or is_connected(agency)
+    provisioned = bool(agency.stripe_webhook_endpoint_id)
     for package in agency.packages.on_sale():
         name = f"{package.credits:,} credits for {money_format(package.price_cents, package.currency)}"
         if not package.stripe_price_id:
@@ -117,9 +118,12 @@ def _problems(agency: Agency) -> list[str]:
         return [f"The Stripe key is a {mode} key but this portal takes {portal} keys: save a {portal} key."]
     try:
         stripe_api.account_retrieve(account=account)
+        if is_connected(agency):
+            # Connect: Checkout needs no object of ours on the account (price_data), the platform's Connect
+            # endpoint carries the events, and whether Stripe lets it take charges is activation's own check.
+            return []
         problems = _product(agency, account) + _advanced_price(agency, account) + _prices(agency, account)
-        if not is_connected(agency):
-            problems += _webhook(agency, account)
+        problems += _webhook(agency, account)
     except StripeRejected as exc:
         return [rejected_message(exc, mode=mode)]
     except StripeUnavailable:

@@ -2,15 +2,24 @@
 
 from django.urls import path
 
-from . import console_views as views
+from . import connect_views, console_views as views
 
 app_name = "console_billing"
 
 urlpatterns = [
     path("purchases/", views.purchases, name="purchases"),
     path("purchases/<int:purchase_id>/", views.purchase_detail, name="purchase"),
+    path("purchases/<int:purchase_id>/refund/", views.purchase_refund, name="purchase_refund"),
     path("clients/<int:org_id>/allocate/", views.allocate, name="allocate"),
     path("minutes/", views.minutes_buy, name="minutes"),
     path("minutes/success/", views.minutes_success, name="minutes_success"),
+    path("connect/start/", connect_views.connect_start, name="connect_start"),
+    path("connect/return/", connect_views.connect_return, name="connect_return"),
+    path("connect/create/", connect_views.connect_create, name="connect_create"),
+    path("connect/onboarding/", connect_views.connect_onboarding, name="connect_onboarding"),
+    path("connect/onboarding/refresh/", connect_views.connect_onboarding_refresh, name="connect_onboarding_refresh"),
+    path("connect/onboarding/return/", connect_views.connect_onboarding_return, name="connect_onboarding_return"),
+    path("connect/disconnect/", connect_views.connect_disconnect, name="connect_disconnect"),
+    path("connect/test-account/", connect_views.connect_test_account, name="connect_test_account"),
     path("minutes/cancelled/<str:reference>/", views.minutes_cancelled, name="minutes_cancelled"),
 ]

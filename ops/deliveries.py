@@ -28,9 +28,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agencies import tenancy
-from agencies.context_processors import readable_text_on
 from agencies.models import Agency, Organization, User
 from core import outbound
+from core.contrast import readable_text_on
 
 from .alerts import EVENT_TYPE
 from .models import AlertDelivery, AlertSettings

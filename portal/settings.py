@@ -60,12 +60,24 @@ STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
 # whose last check is older than STRIPE_CHECK_EVERY_HOURS and checks them.
 STRIPE_CHECK_SWEEP_SECONDS = env_int("STRIPE_CHECK_SWEEP_SECONDS", 3600)
 STRIPE_CHECK_EVERY_HOURS = env_int("STRIPE_CHECK_EVERY_HOURS", 24)
+# How often the worker compares each Stripe account's recent events with those the portal processed (billing.reconcile).
+STRIPE_RECONCILE_MINUTES = env_int("STRIPE_RECONCILE_MINUTES", 15)
+STRIPE_RECONCILE_SECONDS = STRIPE_RECONCILE_MINUTES * 60
 
 # The platform's own Stripe account, on which agencies buy call minutes (Checkout; webhook at
 # /api/webhooks/stripe/platform). Empty: buying minutes is switched off. `make run` uses the stand-in.
 PLATFORM_STRIPE_SECRET_KEY = env("PLATFORM_STRIPE_SECRET_KEY", "")
 PLATFORM_STRIPE_PUBLISHABLE_KEY = env("PLATFORM_STRIPE_PUBLISHABLE_KEY", "")
 PLATFORM_STRIPE_WEBHOOK_SECRET = env("PLATFORM_STRIPE_WEBHOOK_SECRET", "")
+# Stripe Connect: agencies connect their Stripe account to the platform's (OAuth, or an account the
+# portal creates); their clients then pay through direct charges on the platform's key with the
+# Stripe-Account header. STRIPE_CONNECT_CLIENT_ID is the platform's ca_... id (empty: Connect off);
+# STRIPE_CONNECT_WEBHOOK_SECRET signs the platform's one Connect endpoint /api/webhooks/stripe/connect.
+STRIPE_CONNECT_CLIENT_ID = env("STRIPE_CONNECT_CLIENT_ID", "")
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", "")
+# The platform's fee on each client purchase of a connected agency, in basis points (150 = 1.5 %),
+# sent as application_fee_amount and recorded on the purchase. 0: no fee.
+STRIPE_APPLICATION_FEE_BPS = env_int("STRIPE_APPLICATION_FEE_BPS", 0, minimum=0)
 # Smallest and largest number of minutes one purchase may buy.
 PLATFORM_MINUTES_MIN_PURCHASE = env_int("PLATFORM_MINUTES_MIN_PURCHASE", 1000)
 PLATFORM_MINUTES_MAX_PURCHASE = env_int("PLATFORM_MINUTES_MAX_PURCHASE", 10_000_000)

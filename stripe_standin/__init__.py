@@ -7,7 +7,8 @@ intents, charges, refunds, disputes, events and webhook endpoints whose signed
 deliveries use Stripe's ``Stripe-Signature`` scheme. State is in memory, one account per secret key;
 an unknown key gets 401. Accounts are made with ``POST /_standin/accounts``; a restricted
 key of an account with ``POST /_standin/restricted_keys`` (``permissions[]=prices:write``...,
-see keys.py), and a key without the permission a route needs gets Stripe's 403.
+see keys.py), and a key without the permission a route needs gets Stripe's 403. Events are listed
+with Stripe's filters and pagination, and deliveries can be lost on purpose (see ``events.py``).
 
 Run it with ``python -m stripe_standin --port 12111``; tests call ``start()``.
 """

@@ -32,8 +32,13 @@ def account_ensure(base_url: str, secret_key: str, *, wait_seconds: float = 10) 
             time.sleep(0.2)
 
 
-def webhook_endpoint_set(base_url: str, secret_key: str, *, url: str, signing_secret: str, events: list[str]) -> dict:
-    """Register (or replace) the account's endpoint for `url`, signed with `signing_secret`."""
-    params = {"url": url, "secret": signing_secret}
+def webhook_endpoint_set(
+    base_url: str, secret_key: str, *, url: str, signing_secret: str, events: list[str], connect: bool = False
+) -> dict:
+    """Register (or replace) the account's endpoint for `url`, signed with `signing_secret`.
+
+    `connect`: the endpoint receives the events of the accounts connected to this (platform) account.
+    """
+    params = {"url": url, "secret": signing_secret, **({"connect": "true"} if connect else {})}
     params.update({f"enabled_events[{i}]": event for i, event in enumerate(events)})
     return call(base_url, "/_standin/webhook_endpoints", params, key=secret_key)

@@ -6,7 +6,7 @@ _STYLE = """
 body { font: 16px/1.5 system-ui, sans-serif; background: #f6f9fc; color: #1a1f36; margin: 0; padding: 0 .75rem; }
 main { max-width: 440px; margin: 3rem auto; background: #fff; border-radius: 10px; padding: 2rem;
        box-shadow: 0 2px 12px rgba(50, 50, 93, .12); }
-.standin { font-size: .8rem; color: #8792a2; text-transform: uppercase; letter-spacing: .05em; }
+.standin { font-size: .8rem; color: #5c6778; text-transform: uppercase; letter-spacing: .05em; }
 .amount { font-size: 2rem; font-weight: 700; margin: .25rem 0 1rem; }
 button { width: 100%; padding: .8rem; border: 0; border-radius: 6px; font: inherit; font-weight: 600;
          cursor: pointer; margin-top: .75rem; background: #635bff; color: #fff; }
@@ -22,6 +22,11 @@ def _page(title: str, body: str) -> str:
         f"<style>{_STYLE}</style></head><body><main><p class='standin'>Stripe stand-in · test payments</p>"
         f"{body}</main></body></html>"
     )
+
+
+def page(title: str, body: str) -> str:
+    """A stand-in page (Connect's authorize and onboarding pages use it too)."""
+    return _page(title, body)
 
 
 def _amount(session: dict) -> str:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 
+from . import events as event_lists
 from .state import Account, StripeError, new_id, now
 
 API_VERSION = "2026-10-28.endive"
@@ -99,13 +100,31 @@ def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
         pending_webhooks=0,
         request={"id": None, "idempotency_key": None},
     )
+    if account.platforms:
+        event["account"] = account.id  # as the platforms see it (GET /v1/events with Stripe-Account)
     account.events.append(event)
+    # The account's own endpoints, then (Connect) every endpoint of its platforms that listens to connected accounts.
+    targets = [(account, e) for e in account.of_type("webhook_endpoint") if not e.get("_connect")]
+    for platform_id in sorted(account.platforms):
+        platform = account.directory.get(platform_id)
+        if platform is not None:
+            targets += [(platform, e) for e in platform.of_type("webhook_endpoint") if e.get("_connect")]
+    return deliveries_make(account, event, targets)
+
+
+def deliveries_make(account: Account, event: dict, targets: list) -> list[dict]:
+    """Signed deliveries of `event` (on `account`) to each (endpoint owner, endpoint) that listens to it.
+
+    A delivery to another account's endpoint (a platform's Connect endpoint)
+    names the account the event happened on, and is listed on both accounts.
+    """
+    event_type = event["type"]
     pending = []
-    for endpoint in account.of_type("webhook_endpoint"):
+    for owner, endpoint in targets:
         events = endpoint["enabled_events"]
         if endpoint["status"] != "enabled" or ("*" not in events and event_type not in events):
             continue
-        payload = json.dumps(event, indent=2)
+        payload = json.dumps({**event, "account": account.id} if owner is not account else event, indent=2)
         delivery = {
             "id": new_id("dlv_"),
             "event": event["id"],
@@ -119,7 +138,10 @@ def emit(account: Account, event_type: str, obj: dict) -> list[dict]:
         }
         event["pending_webhooks"] += 1
         account.deliveries.append(delivery)
-        pending.append(delivery)
+        if owner is not account:
+            owner.deliveries.append(delivery)
+        if not event_lists.delivery_drop(endpoint, delivery):  # a drop asked for by /_standin/.../drop is never sent
+            pending.append(delivery)
     return pending
 
 
@@ -298,6 +320,7 @@ def session_create(account: Account, params: dict, public_base: str) -> dict:
         "cancel_url": params.get("cancel_url"),
         "url": f"{public_base}/c/pay/{session_id}",
         "_payment_intent_metadata": _metadata(params.get("payment_intent_data") or {}),
+        "_application_fee_amount": _application_fee(account, params.get("payment_intent_data") or {}),
         "_line_items": line_items,
     }
     account.objects[session_id] = session
@@ -319,6 +342,7 @@ def session_pay(account: Account, session: dict, *, delayed: bool, amount_total:
         status="processing" if delayed else "succeeded",
         latest_charge=None,
         metadata=dict(session["_payment_intent_metadata"]),
+        application_fee_amount=session.get("_application_fee_amount"),
         payment_method_types=["sepa_debit" if delayed else "card"],
     )
     session.update(
@@ -382,9 +406,44 @@ def _charge_create(account: Account, intent: dict) -> dict:
         status="succeeded",
         payment_intent=intent["id"],
         metadata=dict(intent["metadata"]),
+        application_fee_amount=intent.get("application_fee_amount"),
+        application_fee=None,
     )
     intent["latest_charge"] = charge["id"]
+    if charge["application_fee_amount"]:
+        _application_fee_collect(account, charge)
     return charge
+
+
+def _application_fee(account: Account, payment_intent_data: dict) -> int | None:
+    """payment_intent_data[application_fee_amount]: only on a connected account (a direct charge)."""
+    if payment_intent_data.get("application_fee_amount") in (None, ""):
+        return None
+    if not account.platforms:
+        raise StripeError(
+            400,
+            "Can only apply an application_fee_amount when the PaymentIntent is attempting a direct payment "
+            "(using an OAuth key or Stripe-Account header) or destination payment (using `transfer_data[destination]`).",
+            param="payment_intent_data[application_fee_amount]",
+        )
+    return _int(payment_intent_data["application_fee_amount"], "payment_intent_data[application_fee_amount]")
+
+
+def _application_fee_collect(account: Account, charge: dict) -> None:
+    """The platform's share of a direct charge: an application_fee object on the platform's account."""
+    platform = account.directory.get(sorted(account.platforms)[0]) if account.platforms else None
+    if platform is None:
+        return
+    fee = _new(platform, "fee_", "application_fee", amount=charge["application_fee_amount"])
+    fee.update(
+        account=account.id,
+        amount_refunded=0,
+        currency=charge["currency"],
+        charge=charge["id"],
+        originating_transaction=charge["id"],
+        refunded=False,
+    )
+    charge["application_fee"] = fee["id"]
 
 
 def public(obj: dict) -> dict:
@@ -408,7 +467,14 @@ def _charge_for(account: Account, params: dict) -> dict:
     return account.objects[intent["latest_charge"]]
 
 
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
 def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
+    if params.get("reason") and params["reason"] not in REFUND_REASONS:
+        raise StripeError(
+            400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", code="parameter_invalid", param="reason"
+        )
     charge = _charge_for(account, params)
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:
@@ -490,6 +556,7 @@ def webhook_endpoint_create(account: Account, params: dict, *, secret: str | Non
         description=params.get("description"),
         metadata=_metadata(params),
         _secret=secret,
+        _connect=str(params.get("connect", "")).lower() == "true",  # events of connected accounts
     )
     return {**public(endpoint), "secret": secret}  # the secret is shown once, on creation
 

@@ -11,7 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus, keys, pages, resources as res
+from . import customers as cus, events, keys, pages, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -240,10 +240,7 @@ def _account_retrieve(store, account, match, params, request):
     return res.account_public(account)
 
 
-@api.add("GET", "/v1/events")
-def _event_list(store, account, match, params, request):
-    events = [e for e in reversed(account.events) if not params.get("type") or e["type"] == params["type"]]
-    return res.listing("/v1/events", events)
+events.routes_add(api)  # GET /v1/events with Stripe's filters; dropping deliveries on purpose
 
 
 # --- Controls for what the customer or the bank does (not Stripe's API) ----------
@@ -359,6 +356,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if path.startswith("/c/pay/"):
                 return self._hosted_page(method, path)
+            if path.startswith(connect.HOSTED_PREFIXES):
+                return connect.hosted(self, method, path)
             params = self._read_params()
             func, match, auth = api.find(method, path)
             store = self.server.store
@@ -367,6 +366,7 @@ class Handler(BaseHTTPRequestHandler):
                 if account is not None:
                     keys.permission_check(store, self.headers.get("Authorization"), method, path)
                     account = store.acting_as(account, self.headers.get("Stripe-Account"))
+                    self.pending += events.sessions_expire_due(account)  # Stripe expires them on time
                 status, payload = self._idempotent(account, method, path, params, func, match)
         except StripeError as exc:
             return self._json(exc.status, exc.body)
@@ -453,3 +453,7 @@ def start(host: str = "127.0.0.1", port: int = 0, **options) -> StandInServer:
     server = StandInServer((host, port), **options)
     threading.Thread(target=server.serve_forever, name="stripe-standin", daemon=True).start()
     return server
+
+
+# Connect's routes register on `api` (they import it from here).
+from . import connect  # noqa: E402

@@ -35,7 +35,7 @@ class StripeError(Exception):
     ):
         super().__init__(message)
         self.status = status
-        self.body = {
+        self.body: dict = {
             "error": {
                 k: v
                 for k, v in {
@@ -67,6 +67,8 @@ class Account:
     events: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
     idempotency: dict = field(default_factory=dict)  # (key, path) -> (status, body)
+    # The store's accounts by id (set by the store): a connected account's events reach its platforms' endpoints.
+    directory: dict = field(default_factory=dict, repr=False)
 
     @property
     def mode(self) -> str:
@@ -92,6 +94,18 @@ class Store:
         self.session_accounts: dict[str, Account] = {}
         # rk_ key -> (its account, its permissions): stripe_standin.keys
         self.restricted_keys: dict[str, tuple[Account, frozenset]] = {}
+        # Stripe Connect (stripe_standin.connect): OAuth codes and Account Links, by their code / id.
+        self.oauth_codes: dict[str, dict] = {}
+        self.account_links: dict[str, dict] = {}
+
+    def account_add(self, account: Account) -> Account:
+        """Index an account made elsewhere (a connected account created through the Accounts API)."""
+        with self.lock:
+            if account.secret_key:
+                self.accounts[account.secret_key] = account
+            self.by_id[account.id] = account
+            account.directory = self.by_id
+            return account
 
     def account_create(self, secret_key: str | None = None, livemode: bool = False) -> Account:
         with self.lock:
@@ -106,9 +120,7 @@ class Store:
                 publishable_key=f"pk_{mode}_{suffix}",
                 livemode=livemode,
             )
-            self.accounts[account.secret_key] = account
-            self.by_id[account.id] = account
-            return account
+            return self.account_add(account)
 
     def account_for_key(self, authorization: str | None) -> Account:
         if not authorization or not authorization.startswith("Bearer "):

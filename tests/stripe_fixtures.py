@@ -2,9 +2,12 @@
 the real `stripe` package (STRIPE_API_BASE points at it). Import the fixtures
 into a conftest.py to use them."""
 
+import json
+import re
 import socket
 import urllib.error
 import urllib.request
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -13,7 +16,10 @@ from stripe.params import RefundCreateParams
 
 from agencies import services
 from stripe_standin import start as standin_start
-from stripe_standin.client import call
+from stripe_standin.client import call, webhook_endpoint_set
+
+CONNECT_CLIENT_ID = "ca_testplatform00000000000001"
+CONNECT_WEBHOOK_SECRET = "whsec_connecttest0000000000000000"
 
 
 def closed_port() -> int:
@@ -149,7 +155,7 @@ def keyed_agency(make_agency, stripe_account):
     """An agency set up the "one key" way: a fresh stand-in account, a 100-credit package, the key saved
     and provisioned by the portal (product, price, webhook endpoint), not yet live.
 
-    make(key=None, live=False): `key` is another key of the account to save instead (a restricted key).
+    make(live=False, packages=((credits, price_cents, currency), ...), **make_agency's arguments).
     """
     from billing import provisioning
 
@@ -163,6 +169,112 @@ def keyed_agency(make_agency, stripe_account):
         admin = agency.admin
         agency.refresh_from_db()
         agency.stripe, agency.admin = account, admin
+        return agency
+
+    return make
+
+
+# --- Stripe Connect ---------------------------------------------------------------
+
+
+class ConnectedStandInAccount(StandInAccount):
+    """A connected account, reached with the platform's key and the Stripe-Account header."""
+
+    def __init__(self, base_url: str, platform_key: str, account_id: str):
+        super().__init__(base_url, platform_key)
+        self.account_id = account_id
+        self.client = stripe.StripeClient(platform_key, stripe_account=account_id, base_addresses={"api": base_url})
+
+    def call(self, path: str, params: dict | None = None, method: str = "POST") -> dict:
+        data = urlencode(params or {}).encode() if method == "POST" else None
+        url = self.base_url + path + ("" if method == "POST" or not params else "?" + urlencode(params))
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Authorization", f"Bearer {self.secret_key}")
+        request.add_header("Stripe-Account", self.account_id)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def update(self, **state) -> dict:
+        """Change the account as its holder or Stripe would (charges_enabled, currently_due...); emits account.updated."""
+        params = {k: ("true" if v is True else "false" if v is False else v) for k, v in state.items()}
+        return call(self.base_url, f"/_standin/accounts/{self.account_id}/update", params, key=self.secret_key)
+
+    def onboard(self) -> dict:
+        return call(self.base_url, f"/_standin/accounts/{self.account_id}/onboard", key=self.secret_key)
+
+
+def browser_get(url: str, data: dict | None = None) -> tuple[int, str, str]:
+    """GET (or POST a form to) a stand-in page as a browser does: (status, body, redirect location)."""
+    request = urllib.request.Request(url, data=urlencode(data).encode() if data is not None else None)
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(request) as response:
+            return response.status, response.read().decode(), ""
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), exc.headers.get("Location") or ""
+
+
+def oauth_consent(authorize_url: str, *, business_name: str = "Test business", cancel: bool = False) -> str:
+    """Open Stripe's authorize page and press Connect (or Cancel); returns where the browser is sent back."""
+    status, page, _ = browser_get(authorize_url)
+    assert status == 200, page
+    if cancel:
+        found = re.search(r"href='([^']+)' data-testid='oauth-cancel'", page)
+        assert found
+        return found.group(1).replace("&amp;", "&")
+    form = dict(re.findall(r"<input type='hidden' name='([^']+)' value='([^']*)'>", page))
+    form = {k: v.replace("&amp;", "&") for k, v in form.items()}
+    base = authorize_url.split("/oauth/authorize")[0]
+    status, page, location = browser_get(f"{base}/oauth/authorize", {**form, "business_name": business_name})
+    assert status == 303, page
+    return location
+
+
+@pytest.fixture
+def stripe_platform(settings, stripe_account):
+    """The platform's Stripe account with Connect switched on.
+
+    Its Connect endpoint points at a closed port: tests hand the deliveries to
+    the portal themselves (connect_deliver).
+    """
+    platform = stripe_account()
+    settings.PLATFORM_STRIPE_SECRET_KEY = platform.secret_key
+    settings.STRIPE_CONNECT_CLIENT_ID = CONNECT_CLIENT_ID
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = CONNECT_WEBHOOK_SECRET
+    webhook_endpoint_set(
+        platform.base_url,
+        platform.secret_key,
+        url=f"http://127.0.0.1:{closed_port()}/api/webhooks/stripe/connect",
+        signing_secret=CONNECT_WEBHOOK_SECRET,
+        events=["*"],
+        connect=True,
+    )
+    return platform
+
+
+@pytest.fixture
+def connected_agency(make_agency, stripe_platform):
+    """An agency with a Stripe account connected through Connect (onboarded unless onboarded=False).
+
+    agency.stripe acts on the connected account; agency.platform is the platform's account.
+    """
+    from billing import connect
+
+    def make(*, onboarded: bool = True, active: bool | None = None, **kwargs):
+        agency: Any = make_agency(**kwargs)
+        services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
+        created = stripe_platform.client.v1.accounts.create(
+            {"type": "standard", "business_profile": {"name": "Acme Calls"}}
+        )
+        account = ConnectedStandInAccount(stripe_platform.base_url, stripe_platform.secret_key, created.id)
+        if onboarded:
+            account.onboard()
+        agency = connect.account_connect(agency=agency, account_id=created.id)
+        if active if active is not None else onboarded:
+            assert services.agency_set_active(agency=agency, active=True) == []
+            agency.refresh_from_db()
+        agency.stripe = account
+        agency.platform = stripe_platform
+        agency.admin = agency.admins.get()
         return agency
 
     return make

@@ -390,7 +390,8 @@ def test_a_host_lookup_cached_before_the_operators_edit_commits_is_not_stale_aft
     assert client.get("/", HTTP_HOST="adminrace.localhost").status_code == 503
 
 
-@pytest.mark.parametrize("primary, text", [("#FFFF66", "#111827"), ("#0F172A", "#FFFFFF"), ("#3B82F6", "#FFFFFF")])
+# A mid blue takes dark text: white on #3B82F6 is only 3.7:1, below WCAG AA (4.5:1).
+@pytest.mark.parametrize("primary, text", [("#FFFF66", "#111827"), ("#0F172A", "#FFFFFF"), ("#3B82F6", "#111827")])
 def test_top_bar_text_stays_readable_on_the_agency_colour(client, make_agency, primary, text):
     agency = make_agency(active=True, slug="contrast")
     agency.primary_color = primary
@@ -400,6 +401,19 @@ def test_top_bar_text_stays_readable_on_the_agency_colour(client, make_agency, p
 
     assert f"--brand-primary: {primary}; " in page
     assert f"--brand-on-primary: {text};" in page
+
+
+@pytest.mark.parametrize("primary, link", [("#FFD700", "#897400"), ("#0F172A", "#0F172A")])
+def test_links_in_a_light_brand_colour_are_drawn_in_a_darker_shade_that_reads_on_white(
+    client, make_agency, primary, link
+):
+    agency = make_agency(active=True, slug="contrast")
+    agency.primary_color = primary
+    agency.save(update_fields=["primary_color"])
+
+    page = client.get("/", HTTP_HOST="contrast.localhost").text
+
+    assert f"--brand-primary-text: {link};" in page
 
 
 def test_operator_cannot_give_an_agency_a_reserved_slug_in_django_admin(client, make_agency):

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import sync_playwright
 from pytest_django.live_server_helper import LiveServer
 
@@ -76,14 +77,42 @@ def new_page(browser):
 
 
 @pytest.fixture
-def screenshots():
-    """Save full-page screenshots at desktop and phone width to test-artifacts/."""
+def screenshots(accessible):
+    """Save full-page screenshots at desktop and phone width to test-artifacts/; every page worth a
+    screenshot is also checked with axe-core at both widths (see `accessible`)."""
     ARTIFACTS.mkdir(exist_ok=True)
 
     def take(page, name: str) -> None:
         for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
             page.set_viewport_size(viewport)
             page.screenshot(path=ARTIFACTS / f"{name}-{label}.png", full_page=True)
+            accessible(page)
         page.set_viewport_size(DESKTOP)
 
     return take
+
+
+# WCAG 2.1 A and AA rules (axe-core's tags): what a page a person uses must pass.
+AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+
+
+@pytest.fixture(scope="session")
+def _axe():
+    return Axe()
+
+
+@pytest.fixture
+def accessible(_axe):
+    """accessible(page): run axe-core (bundled by axe-playwright-python) on the page as it is now and
+    fail with each WCAG A/AA violation, its rule and the elements it names."""
+
+    def check(page) -> None:
+        results = _axe.run(page, options=AXE_OPTIONS)
+        problems = [
+            f"{v['id']} ({v['impact']}): {v['help']} -> "
+            + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+            for v in results.response["violations"]
+        ]
+        assert not problems, f"axe-core found on {page.url}:\n" + "\n".join(problems)
+
+    return check

@@ -48,6 +48,7 @@ def test_client_buys_a_package_on_the_checkout_page_and_sees_the_credits(
     stripe_base,  # noqa: F811
     new_page,
     screenshots,
+    accessible,
 ):
     agency, account, user = shop
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
@@ -58,19 +59,23 @@ def test_client_buys_a_package_on_the_checkout_page_and_sees_the_credits(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign In").click()
     expect(page.get_by_test_id("credits-balance")).to_have_text("0")
+    accessible(page)
 
     page.get_by_role("navigation").get_by_role("link", name="Buy credits").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Buy credits")
+    accessible(page)
     page.get_by_role("button", name="Buy 100 credits").click()
 
     # Stripe's hosted page (the stand-in), on another origin.
     expect(page).to_have_url(re.compile(rf"^{re.escape(stripe_base)}/c/pay/cs_test_"))
     expect(page.get_by_test_id("amount")).to_have_text("40.00 EUR")
+    accessible(page)
     screenshots(page, "stripe-standin-checkout")
     page.get_by_role("button", name="Pay", exact=True).click()
 
     expect(page).to_have_url(re.compile(rf"^{re.escape(portal)}/billing/buy/success/\?session_id=cs_test_"))
     expect(page.get_by_test_id("credits-added")).to_have_text("+100 credits")
+    accessible(page)
     expect(page.get_by_test_id("credits-balance")).to_have_text("100")
     expect(page.get_by_role("banner")).to_contain_text("Sunrise Calls")
     screenshots(page, "client-purchase-success")

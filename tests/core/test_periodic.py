@@ -15,6 +15,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from billing.stripe_check import stripe_check_daily
+from billing.tasks import stripe_reconcile_sweep
 from core import periodic
 from ops.tasks import ops_sweep
 from usage.tasks import reservations_release_expired
@@ -105,20 +106,27 @@ def test_a_run_that_raises_has_already_queued_the_next(transactional_db, setting
 
 def test_the_worker_watchdog_rearms_every_dead_chain_once(db, clock):
     running(ops_sweep, started_ago=timedelta(seconds=LEASE + 1))  # its worker was killed before handing over
-    # and the reservation sweep has no run at all (its last one failed, say)
+    # and the reservation sweep and the Stripe reconciliation have no run at all (the last one failed, say)
 
     assert sorted(periodic.periodic_check()) == sorted(
-        [ops_sweep.module_path, reservations_release_expired.module_path, stripe_check_daily.module_path]
+        [
+            ops_sweep.module_path,
+            reservations_release_expired.module_path,
+            stripe_reconcile_sweep.module_path,
+            stripe_check_daily.module_path,
+        ]
     )
     assert periodic.periodic_check() == []
 
     assert runs(ops_sweep, READY).count() == 1
     assert runs(reservations_release_expired, READY).count() == 1
+    assert runs(stripe_reconcile_sweep, READY).count() == 1
     assert runs(ops_sweep, FAILED).count() == 1
 
 
 def test_the_worker_watchdog_leaves_live_chains_alone(db, clock):
     periodic.sweep_schedule(task=reservations_release_expired, delay_seconds=60)
+    periodic.sweep_schedule(task=stripe_reconcile_sweep, delay_seconds=900)
     periodic.sweep_schedule(task=stripe_check_daily, delay_seconds=60)
     running(ops_sweep, started_ago=timedelta(seconds=5))
 

@@ -1,0 +1,103 @@
+"""Stripe Connect in a real browser: a new agency connects a Stripe account (the stand-in's test
+account, or OAuth on the stand-in's authorize page), activates its portal, and a client buys;
+Pay delivers the connected account's event to the platform's Connect endpoint on the live server."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from agencies import services
+from tests.conftest import PASSWORD
+from tests.stripe_fixtures import (  # noqa: F401
+    CONNECT_CLIENT_ID,
+    CONNECT_WEBHOOK_SECRET,
+    StandInAccount,
+    call,
+    stripe_account,
+    stripe_base,
+    stripe_standin,
+    webhook_endpoint_set,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def platform(transactional_db, live_server, settings, stripe_account):  # noqa: F811
+    """The platform's account with Connect on; its Connect endpoint is the live server's."""
+    settings.PORTAL_PUBLIC_PORT = str(live_server.thread.port)
+    account = stripe_account()
+    settings.PLATFORM_STRIPE_SECRET_KEY = account.secret_key
+    settings.STRIPE_CONNECT_CLIENT_ID = CONNECT_CLIENT_ID
+    settings.STRIPE_CONNECT_WEBHOOK_SECRET = CONNECT_WEBHOOK_SECRET
+    webhook_endpoint_set(
+        account.base_url,
+        account.secret_key,
+        url=f"{live_server.url}/api/webhooks/stripe/connect",
+        signing_secret=CONNECT_WEBHOOK_SECRET,
+        events=["*"],
+        connect=True,
+    )
+    return account
+
+
+def _console_login(page, port: int, email: str) -> None:
+    page.goto(f"http://localhost:{port}/accounts/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+
+
+def test_new_agency_uses_a_test_account_goes_live_and_a_client_buys(
+    platform, live_server, make_agency, make_client_user, new_page, screenshots
+):
+    port = live_server.thread.port
+    agency = make_agency(slug="sunrise", company_name="Sunrise Calls")
+    services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
+    admin_email = agency.admins.get().email
+
+    admin = new_page()
+    _console_login(admin, port, admin_email)
+    admin.goto(f"http://localhost:{port}/console/stripe/")
+    expect(admin.get_by_test_id("connect-state")).to_have_text("Not connected to Stripe through Connect.")
+    admin.get_by_role("button", name="Use a test Stripe account").click()
+    expect(admin.get_by_test_id("connect-state")).to_have_text("Connected as \u201cSunrise Calls (test)\u201d.")
+    screenshots(admin, "connect-test-account")
+
+    admin.goto(f"http://localhost:{port}/console/")
+    admin.get_by_role("button", name="Activate portal").click()
+    expect(admin.get_by_test_id("portal-status")).to_have_text("Active")
+
+    user = make_client_user(agency, email="anna@moonlight.example", company_name="Moonlight Bakery")
+    client = new_page()
+    portal = f"http://sunrise.localhost:{port}"
+    client.goto(f"{portal}/accounts/login/")
+    client.get_by_label("Email").fill(user.email)
+    client.get_by_label("Password").fill(PASSWORD)
+    client.get_by_role("button", name="Sign In").click()
+    client.goto(f"{portal}/billing/buy/")
+    client.get_by_role("button", name="Buy 100 credits").click()
+    expect(client).to_have_url(re.compile(r"/c/pay/cs_test_"))
+    client.get_by_role("button", name="Pay", exact=True).click()
+    expect(client.get_by_test_id("credits-balance")).to_have_text("100")
+
+    # The connected account's event reached the platform's Connect endpoint and was accepted.
+    delivered = [d for d in platform.deliveries("checkout.session.completed") if "/stripe/connect" in d["url"]]
+    assert [d["status"] for d in delivered] == [200]
+
+
+def test_agency_connects_its_existing_account_on_stripes_authorize_page(platform, live_server, make_agency, new_page):
+    port = live_server.thread.port
+    agency = make_agency(slug="dawn", company_name="Dawn Calls")
+    admin = new_page()
+    _console_login(admin, port, agency.admins.get().email)
+    admin.goto(f"http://localhost:{port}/console/stripe/")
+    admin.get_by_role("button", name="Connect with Stripe").click()
+    expect(admin.get_by_role("heading", level=1)).to_have_text("Connect your Stripe account")
+    admin.get_by_label("Business name").fill("Dawn Calls BV")
+    admin.get_by_role("button", name="Connect test account").click()
+    expect(admin).to_have_url(f"http://localhost:{port}/console/stripe/")
+    expect(admin.get_by_test_id("connect-state")).to_have_text("Connected as \u201cDawn Calls BV\u201d.")
+    admin.get_by_role("button", name="Disconnect").click()
+    expect(admin.get_by_test_id("connect-state")).to_contain_text("Disconnected from the Stripe account")
