@@ -6,6 +6,7 @@ from agencies import services
 from agencies.models import Agency, CreditPackage
 from billing import provisioning, stripe_api
 from billing.models import Purchase
+from billing.stripe_check import stripe_check
 from tests.billing.flows import bought_and_paid, checkout_start, deliver_last, success_page
 from tests.stripe_fixtures import StandInAccount
 
@@ -240,3 +241,23 @@ def test_a_key_stripe_refuses_is_not_saved_and_not_shown(console, make_agency, s
     assert response.status_code == 400
     assert "Stripe refused this key" in response.content.decode()
     assert "NotARealKey" not in response.content.decode()
+
+
+def test_a_connected_agency_is_provisioned_the_same_way_without_a_webhook_endpoint(
+    client, connected_agency, make_client_user
+):
+    agency = connected_agency()
+    report = provisioning.stripe_provision(agency=agency)
+    assert report.webhook_endpoint_id == ""
+    again = provisioning.stripe_provision(agency=agency)
+    assert again.created == []
+    [product] = agency.stripe.client.v1.products.list().data
+    assert agency.stripe.client.v1.webhook_endpoints.list().data == []  # the platform's Connect endpoint serves it
+    saved = Agency.objects.get(pk=agency.pk)
+    package = saved.packages.get()
+    assert saved.stripe_product_id == product.id and package.stripe_price_id
+    assert stripe_check(agency=saved) == []
+    # Checkout runs on the connected account with the package's own Price.
+    purchase = bought_and_paid(client, agency, make_client_user(agency))
+    [item] = agency.stripe.call(f"/v1/checkout/sessions/{purchase.stripe_session_id}/line_items", method="GET")["data"]
+    assert item["price"]["id"] == package.stripe_price_id
