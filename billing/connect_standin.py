@@ -53,6 +53,5 @@ def test_account_connect(*, agency: Agency) -> Agency:
         },
     )
     _onboarding_complete(created.id)
-    agency = connect.account_connect(agency=agency, account_id=created.id)
-    # provisioning (helper B) is wired here at merge
-    return agency
+    # The views provision the product and prices once connected (connect_views._provision).
+    return connect.account_connect(agency=agency, account_id=created.id)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from agencies import access, tenancy
 
-from . import accounts, connect, connect_standin, stripe_api
+from . import accounts, connect, connect_standin, provisioning, stripe_api
 from .portal_views import HttpResponseSeeOther
 
 UNAVAILABLE = "Stripe could not be reached. Nothing was changed; try again in a few minutes."
@@ -22,6 +22,18 @@ def _console_url(name: str) -> str:
 
 def _back():
     return redirect("stripe_setup:stripe")
+
+
+def _provision(request, agency) -> None:
+    """Once connected with charges enabled, put the product and the packages' prices on the account."""
+    if not (accounts.is_connected(agency) and agency.stripe_charges_enabled):
+        return
+    try:
+        report = provisioning.stripe_provision(agency=agency)
+    except provisioning.ProvisionError as exc:
+        messages.warning(request, f"Connected, but the packages could not be set up on Stripe yet: {exc}")
+        return
+    messages.info(request, " ".join(report.sentences()))
 
 
 def _available_agency_or_404(request):
@@ -77,6 +89,7 @@ def connect_return(request):
         messages.error(request, UNAVAILABLE)
         return _back()
     messages.success(request, connect.connection_state(agency).words)
+    _provision(request, agency)
     return _back()
 
 
@@ -146,6 +159,7 @@ def connect_onboarding_return(request):
     (messages.success if state.state == "connected" and state.charges_enabled else messages.warning)(
         request, state.words
     )
+    _provision(request, agency)
     return _back()
 
 
@@ -188,4 +202,5 @@ def connect_test_account(request):
         messages.error(request, UNAVAILABLE)
         return _back()
     messages.success(request, connect.connection_state(agency).words)
+    _provision(request, agency)
     return _back()

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from agencies import access, services, tenancy
 from agencies.forms import StripeForm
 
-from . import accounts, provisioning, stripe_api, stripe_check
+from . import accounts, advanced_check, provisioning, stripe_api, stripe_check
 from .forms import StripeKeyForm
 
 
@@ -73,7 +73,7 @@ def _advanced_save(request, agency):
     # Ask Stripe before saving: a key, product or price that cannot work is refused with
     # the reason. When Stripe cannot be reached the settings are saved unchecked (their
     # format is valid, and an outage must not lock the agency out) and the page says so.
-    check = stripe_api.settings_problems(
+    check = advanced_check.settings_problems(
         secret_key=data["stripe_secret_key"] or agency.stripe_secret_key,
         product_id=data["stripe_product_id"],
         price_id=data["stripe_price_id"],

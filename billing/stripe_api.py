@@ -18,9 +18,6 @@ import stripe
 from django.conf import settings
 from stripe._base_address import BaseAddresses  # the StripeClient(base_addresses=...) type; not re-exported
 
-from core.money import money_format
-from core.stripe_keys import key_mode
-
 logger = logging.getLogger(__name__)
 
 # A few quick retries of connection errors; creates are safe to retry because
@@ -154,6 +151,11 @@ def price_retrieve(*, account: StripeAccount, price_id: str):
     return _call("price retrieve", account, lambda c: c.v1.prices.retrieve(price_id))
 
 
+def key_check(*, account: StripeAccount) -> None:
+    """The cheapest call a key with read access to prices may make: raises when the key is refused."""
+    _call("key check", account, lambda c: c.v1.prices.list({"limit": 1}))
+
+
 def account_retrieve(*, account: StripeAccount):
     """The Stripe account the key (or the Stripe-Account header) acts on: id, names, mode."""
     return _call("account retrieve", account, lambda c: c.v1.accounts.retrieve_current())
@@ -251,26 +253,6 @@ def webhook_endpoint_delete(*, account: StripeAccount, endpoint_id: str):
     return _call("webhook endpoint delete", account, lambda c: c.v1.webhook_endpoints.delete(endpoint_id))
 
 
-def webhook_endpoint_replace(*, account: StripeAccount, url: str, idempotency_key: str) -> str:
-    """Delete the account's endpoints for `url` and register one anew; return its signing secret.
-
-    Stripe shows a signing secret only when an endpoint is created, so an
-    endpoint whose secret we no longer know is replaced rather than reused.
-    """
-
-    def replace(client):
-        for endpoint in client.v1.webhook_endpoints.list({"limit": 100}).data:
-            if endpoint.url == url:
-                client.v1.webhook_endpoints.delete(endpoint.id)
-        created = client.v1.webhook_endpoints.create(
-            {"url": url, "enabled_events": WEBHOOK_EVENTS, "description": "Reseller portal: credit purchases"},
-            {"idempotency_key": idempotency_key},
-        )
-        return created.secret
-
-    return _call("webhook endpoint replace", account, replace)
-
-
 def customer_sync(
     *, account: StripeAccount, customer_id: str, params: dict, tax_id: dict | None, idempotency_key: str
 ) -> str:
@@ -353,117 +335,3 @@ def account_link_create(*, account: StripeAccount, connected_account_id: str, re
         "return_url": return_url,
     }
     return _call("account link create", account, lambda c: c.v1.account_links.create(params)).url
-
-
-# --- Checking an agency's settings ------------------------------------------------
-
-
-@dataclass
-class SettingsCheck:
-    errors: dict = field(default_factory=dict)  # form field -> [message]
-    warnings: list = field(default_factory=list)
-    unreachable: bool = False
-
-    def add(self, field_name: str, message: str) -> None:
-        self.errors.setdefault(field_name, []).append(message)
-
-
-def settings_problems(
-    *, secret_key: str, product_id: str, price_id: str, packages, webhook_url: str = ""
-) -> SettingsCheck:
-    """Ask Stripe whether the settings work: key valid, product and price exist, the price is
-    one-time, belongs to the product and costs what one of the packages costs.
-
-    Only what is filled in is checked. A Stripe that cannot be reached sets
-    `unreachable` and checks nothing.
-    """
-    check = SettingsCheck()
-    if not secret_key:
-        return check
-    mode = key_mode(secret_key)
-    account = StripeAccount(
-        secret_key=secret_key, webhook_secret="", agency_id=None, label="a key being checked", livemode=mode == "live"
-    )
-    try:
-        product = price = None
-        if product_id:
-            product = _optional(account, "product retrieve", lambda c: c.v1.products.retrieve(product_id))
-            if product is None:
-                check.add(
-                    "stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode)."
-                )
-        if price_id:
-            price = _optional(account, "price retrieve", lambda c: c.v1.prices.retrieve(price_id))
-            if price is None:
-                check.add("stripe_price_id", f"There is no price {price_id} in this Stripe account ({mode} mode).")
-        if not (product_id or price_id):
-            _call("key check", account, lambda c: c.v1.prices.list({"limit": 1}))
-        if price is not None:
-            _price_problems(check, price, product_id, packages)
-        if webhook_url:
-            _webhook_warnings(check, account, webhook_url)
-    except StripeUnavailable:
-        return SettingsCheck(unreachable=True)
-    except StripeRejected as exc:
-        message = {
-            "auth": f"Stripe refused this secret key. Copy the {mode} secret key again from "
-            "Stripe → Developers → API keys.",
-            "permission": "This restricted key may not read products and prices. Give it read access to "
-            "Products and Prices and write access to Checkout Sessions.",
-        }.get(exc.kind, f"Stripe refused the check: {exc.detail}")
-        return SettingsCheck(errors={"stripe_secret_key": [message]})
-    return check
-
-
-def _optional(account: StripeAccount, operation: str, func):
-    try:
-        return _call(operation, account, func)
-    except StripeRejected as exc:
-        if exc.kind == "missing":
-            return None
-        raise
-
-
-def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> None:
-    if not price.active:
-        check.add("stripe_price_id", f"The price {price.id} is archived in Stripe. Use an active price.")
-    if price.type != "one_time":
-        check.add(
-            "stripe_price_id",
-            f"The price {price.id} is a recurring (subscription) price. "
-            "Credit packages are bought once: use a one-time price.",
-        )
-    if product_id and price.product != product_id:
-        check.add("stripe_price_id", f"The price {price.id} belongs to product {price.product}, not to {product_id}.")
-    packages = list(packages)
-    if packages and not any(
-        p.price_cents == price.unit_amount and p.currency.lower() == price.currency for p in packages
-    ):
-        offered = ", ".join(
-            f"{p.credits} credits for {money_format(p.price_cents, p.currency, symbol=False)}" for p in packages
-        )
-        check.add(
-            "stripe_price_id",
-            f"The price {price.id} is {money_format(price.unit_amount or 0, price.currency, symbol=False)}, "
-            f"but no package costs that (your packages: {offered}).",
-        )
-
-
-def _webhook_warnings(check: SettingsCheck, account: StripeAccount, webhook_url: str) -> None:
-    try:
-        endpoints = _call("webhook endpoints list", account, lambda c: c.v1.webhook_endpoints.list({"limit": 100})).data
-    except StripeRejected as exc:
-        if exc.kind in ("permission", "invalid"):
-            return  # a restricted key may not read endpoints; nothing to say
-        raise
-    mine = [e for e in endpoints if e.url == webhook_url and e.status == "enabled"]
-    if not mine:
-        check.warnings.append(
-            f"No enabled webhook endpoint in this Stripe account sends events to {webhook_url}: "
-            "payments will only be credited when clients return to the portal."
-        )
-        return
-    listened = set().union(*(set(e.enabled_events) for e in mine))
-    missing = [t for t in WEBHOOK_EVENTS if t not in listened and "*" not in listened]
-    if missing:
-        check.warnings.append(f"The webhook endpoint for {webhook_url} does not send: {', '.join(missing)}.")

@@ -11,7 +11,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus, events, keys, pages, resources as res
+from . import customers as cus, endpoints, events, keys, pages, refunds, resources as res
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -123,18 +123,22 @@ def _price_list(store, account, match, params, request):
 
 @api.add("POST", f"/v1/products/{ID}")
 def _product_update(store, account, match, params, request):
-    return res.object_update(account.get("product", "product", match.group(1)), params, ("name", "active", "metadata"))
+    return endpoints.object_update(
+        account.get("product", "product", match.group(1)), params, ("name", "active", "metadata")
+    )
 
 
 @api.add("POST", f"/v1/prices/{ID}")
 def _price_update(store, account, match, params, request):
-    return res.object_update(account.get("price", "price", match.group(1)), params, ("active", "metadata", "nickname"))
+    return endpoints.object_update(
+        account.get("price", "price", match.group(1)), params, ("active", "metadata", "nickname")
+    )
 
 
 @api.add("POST", f"/v1/webhook_endpoints/{ID}")
 def _endpoint_update(store, account, match, params, request):
     endpoint = account.get("webhook_endpoint", "webhook_endpoint", match.group(1))
-    return res.public(res.webhook_endpoint_update(endpoint, params))
+    return res.public(endpoints.webhook_endpoint_update(endpoint, params))
 
 
 @api.add("POST", "/_standin/restricted_keys")
@@ -179,14 +183,14 @@ def _session_expire(store, account, match, params, request):
 
 @api.add("POST", "/v1/refunds")
 def _refund_create(store, account, match, params, request):
-    refund, pending = res.refund_create(account, params)
+    refund, pending = refunds.refund_create(account, params)
     request.pending += pending
     return refund
 
 
 @api.add("POST", "/v1/webhook_endpoints")
 def _endpoint_create(store, account, match, params, request):
-    return res.webhook_endpoint_create(account, params)
+    return endpoints.webhook_endpoint_create(account, params)
 
 
 @api.add("GET", "/v1/webhook_endpoints")
@@ -196,7 +200,7 @@ def _endpoint_list(store, account, match, params, request):
 
 @api.add("DELETE", f"/v1/webhook_endpoints/{ID}")
 def _endpoint_delete(store, account, match, params, request):
-    return res.webhook_endpoint_delete(account, match.group(1))
+    return endpoints.webhook_endpoint_delete(account, match.group(1))
 
 
 @api.add("POST", "/v1/customers")
@@ -281,7 +285,7 @@ def _endpoint_create_with_secret(store, account, match, params, request):
     for endpoint in account.of_type("webhook_endpoint"):
         if endpoint["url"] == params.get("url"):
             endpoint["deleted"] = True
-    return res.webhook_endpoint_create(account, params, secret=secret)
+    return endpoints.webhook_endpoint_create(account, params, secret=secret)
 
 
 def _required_param(params: dict, name: str):
@@ -307,7 +311,7 @@ def _session_settle(store, account, match, params, request):
 
 @api.add("POST", f"/_standin/charges/{ID}/dispute")
 def _dispute_create(store, account, match, params, request):
-    dispute, pending = res.dispute_create(account, account.get("charge", "charge", match.group(1)), params)
+    dispute, pending = refunds.dispute_create(account, account.get("charge", "charge", match.group(1)), params)
     request.pending += pending
     return dispute
 
@@ -315,7 +319,7 @@ def _dispute_create(store, account, match, params, request):
 @api.add("POST", f"/_standin/disputes/{ID}/close")
 def _dispute_close(store, account, match, params, request):
     dispute = account.get("dispute", "dispute", match.group(1))
-    request.pending += res.dispute_close(account, dispute, params.get("status", ""))
+    request.pending += refunds.dispute_close(account, dispute, params.get("status", ""))
     return dispute
 
 

@@ -5,8 +5,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from agencies import services
 from agencies.models import Agency
-from billing import connect
+from billing import accounts, connect, stripe_api
 from tests.stripe_fixtures import CONNECT_CLIENT_ID, browser_get, oauth_consent
 
 pytestmark = pytest.mark.usefixtures("stripe_platform")
@@ -152,14 +153,23 @@ def test_connect_is_not_offered_when_not_configured(console, make_agency, settin
     assert console.post("/console/billing/connect/start/").status_code == 404
 
 
-def test_test_account_button_connects_a_ready_account(console, make_agency):
+def test_test_account_button_connects_a_ready_account_and_puts_the_packages_on_it(console, make_agency):
     agency = make_agency()
+    package = services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
     console.force_login(agency.admins.get())
     assert 'data-testid="connect-test-account"' in _text(console.get("/console/stripe/"))
     page = console.post("/console/billing/connect/test-account/", follow=True)
     agency.refresh_from_db()
     assert agency.stripe_account_id and agency.stripe_charges_enabled and agency.stripe_disconnected_at is None
     assert "Connected as" in _text(page)
+
+    # The package's Price was made on the connected account (platform key + Stripe-Account), nowhere else.
+    package.refresh_from_db()
+    price = stripe_api.price_retrieve(account=accounts.agency_account(agency), price_id=package.stripe_price_id)
+    assert (price.unit_amount, price.currency, price.type) == (4000, "eur", "one_time")
+    assert "Created" in _text(page) and "100 credits" in _text(page)
+    with pytest.raises(stripe_api.StripeRejected):
+        stripe_api.price_retrieve(account=accounts.platform_account(), price_id=package.stripe_price_id)
 
 
 def test_test_account_button_is_absent_off_the_standin(console, make_agency, settings):

@@ -246,3 +246,38 @@ def test_events_about_other_payments_on_the_account_are_not_counted_as_recovered
     (outcome,) = reconcile.stripe_reconcile()
     assert outcome.events_recovered == 0 and outcome.problem == ""
     assert StripeEvent.objects.get(agency=agency).outcome == "ignored: not a session this portal created"
+
+
+def test_a_connected_accounts_lost_event_is_recovered_through_the_platform_key(
+    client, connected_agency, make_client_user
+):
+    agency = connected_agency()
+    user = make_client_user(agency)
+    purchase = bought_and_paid(client, agency, user)
+    # The platform's Connect endpoint is down (a closed port): the delivery failed.
+    (lost,) = [
+        d
+        for d in agency.platform.deliveries("checkout.session.completed")
+        if f'"account": "{agency.stripe_account_id}"' in d["payload"]
+    ]
+    assert lost["status"] is None and _balance(user) == 0
+
+    outcomes = reconcile.stripe_reconcile()
+    mine = [o for o in outcomes if o.account.agency_id == agency.pk]
+    assert [(o.account.connected_account_id, o.events_recovered, o.problem) for o in mine] == [
+        (agency.stripe_account_id, 1, "")
+    ]
+    purchase.refresh_from_db()
+    assert _balance(user) == 100 and purchase.status == Purchase.Status.PAID
+    assert StripeEvent.objects.get(event_id=lost["event"]).agency_id == agency.pk
+
+    # Stripe's own retry reaches the Connect endpoint later: a duplicate.
+    retried = client.post(
+        "/api/webhooks/stripe/connect",
+        data=lost["payload"],
+        content_type="application/json",
+        HTTP_HOST="localhost",
+        HTTP_STRIPE_SIGNATURE=lost["signature"],
+    )
+    assert retried.json()["outcome"] == "duplicate: already processed"
+    assert _balance(user) == 100 and ledger.purchases_check() == []

@@ -7,7 +7,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from agencies import services
 from tests.conftest import PASSWORD
 from tests.stripe_fixtures import (  # noqa: F401
     CONNECT_CLIENT_ID,
@@ -49,42 +48,71 @@ def _console_login(page, port: int, email: str) -> None:
     page.get_by_role("button", name="Sign In").click()
 
 
-def test_new_agency_uses_a_test_account_goes_live_and_a_client_buys(
-    platform, live_server, make_agency, make_client_user, new_page, screenshots
-):
-    port = live_server.thread.port
-    agency = make_agency(slug="sunrise", company_name="Sunrise Calls")
-    services.package_create(agency=agency, credits=100, price_cents=4000, currency="EUR")
-    admin_email = agency.admins.get().email
+def _sign_up(page, *, company: str, email: str) -> None:
+    page.get_by_label("Company name").fill(company)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password:", exact=True).fill(PASSWORD)
+    page.get_by_label("Password (again)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign Up").click()
 
+
+def test_new_agency_uses_a_test_account_goes_live_and_a_client_buys(platform, live_server, new_page, screenshots):
+    """Only the UI, from the agency's sign-up to its client's first purchase (the README's walkthrough)."""
+    port = live_server.thread.port
+
+    # The agency signs up, names its portal and adds a package.
     admin = new_page()
-    _console_login(admin, port, admin_email)
-    admin.goto(f"http://localhost:{port}/console/stripe/")
+    admin.goto(f"http://localhost:{port}/")
+    admin.get_by_role("link", name="Start your reseller portal").click()
+    _sign_up(admin, company="Sunrise Calls", email="owner@sunrise.example")
+    expect(admin.get_by_test_id("portal-status")).to_have_text("Inactive")
+    admin.get_by_role("navigation").get_by_role("link", name="Branding").click()
+    admin.get_by_label("Portal slug").fill("sunrise")
+    admin.get_by_role("button", name="Save branding").click()
+    expect(admin.get_by_text("Branding saved.")).to_be_visible()
+    admin.get_by_role("navigation").get_by_role("link", name="Packages").click()
+    admin.get_by_label("Credits").fill("100")
+    admin.get_by_label("Price", exact=True).fill("40.00")
+    admin.get_by_label("Currency").select_option("EUR")
+    admin.get_by_role("button", name="Add package").click()
+    expect(admin.get_by_text("Package added.")).to_be_visible()
+
+    # Stripe: one click connects a ready test account, and the package's price is put on it.
+    admin.get_by_role("navigation").get_by_role("link", name="Stripe").click()
     expect(admin.get_by_test_id("connect-state")).to_have_text("Not connected to Stripe through Connect.")
+    screenshots(admin, "connect-not-connected")
     admin.get_by_role("button", name="Use a test Stripe account").click()
     expect(admin.get_by_test_id("connect-state")).to_have_text("Connected as \u201cSunrise Calls (test)\u201d.")
+    expect(admin.get_by_text(re.compile(r"Created .*100 credits"))).to_be_visible()
     screenshots(admin, "connect-test-account")
 
-    admin.goto(f"http://localhost:{port}/console/")
+    admin.get_by_role("navigation").get_by_role("link", name="Overview").click()
     admin.get_by_role("button", name="Activate portal").click()
+    expect(admin.get_by_text("Your portal is live.")).to_be_visible()
     expect(admin.get_by_test_id("portal-status")).to_have_text("Active")
+    portal = admin.get_by_test_id("portal-url").get_attribute("href")
+    assert portal == f"http://sunrise.localhost:{port}/"
 
-    user = make_client_user(agency, email="anna@moonlight.example", company_name="Moonlight Bakery")
+    # A client signs up on the new portal and buys the package with the stand-in's checkout page.
     client = new_page()
-    portal = f"http://sunrise.localhost:{port}"
-    client.goto(f"{portal}/accounts/login/")
-    client.get_by_label("Email").fill(user.email)
-    client.get_by_label("Password").fill(PASSWORD)
-    client.get_by_role("button", name="Sign In").click()
-    client.goto(f"{portal}/billing/buy/")
+    client.goto(portal)
+    client.get_by_role("link", name="Create your account").click()
+    _sign_up(client, company="Moonlight Bakery", email="anna@moonlight.example")
+    expect(client.get_by_test_id("credits-balance")).to_have_text("0")
+    client.get_by_role("navigation").get_by_role("link", name="Buy credits").click()
     client.get_by_role("button", name="Buy 100 credits").click()
     expect(client).to_have_url(re.compile(r"/c/pay/cs_test_"))
     client.get_by_role("button", name="Pay", exact=True).click()
+    expect(client.get_by_test_id("credits-added")).to_have_text("+100 credits")
     expect(client.get_by_test_id("credits-balance")).to_have_text("100")
 
-    # The connected account's event reached the platform's Connect endpoint and was accepted.
+    # The connected account's event reached the platform's Connect endpoint and was accepted; the
+    # agency sees the purchase, paid on its own Stripe account.
     delivered = [d for d in platform.deliveries("checkout.session.completed") if "/stripe/connect" in d["url"]]
     assert [d["status"] for d in delivered] == [200]
+    admin.get_by_role("navigation").get_by_role("link", name="Purchases").click()
+    expect(admin.get_by_role("row").filter(has_text="Moonlight Bakery")).to_contain_text("Paid")
+    screenshots(admin, "console-purchases-after-first-sale")
 
 
 def test_agency_connects_its_existing_account_on_stripes_authorize_page(platform, live_server, make_agency, new_page):
