@@ -196,6 +196,14 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite (development and the first test pass): the dev server, the worker and `load_demo` write at once.
+    # IMMEDIATE transactions take the write lock when they begin and wait for it (up to `timeout` seconds),
+    # instead of failing with "database is locked" when a read turns into a write; WAL lets reads go on
+    # beside a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side prepared statements for the hot path's fixed-shape SQL (core.db decides statement by
     # statement; Django's own cursors bind client-side and never prepare). psycopg's default threshold
