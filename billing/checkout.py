@@ -194,7 +194,7 @@ def purchase_fulfil(*, account: StripeAccount, session) -> Purchase | None:
             invoicing.invoice_issue_for_purchase(purchase=purchase)  # same transaction: credited iff invoiced
             # A refund or dispute that Stripe reported before this payment applies now.
             refunds.credits_sync(purchase)
-        elif session.status == "complete" and purchase.status == Status.PENDING:
+        elif session.status == "complete" and purchase.status in (Status.PENDING, Status.CANCELLED):
             purchase.status = Status.PROCESSING  # a delayed payment method: paid later, or not
         purchase.save()
     return purchase
@@ -251,3 +251,17 @@ def purchase_expire(*, account: StripeAccount, session) -> Purchase | None:
         status=Status.EXPIRED,
         only_from=(Status.PENDING,) if session.status == "expired" else (),
     )
+
+
+def purchase_cancel(*, purchase: Purchase) -> Purchase:
+    """The buyer came back through Checkout's cancel link: a purchase still awaiting payment is cancelled.
+
+    Only a label for the agency's list: should the buyer go back and pay after all, the
+    payment's webhook (or reconciliation) credits it like any other.
+    """
+    with transaction.atomic():
+        locked = Purchase.objects.select_for_update().get(pk=purchase.pk)
+        if locked.status == Status.PENDING:
+            locked.status = Status.CANCELLED
+            locked.save(update_fields=["status", "updated_at"])
+    return locked

@@ -1,6 +1,7 @@
 """Billing pages of the agency console: purchases, manual credits, minutes from the platform; own agency only."""
 
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Organization
+from core.csv_export import csv_response, decimal_amount
 from core.money import money_format as money
 
 from . import accounts, checkout, ledger, minutes, refund_requests, selectors, stripe_api
@@ -23,15 +25,66 @@ PURCHASES_PAGE_SIZE = 50
 HISTORY_SHOWN = 20
 
 
+def _purchases_show(request) -> str:
+    show = request.GET.get("show", "")
+    return show if show in selectors.PURCHASE_FILTERS else ""
+
+
 @login_required
 def purchases(request):
     agency = access.agency_or_404(request)
-    page = Paginator(selectors.agency_purchases(agency=agency), PURCHASES_PAGE_SIZE).get_page(request.GET.get("page"))
+    show = _purchases_show(request)
+    shown = selectors.agency_purchases_shown(agency=agency, show=show)
+    page = Paginator(shown, PURCHASES_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "billing/console/purchases.html",
-        {"agency": agency, "page": page, "reconciliation": selectors.reconciliation(agency=agency)},
+        {
+            "agency": agency,
+            "page": page,
+            "show": show,
+            "filters": selectors.PURCHASE_FILTERS.items(),
+            "query": urlencode({"show": show}) if show else "",
+            "reconciliation": selectors.reconciliation(agency=agency),
+        },
     )
+
+
+PURCHASES_CSV_HEADER = [
+    "date",
+    "reference",
+    "client",
+    "buyer_email",
+    "credits",
+    "amount",
+    "currency",
+    "refunded",
+    "status",
+    "paid_at",
+]
+
+
+@login_required
+def purchases_csv(request):
+    """The purchases the list shows (same filter), all pages, as CSV."""
+    agency = access.agency_or_404(request)
+    shown = selectors.agency_purchases_shown(agency=agency, show=_purchases_show(request))
+    rows = (
+        (
+            p.created_at,
+            p.reference,
+            p.organization.name if p.organization else "",
+            p.buyer.email if p.buyer else "",
+            p.credits,
+            decimal_amount(p.amount_cents),
+            p.currency,
+            decimal_amount(p.refunded_cents),
+            p.get_status_display(),
+            p.fulfilled_at,
+        )
+        for p in shown.iterator(chunk_size=500)
+    )
+    return csv_response(filename=f"purchases-{agency.slug}.csv", header=PURCHASES_CSV_HEADER, rows=rows)
 
 
 def _purchase_page(request, agency, purchase, form=None, *, plan=None, status=200):
@@ -260,6 +313,7 @@ def minutes_success(request):
 def minutes_cancelled(request, reference):
     agency = access.agency_or_404(request)
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency), reference=reference)
+    purchase = checkout.purchase_cancel(purchase=purchase)
     return render(
         request, "billing/console/minutes_done.html", {"agency": agency, "purchase": purchase, "cancelled": True}
     )

@@ -85,6 +85,7 @@ class PurchaseStatus(models.TextChoices):
     PROCESSING = "processing", "Payment processing"
     FAILED = "failed", "Payment failed"
     EXPIRED = "expired", "Checkout expired"
+    CANCELLED = "cancelled", "Cancelled"
     MISMATCH = "mismatch", "Not credited: mismatch"
     PAID = "paid", "Paid"
     PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
@@ -99,8 +100,12 @@ UNFULFILLED = [
     PurchaseStatus.PROCESSING,
     PurchaseStatus.FAILED,
     PurchaseStatus.EXPIRED,
+    PurchaseStatus.CANCELLED,
     PurchaseStatus.MISMATCH,
 ]
+
+# Checkouts the buyer left unpaid: the console hides them unless asked.
+ABANDONED = [PurchaseStatus.EXPIRED, PurchaseStatus.CANCELLED]
 
 
 class DisputeStatus(models.TextChoices):
@@ -259,7 +264,12 @@ class Purchase(models.Model):
         """CSS tone of the status badge."""
         if self.status == PurchaseStatus.PAID:
             return "ok"
-        neutral = (PurchaseStatus.PENDING, PurchaseStatus.PROCESSING, PurchaseStatus.EXPIRED)
+        neutral = (
+            PurchaseStatus.PENDING,
+            PurchaseStatus.PROCESSING,
+            PurchaseStatus.EXPIRED,
+            PurchaseStatus.CANCELLED,
+        )
         return "" if self.status in neutral else "bad"
 
     @property

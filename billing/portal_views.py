@@ -96,4 +96,5 @@ def purchase_success(request):
 def purchase_cancelled(request, reference):
     organization = access.organization_or_404(request)
     purchase = get_object_or_404(Purchase, reference=reference, organization=organization)
+    purchase = checkout.purchase_cancel(purchase=purchase)
     return render(request, "billing/cancelled.html", {"organization": organization, "purchase": purchase})

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 
 from agencies.models import Agency, Organization
 
-from .models import LedgerEntry, Purchase, Refund, StripeReconciliation
+from .models import ABANDONED, LedgerEntry, Purchase, Refund, StripeReconciliation
 
 
 def ledger_history(*, organization: Organization) -> QuerySet[LedgerEntry]:
@@ -21,6 +21,20 @@ def agency_purchases(*, agency: Agency) -> QuerySet[Purchase]:
         .select_related("organization", "package", "buyer")
         .order_by("-created_at", "-pk")
     )
+
+
+# What the console's purchases list shows: by default not the checkouts a client cancelled or let expire.
+PURCHASE_FILTERS = {"": "Open and paid", "abandoned": "Cancelled or expired", "all": "All"}
+
+
+def agency_purchases_shown(*, agency: Agency, show: str) -> QuerySet[Purchase]:
+    """The agency's clients' purchases for the console list and its CSV; `show` is a PURCHASE_FILTERS key."""
+    purchases = agency_purchases(agency=agency)
+    if show == "all":
+        return purchases
+    if show == "abandoned":
+        return purchases.filter(status__in=ABANDONED)
+    return purchases.exclude(status__in=ABANDONED)
 
 
 def reconciliation(*, agency: Agency | None) -> StripeReconciliation | None:

@@ -8,6 +8,7 @@ app_name = "console_billing"
 
 urlpatterns = [
     path("purchases/", views.purchases, name="purchases"),
+    path("purchases.csv", views.purchases_csv, name="purchases_csv"),
     path("purchases/<int:purchase_id>/", views.purchase_detail, name="purchase"),
     path("purchases/<int:purchase_id>/refund/", views.purchase_refund, name="purchase_refund"),
     path("clients/<int:org_id>/allocate/", views.allocate, name="allocate"),
