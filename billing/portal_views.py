@@ -3,7 +3,6 @@
 import logging
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.cache import never_cache
@@ -17,20 +16,10 @@ from . import accounts, checkout, connect, selectors, stripe_api
 from .models import Purchase
 
 logger = logging.getLogger(__name__)
-HISTORY_PAGE_SIZE = 25
 
 
 class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
-
-
-@login_required
-def home(request):
-    organization = access.organization_or_404(request)
-    page = Paginator(selectors.ledger_history(organization=organization), HISTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    return render(request, "billing/home.html", {"organization": organization, "page": page})
 
 
 @login_required
@@ -39,12 +28,13 @@ def buy(request):
     packages = list(CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk))
     # What each costs with the VAT the client's billing details call for (the agency's seller details, once).
     terms = invoice_terms.package_checkout_terms(agency=request.agency, organization=organization, packages=packages)
+    unit_prices = selectors.package_unit_prices(packages=packages)
     return render(
         request,
         "billing/buy.html",
         {
             "organization": organization,
-            "offers": [(package, terms[package.pk]) for package in packages],
+            "offers": [(package, terms[package.pk], unit_prices[package.pk]) for package in packages],
         },
     )
 

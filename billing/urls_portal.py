@@ -1,4 +1,4 @@
-"""Billing pages on an agency's portal host."""
+"""Billing pages on an agency's portal host; the history (billing:home) is portal.client_views'."""
 
 from django.urls import path
 
@@ -7,7 +7,6 @@ from . import portal_views as views
 app_name = "billing"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("buy/", views.buy, name="buy"),
     path("buy/<int:package_id>/", views.buy_package, name="buy_package"),
     path("buy/success/", views.purchase_success, name="success"),

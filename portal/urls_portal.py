@@ -2,13 +2,17 @@
 
 from django.urls import include, path
 
-from agencies import portal_views
+from billing import urls_portal as billing_urls
+from portal import client_views
 from portal.views import tls_allowed
 
+# Billing's portal pages, and the history, which reads usage too and so lives at this layer (same namespace).
+billing_patterns = [path("", client_views.billing_history, name="home"), *billing_urls.urlpatterns]
+
 urlpatterns = [
-    path("", portal_views.home, name="home"),
+    path("", client_views.home, name="home"),
     path("accounts/", include("agencies.urls_accounts")),
-    path("billing/", include("billing.urls_portal")),
+    path("billing/", include((billing_patterns, billing_urls.app_name))),
     path("settings/billing/", include("invoices.urls_portal")),
     path("api/v1/", include("usage.urls_api")),
     path("", include("usage.urls_portal")),

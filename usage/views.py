@@ -4,7 +4,7 @@ A new key is rendered once, in the answer to the POST that created it, with
 Cache-Control: no-store; it is never put in a message, a session or a log.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -28,6 +28,11 @@ LOADABLE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 def usage_page(request):
     organization = access.organization_or_404(request)
     records = organization.usage_records.filter(created_at__range=LOADABLE).order_by("-created_at", "-pk")
+    day = _day(request.GET.get("day", ""))
+    if day is not None:  # a day of the billing history: that day's calls (UTC)
+        records = selectors.usage_in_range(
+            agency_id=organization.agency_id, organization=organization, start=day, end=day
+        )
     page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -37,8 +42,18 @@ def usage_page(request):
             "balance": selectors.organization_balance(organization=organization),
             "monthly_minutes": selectors.monthly_usage_minutes(organization=organization),
             "page": page,
+            "day": day,
+            "query": f"day={day.isoformat()}" if day else "",
         },
     )
+
+
+def _day(value: str) -> date | None:
+    """A YYYY-MM-DD query parameter as a date; anything else: no filter."""
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
 
 
 def _keys_page(request, *, template: str, owner: dict, new_key=None, form=None, status=200):
