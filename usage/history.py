@@ -32,7 +32,7 @@ KINDS: dict[str, tuple[str, list[str]]] = {
     "dispute": ("Disputes", [Kind.DISPUTE, Kind.REVERSAL]),
 }
 LABELS = {**dict(Kind.choices), USAGE: "Usage"}
-COLUMNS = ("at", "kind", "description", "amount", "balance_after", "calls")
+COLUMNS = ("at", "kind", "description", "amount", "balance_after", "calls", "day")
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,11 @@ class HistoryRow:
     amount: int
     balance_after: int | None  # None for a day of usage: many entries, no one balance
     calls: int
+    day: date  # UTC
 
     @property
     def is_usage(self) -> bool:
         return self.kind == USAGE
-
-    @property
-    def day(self) -> date:
-        return timezone.localtime(self.at).date()
 
     @property
     def label(self) -> str:
@@ -76,10 +73,10 @@ def history_rows(*, organization: Organization, kind: str = "") -> QuerySet:
         )
         .values_list(*COLUMNS)
     )
+    entries = LedgerEntry.objects.filter(organization=organization).exclude(kind=Kind.USAGE).order_by()
+    entries = entries.annotate(at=F("created_at"), calls=Value(0), day=TruncDate("created_at")).values_list(*COLUMNS)
     if kind == USAGE:
         return days.order_by("-at")
-    entries = LedgerEntry.objects.filter(organization=organization).exclude(kind=Kind.USAGE).order_by()
-    entries = entries.annotate(at=F("created_at"), calls=Value(0)).values_list(*COLUMNS)
     if kind in KINDS:
         return entries.filter(kind__in=KINDS[kind][1]).order_by("-at")
     return entries.union(days, all=True).order_by("-at")
