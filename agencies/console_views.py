@@ -7,6 +7,8 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core.csv_export import csv_response
+
 from . import access, domains, selectors, services, tenancy
 from .forms import BrandingForm, DomainForm, PackageForm
 from .margin import margin_for
@@ -135,6 +137,22 @@ def package_delete(request, package_id):
     else:
         messages.success(request, "Package taken off sale. Its past purchases and invoices keep it.")
     return redirect("console:packages")
+
+
+CLIENTS_CSV_HEADER = ["email", "organization", "credits_balance", "low_balance_threshold", "joined"]
+
+
+@login_required
+def users_csv(request):
+    """The clients the Users page lists for the same search, all pages, as CSV."""
+    agency = access.agency_or_404(request)
+    users = selectors.client_users(agency=agency, email_query=request.GET.get("q", "").strip())
+    rows = (
+        (user.email, org.name, org.credits_balance, org.low_balance_threshold, user.date_joined)
+        for user in users.iterator(chunk_size=500)
+        if (org := user.organization) is not None  # client_users has only users with one
+    )
+    return csv_response(filename=f"clients-{agency.slug}.csv", header=CLIENTS_CSV_HEADER, rows=rows)
 
 
 @login_required

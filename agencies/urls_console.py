@@ -12,4 +12,5 @@ urlpatterns = [
     path("packages/", views.packages, name="packages"),
     path("packages/<int:package_id>/delete/", views.package_delete, name="package_delete"),
     path("users/", views.users, name="users"),
+    path("users.csv", views.users_csv, name="users_csv"),
 ]

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 
 from agencies import access
 from agencies.models import Agency
+from core.csv_export import csv_response, decimal_amount
 
 from . import pdf, selectors, services
 from .forms import BillingDetailsForm, SellerDetailsForm
@@ -42,6 +43,48 @@ def documents(request):
             "credit_notes": selectors.agency_credit_notes(agency=agency)[:PAGE_SIZE],
         },
     )
+
+
+INVOICES_CSV_HEADER = [
+    "number",
+    "issue_date",
+    "client",
+    "buyer_name",
+    "buyer_country",
+    "buyer_vat_id",
+    "description",
+    "net",
+    "vat",
+    "gross",
+    "currency",
+    "vat_rate_percent",
+    "vat_treatment",
+]
+
+
+@login_required
+def documents_csv(request):
+    """Every invoice the Invoices page lists (all pages), as CSV."""
+    agency = access.agency_or_404(request)
+    rows = (
+        (
+            invoice.number,
+            invoice.issue_date,
+            invoice.organization.name if invoice.organization else "",
+            invoice.buyer_name,
+            invoice.buyer_country,
+            invoice.buyer_vat_id,
+            invoice.description,
+            decimal_amount(invoice.net_cents),
+            decimal_amount(invoice.vat_cents),
+            decimal_amount(invoice.gross_cents),
+            invoice.currency,
+            decimal_amount(invoice.vat_rate_bp),  # basis points: 2100 -> 21.00 (%)
+            invoice.get_vat_treatment_display(),
+        )
+        for invoice in selectors.agency_invoices(agency=agency).iterator(chunk_size=500)
+    )
+    return csv_response(filename=f"invoices-{agency.slug}.csv", header=INVOICES_CSV_HEADER, rows=rows)
 
 
 @login_required

@@ -8,6 +8,7 @@ app_name = "console_invoices"
 
 urlpatterns = [
     path("", views.documents, name="documents"),
+    path("invoices.csv", views.documents_csv, name="documents_csv"),
     path("seller/", views.seller, name="seller"),
     path("billing/", views.billing, name="billing"),
     path("<int:invoice_id>.pdf", views.invoice_download, name="invoice_pdf"),
