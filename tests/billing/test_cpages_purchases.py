@@ -153,3 +153,23 @@ def test_purchases_pages_take_the_same_queries_for_2_and_20_purchases(console, m
                 assert len(_csv(response)) == target + 1
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_a_bank_debit_shows_pending_with_its_amount_until_it_settles(client, stripe_agency, make_client_user):
+    agency = stripe_agency()
+    user = make_client_user(agency)
+    purchase = bought_and_paid(client, agency, user, delayed=True)
+    deliver_last(client, agency, "checkout.session.completed")
+
+    for path in ("/billing/", "/"):
+        page = client.get(path, HTTP_HOST=host(agency))
+        assert 'data-testid="pending-purchase"' in page.text, path
+        assert "100 credits for €40.00" in page.text and "Payment processing" in page.text
+
+    agency.stripe.settle(purchase.stripe_session_id, succeeded=True)
+    deliver_last(client, agency, "checkout.session.async_payment_succeeded")
+    history = client.get("/billing/", HTTP_HOST=host(agency)).text
+    assert 'data-testid="pending-purchase"' not in history
+    assert 'data-testid="pending-purchase"' not in client.get("/", HTTP_HOST=host(agency)).text
+    [row] = history.split('data-testid="history-row"')[1:]
+    assert "Purchase" in row and "+100" in row
