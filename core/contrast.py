@@ -40,11 +40,17 @@ def readable_text_on(background: str) -> str:
     return DARK_TEXT if dark >= light else LIGHT_TEXT
 
 
-def text_on_white(color: str) -> str:
-    """`color` when it reads on white at AA, else the lightest darker shade of it that does."""
+# The pages' background (static/css/portal.css --bg), a shade darker than the white of cards: text that
+# reads on it reads on white too.
+PAGE_BACKGROUND = "#F9FAFB"
+
+
+def text_on_white(color: str, background: str = PAGE_BACKGROUND) -> str:
+    """`color` when it reads at AA on the pages' near-white background (and so on white), else the
+    lightest darker shade of it that does."""
     red, green, blue = _channels(color)
     for percent in range(100, -1, -1):  # 100 %: the colour itself; 0 %: black
         shade = "#{:02X}{:02X}{:02X}".format(*(channel * percent // 100 for channel in (red, green, blue)))
-        if contrast_ratio(shade, WHITE) >= AA_NORMAL_TEXT:
+        if contrast_ratio(shade, background) >= AA_NORMAL_TEXT:
             return shade
     return "#000000"

@@ -403,7 +403,7 @@ def test_top_bar_text_stays_readable_on_the_agency_colour(client, make_agency, p
     assert f"--brand-on-primary: {text};" in page
 
 
-@pytest.mark.parametrize("primary, link", [("#FFD700", "#897400"), ("#0F172A", "#0F172A")])
+@pytest.mark.parametrize("primary, link", [("#FFD700", "#877100"), ("#0F172A", "#0F172A")])
 def test_links_in_a_light_brand_colour_are_drawn_in_a_darker_shade_that_reads_on_white(
     client, make_agency, primary, link
 ):

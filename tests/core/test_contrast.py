@@ -2,7 +2,7 @@
 
 from hypothesis import given, strategies as st
 
-from core.contrast import AA_NORMAL_TEXT, WHITE, contrast_ratio, readable_text_on, text_on_white
+from core.contrast import AA_NORMAL_TEXT, PAGE_BACKGROUND, WHITE, contrast_ratio, readable_text_on, text_on_white
 
 colors = st.integers(min_value=0, max_value=0xFFFFFF).map(lambda n: f"#{n:06X}")
 
@@ -23,7 +23,8 @@ def test_text_on_any_brand_colour_reaches_aa(color):
 def test_brand_colour_as_text_on_white_reaches_aa_and_keeps_a_dark_colour_as_it_is(color):
     shade = text_on_white(color)
     assert contrast_ratio(shade, WHITE) >= AA_NORMAL_TEXT
-    if contrast_ratio(color, WHITE) >= AA_NORMAL_TEXT:
+    assert contrast_ratio(shade, PAGE_BACKGROUND) >= AA_NORMAL_TEXT  # links straight on the page, off cards
+    if contrast_ratio(color, PAGE_BACKGROUND) >= AA_NORMAL_TEXT:
         assert shade == color
 
 
