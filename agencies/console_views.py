@@ -21,7 +21,9 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
+    # The overview gathers what the higher layers know (each import listed in pyproject's layers contract).
+    from billing import readiness
+    from usage import selectors as usage_selectors
 
     agency = access.agency_or_404(request)
     return render(
@@ -29,7 +31,8 @@ def dashboard(request):
         "console/dashboard.html",
         {
             "agency": agency,
-            "missing": services.activation_missing(agency),
+            "readiness": readiness.readiness(agency),
+            "coverage": usage_selectors.minutes_coverage(agency=agency),
             "portal_url": tenancy.portal_url(agency) if agency.slug else None,
             "client_count": agency.organizations.count(),
             "minutes": usage_selectors.agency_balance(agency=agency),
