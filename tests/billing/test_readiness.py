@@ -158,9 +158,9 @@ def test_overview_warns_when_minutes_last_less_than_three_days_of_recent_use(mak
     _calls(agency, organization, 10, 14)  # 140 minutes in 14 days: 10 a day
     _calls(agency, organization, 10, 30, days_ago=20)  # older than the window: not counted
     console.force_login(agency.admin)
-    assert 'data-testid="coverage-warning"' not in console.get("/console/").text  # 200 ≥ 3 × 10
+    assert 'data-testid="coverage-warning"' not in console.get("/console/").text  # 200 ≥ 3 * 10
 
-    _calls(agency, organization, 60, 14, days_ago=2)  # now 980 in 14 days: 70 a day, 200 < 3 × 70
+    _calls(agency, organization, 60, 14, days_ago=2)  # now 980 in 14 days: 70 a day, 200 < 3 * 70
     response = console.get("/console/")
     assert 'data-testid="coverage-warning"' in response.text
     assert "(70 minutes a day) your minutes last 2 days" in response.text
