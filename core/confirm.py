@@ -27,7 +27,9 @@ def confirm_page(
     fields: Iterable[tuple[str, str]] = (),
     extra_link: tuple[str, str] | None = None,
     context: dict[str, object] | None = None,
+    base: str = "console/base.html",
 ) -> HttpResponse:
+    """The page asking to confirm; `base` is the layout (the portal's "base.html" on a client's page)."""
     confirm = {
         "title": title,
         "consequences": consequences,
@@ -36,5 +38,6 @@ def confirm_page(
         "cancel_url": cancel_url,
         "fields": list(fields),
         "extra_link": extra_link,
+        "base": base,
     }
     return render(request, "console/confirm.html", {**(context or {}), "confirm": confirm})
