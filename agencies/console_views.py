@@ -1,5 +1,7 @@
 """The agency console: an agency admin configures and runs its portal."""
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,12 +9,15 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core import contrast
 from core.csv_export import csv_response
 
 from . import access, domains, selectors, services, tenancy
 from .forms import BrandingForm, DomainForm, PackageForm
 from .margin import margin_for
 from .models import Agency, CreditPackage
+
+COLOR_RE = re.compile(r"#[0-9A-Fa-f]{6}")
 
 
 def home(request):
@@ -23,7 +28,9 @@ def home(request):
 
 @login_required
 def dashboard(request):
-    from usage import selectors as usage_selectors  # usage builds on agencies; imported where it is used
+    # The overview gathers what the higher layers know (each import listed in pyproject's layers contract).
+    from billing import readiness
+    from usage import selectors as usage_selectors
 
     agency = access.agency_or_404(request)
     return render(
@@ -31,13 +38,34 @@ def dashboard(request):
         "console/dashboard.html",
         {
             "agency": agency,
-            "missing": services.activation_missing(agency),
+            "readiness": readiness.readiness(agency),
+            "coverage": usage_selectors.minutes_coverage(agency=agency),
             "portal_url": tenancy.portal_url(agency) if agency.slug else None,
             "client_count": agency.organizations.count(),
             "minutes": usage_selectors.agency_balance(agency=agency),
             "minutes_this_month": usage_selectors.monthly_usage_minutes(agency=agency),
         },
     )
+
+
+def _preview(form, agency) -> dict:
+    """The portal preview's colours, as the portal would draw them (agencies.context_processors)."""
+
+    def colour(name: str, saved: str) -> str:
+        value = str(form[name].value() or "")
+        return value.upper() if COLOR_RE.fullmatch(value) else saved
+
+    primary = colour("primary_color", agency.primary_color)
+    accent = colour("accent_color", agency.accent_color)
+    return {
+        "primary": primary,
+        "accent": accent,
+        "on_primary": contrast.readable_text_on(primary),
+        "on_accent": contrast.readable_text_on(accent),
+        "primary_text": contrast.text_on_white(primary),
+        "ratio": round(contrast.contrast_ratio(primary, contrast.WHITE), 2),
+        "low_contrast": contrast.contrast_ratio(primary, contrast.WHITE) < contrast.AA_NORMAL_TEXT,
+    }
 
 
 @login_required
@@ -54,11 +82,22 @@ def branding(request):
         else:
             messages.success(request, "Branding saved.")
             return redirect("console:branding")
-    context = {"form": form, "agency": agency, "base_domain": settings.PORTAL_BASE_DOMAIN}
+    context = {
+        "form": form,
+        "agency": agency,
+        "portal_url": tenancy.portal_url(agency) if agency.slug else None,
+        "url_pattern": tenancy.slug_url("your-slug"),
+        "preview": _preview(form, agency),
+    }
     return render(request, "console/branding.html", context, status=400 if form.errors else 200)
 
 
 def _domain_page(request, agency, form, status=200):
+    domain = agency.custom_domain or ""
+    txt_name = domains.txt_name(domain) if domain else ""
+    label, badge = domains.status_shown(
+        verified=agency.domain_verified, status=agency.domain_status, message=agency.domain_check_message
+    )
     return render(
         request,
         "console/domain.html",
@@ -66,7 +105,11 @@ def _domain_page(request, agency, form, status=200):
             "agency": agency,
             "form": form,
             "cname_target": settings.PORTAL_CNAME_TARGET,
-            "txt_name": domains.txt_name(agency.custom_domain) if agency.custom_domain else "",
+            "txt_name": txt_name,
+            "cname_host": domains.host_only(domain, domain) if domain else "",
+            "txt_host": domains.host_only(txt_name, domain) if domain else "",
+            "status_label": label,
+            "status_badge": badge,
         },
         status=status,
     )
@@ -99,7 +142,8 @@ def domain_refresh(request):
     if agency.domain_verified:
         messages.success(request, f"{agency.custom_domain} is verified.")
     else:
-        messages.error(request, f"{agency.custom_domain} is not verified yet: {agency.domain_check_message}")
+        # The page shows what the check found, once, beside the records.
+        messages.info(request, f"Checked {agency.custom_domain}: not verified yet.")
     return redirect("console:domain")
 
 

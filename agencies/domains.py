@@ -100,3 +100,31 @@ def check(domain: str, token: str) -> CheckResult:
     if problems:
         return CheckResult(False, _fit(" ".join(problems) + " DNS changes can take up to 48 hours to propagate."))
     return CheckResult(True, "CNAME and TXT records found.")
+
+
+def status_shown(*, verified: bool, status: str, message: str) -> tuple[str, str]:
+    """(label, badge class) for the domain page.
+
+    Records not published yet are the normal state of a fresh domain, not a
+    failure: "Waiting for DNS". "Failed" (red) is for what the agency must
+    change: a CNAME pointing elsewhere, a domain another portal verified, one
+    too long for its TXT record.
+    """
+    if verified:
+        return "Verified", "ok"
+    wrong = "(found " in message or "already verified" in message or "too long" in message
+    if status == "failed" and wrong:
+        return "Failed", "bad"
+    return "Waiting for DNS", "pending"
+
+
+def host_only(name: str, domain: str) -> str:
+    """The record's name as DNS providers ask for it: relative to the zone ("@" for the zone itself).
+
+    The zone is taken to be the domain's last two labels, which is right for
+    most domains; the page shows the full name beside it for the rest (co.uk).
+    """
+    zone = ".".join(domain.split(".")[-2:])
+    if name == zone:
+        return "@"
+    return name.removesuffix("." + zone)

@@ -86,6 +86,11 @@ def console_url(path: str = "/") -> str:
     return _origin(settings.PORTAL_BASE_DOMAIN) + path
 
 
+def slug_url(slug: str, path: str = "/") -> str:
+    """The URL a portal slug gives, with this deployment's scheme and port."""
+    return _origin(slug_host(slug)) + path
+
+
 def portal_url(agency: Agency, path: str = "/") -> str:
     """The agency's canonical portal URL: its verified domain, else its subdomain."""
     host = agency.custom_domain if agency.domain_verified and agency.custom_domain else slug_host(str(agency.slug))

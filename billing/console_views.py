@@ -9,11 +9,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Organization
+from core.confirm import confirm_page, confirmed
 from core.csv_export import csv_response, decimal_amount
 from core.money import money_format as money
 
@@ -206,6 +208,24 @@ def allocate(request, org_id):
         return _allocate_page(request, agency, organization, form, status=400)
     data = form.cleaned_data
     credits, description = data["credits"], data["description"]
+    balance = organization.credits_balance
+    if data["action"] == "deduct" and credits <= balance and not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Deduct {credits:,} credits from {organization.name}?",
+            consequences=[
+                (
+                    f"{organization.name}'s balance goes from {balance:,} to {balance - credits:,} credits; "
+                    f"its history shows \u201c{description}\u201d. Calls it cannot pay for are refused."
+                ),
+                "A deduction is not undone by itself: you would add the credits back by hand.",
+            ],
+            button=f"Deduct {credits:,} credits",
+            action=reverse("console_billing:allocate", args=[organization.pk]),
+            cancel_url=reverse("console_billing:allocate", args=[organization.pk]),
+            fields=[(name, str(data[name])) for name in ("action", "credits", "description", "token")],
+            context={"agency": agency},
+        )
     if data["action"] == "allocate":
         posted = ledger.credits_allocate(
             organization=organization,

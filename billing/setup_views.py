@@ -9,13 +9,15 @@ set-up stay under "Advanced" and are checked against Stripe as before.
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
 from agencies import access, services, tenancy
 from agencies.forms import StripeForm
+from core.confirm import confirm_page, confirmed
 
-from . import accounts, advanced_check, provisioning, stripe_api, stripe_check
+from . import accounts, advanced_check, provisioning, readiness, stripe_api, stripe_check
 from .forms import StripeKeyForm
 
 
@@ -124,16 +126,60 @@ def stripe_check_now(request):
     return redirect("stripe_setup:stripe")
 
 
+def _activation_confirm(request, agency, *, activate: bool):
+    if activate:
+        consequences = [
+            (
+                "You hold 0 call minutes. Your clients can buy credits once the portal is live, "
+                "but their calls are refused until you buy minutes."
+            ),
+            "Buy minutes first, or go live now and buy them before your clients start calling.",
+        ]
+        title, button = "Go live without call minutes?", "Go live anyway"
+        extra = (reverse("console_billing:minutes"), "Buy minutes")
+    else:
+        clients = agency.organizations.count()
+        consequences = [
+            (
+                f"{clients} client{'s' if clients != 1 else ''} will see \u201cnot available\u201d: "
+                "they cannot sign in, buy credits or use the portal until you switch it on again."
+            ),
+        ]
+        title, button, extra = "Switch the portal off?", "Switch portal off", None
+    return confirm_page(
+        request,
+        title=title,
+        consequences=consequences,
+        button=button,
+        action=reverse("stripe_setup:activation"),
+        cancel_url=reverse("console:dashboard"),
+        fields=[("active", "1" if activate else "0")],
+        extra_link=extra,
+        context={"agency": agency},
+    )
+
+
 @login_required
 @require_POST
 def activation(request):
+    """Go live (hard readiness steps done, Stripe asked) or switch off; both ask first when it hurts.
+
+    Going live with 0 minutes is allowed after a confirmation, not refused: the
+    agency may want its portal and prices in place before it buys minutes, and
+    no call is charged until a client has credits. Clients' calls are refused
+    with their own 402 code meanwhile, and the overview keeps warning.
+    """
     agency = access.agency_or_404(request)
     activate = request.POST.get("active") == "1"
     if activate:
-        missing = services.activation_missing(agency)
+        missing = readiness.activation_blockers(agency)
         if missing:
             messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
             return redirect("console:dashboard")
+    if (not activate or agency.minutes_balance <= 0) and not confirmed(request):
+        if activate or agency.is_active:
+            return _activation_confirm(request, agency, activate=activate)
+    if activate:
         # Ask Stripe before going live: a portal whose payments cannot be credited must not open.
         problems = stripe_check.stripe_check(agency=agency)
         if problems:
@@ -144,6 +190,8 @@ def activation(request):
         messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
     elif activate:
         messages.success(request, "Your portal is live.")
+        if agency.minutes_balance <= 0:
+            messages.warning(request, "You hold 0 call minutes: buy minutes before your clients start calling.")
     else:
         messages.success(request, "Your portal is switched off.")
     return redirect("console:dashboard")

@@ -8,6 +8,8 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
 
+from core.confirm import confirm_page, confirmed
+
 from . import alerts
 from .forms import AlertSettingsForm
 from .models import AlertDelivery, BalanceAlert
@@ -62,6 +64,21 @@ def alerts_settings(request, *, owner: dict, place: dict):
 def secret_roll(request, *, owner: dict, place: dict):
     """Make a new signing secret (POST) and show it this once."""
     row = alerts.alert_settings_get(**owner)
+    if row.signing_secret and not confirmed(request):
+        return confirm_page(
+            request,
+            title="Roll the signing secret?",
+            consequences=[
+                (
+                    "The current secret stops working at once: your webhook receiver rejects our alerts "
+                    "until you give it the new secret, shown once on the next page."
+                )
+            ],
+            button="Roll the secret",
+            action=place["roll_url"],
+            cancel_url=place["self_url"],
+            base=place["base"],
+        )
     form = AlertSettingsForm(initial={"threshold": alerts.alert_threshold_get(**owner), "webhook_url": row.webhook_url})
     secret = alerts.signing_secret_roll(**owner)
     return _page(request, owner=owner, form=form, place=place, new_secret=secret)

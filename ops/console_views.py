@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from agencies import access
 from agencies.models import Agency
+from core.confirm import confirm_page, confirmed
 
 from . import alert_pages, charts, dashboards, sources
 from .forms import UsageSourceForm
@@ -116,6 +117,23 @@ def usage_source_sync(request):
 @require_POST
 def usage_source_delete(request):
     agency = access.agency_or_404(request)
+    source = UsageSource.objects.filter(agency=agency).first()
+    if source is not None and not confirmed(request):
+        return confirm_page(
+            request,
+            title="Remove the usage source?",
+            consequences=[
+                (
+                    f"Calls are no longer pulled from {source.base_url}: calls made from now on are not charged "
+                    "to your clients until you set a source up again."
+                ),
+                "Calls already charged stay charged.",
+            ],
+            button="Remove the usage source",
+            action=reverse("ops_console:usage_source_delete"),
+            cancel_url=reverse("ops_console:usage_source"),
+            context={"agency": agency},
+        )
     if sources.usage_source_remove(agency=agency):
         messages.success(request, "Usage source removed: nothing is pulled any more. Calls already charged stay.")
     return redirect("ops_console:usage_source")

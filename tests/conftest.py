@@ -226,3 +226,23 @@ def minutes_add(agency, amount: int):
         agency=agency, amount=amount, description="test minutes", actor=None, reference=f"test-minutes-{next(_refs)}"
     )
     agency.refresh_from_db()
+
+
+def seller_details_add(agency, *, country="DE", vat_id=""):
+    """The seller details go-live readiness requires (what the agency's invoices print)."""
+    from invoices import services as invoice_services
+
+    return invoice_services.seller_details_save(
+        agency=agency,
+        data={
+            "company_name": f"{agency.company_name} Ltd",
+            "address_line1": "Hauptstraße 1",
+            "address_line2": "",
+            "postal_code": "10115",
+            "city": "Berlin",
+            "country": country,
+            "vat_id": vat_id,
+            "invoice_prefix": "SELL",
+            "prices_include_vat": True,
+        },
+    )

@@ -182,3 +182,54 @@ def client_credit_price(*, agency_id: int) -> MinutePrice | None:
     )
     best = min(packages, key=lambda p: (Fraction(p[0], p[1]), p[1]), default=None)
     return MinutePrice(*best) if best else None
+
+
+# --- Minutes coverage ------------------------------------------------------------
+
+COVERAGE_DAYS = 14  # the window the recent daily use is averaged over
+COVERAGE_MIN_DAYS = 3  # fewer days of minutes than this at the recent rate is a warning
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Can the agency's minutes carry its clients' calls? Credits are minutes of calls."""
+
+    client_credits: int
+    minutes: int
+    daily_minutes: int  # average of the last COVERAGE_DAYS days, rounded up
+
+    @property
+    def short_of_credits(self) -> bool:
+        return self.minutes < self.client_credits
+
+    @property
+    def short_of_recent_use(self) -> bool:
+        return self.minutes < COVERAGE_MIN_DAYS * self.daily_minutes
+
+    @property
+    def days_left(self) -> int | None:
+        return self.minutes // self.daily_minutes if self.daily_minutes else None
+
+    @property
+    def warning(self) -> bool:
+        return self.short_of_credits or self.short_of_recent_use
+
+
+def minutes_coverage(*, agency: Agency, now: datetime | None = None) -> Coverage:
+    """Clients' credits against the agency's minutes and its recent daily use: two aggregate queries."""
+    now = now or timezone.now()
+    credits = (
+        Organization.objects.filter(agency=agency, credits_balance__gt=0).aggregate(total=Sum("credits_balance"))[
+            "total"
+        ]
+        or 0
+    )
+    # The (agency, created_at) index serves this range.
+    recent = (
+        UsageRecord.objects.filter(agency=agency, created_at__gte=now - timedelta(days=COVERAGE_DAYS)).aggregate(
+            total=Sum("minutes")
+        )["total"]
+        or 0
+    )
+    daily = -(-recent // COVERAGE_DAYS)
+    return Coverage(client_credits=credits, minutes=agency.minutes_balance, daily_minutes=daily)

@@ -10,10 +10,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import access
+from core.confirm import confirm_page, confirmed
 
 from . import keys, selectors
 from .forms import ApiKeyForm
@@ -80,8 +82,23 @@ def _keys(request, *, template: str, owner: dict):
     return _keys_page(request, template=template, owner=owner)
 
 
-def _revoke(request, *, key_id: int, owner: dict, back: str):
+def _revoke(request, *, key_id: int, owner: dict, back: str, action: str, base: str):
     api_key = get_object_or_404(ApiKey, pk=key_id, **owner)
+    if not api_key.is_revoked and not confirmed(request):
+        return confirm_page(
+            request,
+            title=f"Revoke {api_key.name}?",
+            consequences=[
+                (
+                    f"Every request made with {api_key.name} ({api_key.prefix}…) is refused at once, "
+                    "calls in progress included. A revoked key cannot be restored: you would make a new one."
+                )
+            ],
+            button="Revoke the key",
+            action=action,
+            cancel_url=reverse(back),
+            base=base,
+        )
     if api_key.is_revoked:
         messages.info(request, f"{api_key.name} was already revoked.")
     else:
@@ -101,7 +118,8 @@ def client_keys(request):
 @require_POST
 def client_key_revoke(request, key_id):
     owner = {"organization": access.organization_or_404(request)}
-    return _revoke(request, key_id=key_id, owner=owner, back="usage:keys")
+    action = reverse("usage:key_revoke", args=[key_id])
+    return _revoke(request, key_id=key_id, owner=owner, back="usage:keys", action=action, base="base.html")
 
 
 @never_cache
@@ -115,4 +133,7 @@ def agency_keys(request):
 @require_POST
 def agency_key_revoke(request, key_id):
     owner = {"agency": access.agency_or_404(request)}
-    return _revoke(request, key_id=key_id, owner=owner, back="usage_console:keys")
+    action = reverse("usage_console:key_revoke", args=[key_id])
+    return _revoke(
+        request, key_id=key_id, owner=owner, back="usage_console:keys", action=action, base="console/base.html"
+    )

@@ -13,7 +13,7 @@ from django.views.debug import SafeExceptionReporterFilter
 
 from agencies import crypto, services
 from agencies.models import Agency, CreditPackage, Organization, User
-from tests.conftest import credits_add
+from tests.conftest import credits_add, seller_details_add
 
 SECRET = "sk_test_SECRETvalue9876"
 HOOK_SECRET = "whsec_HOOKsecretvalue5432"
@@ -226,6 +226,7 @@ def test_activation_refuses_when_one_item_is_missing(console, make_agency, field
         CreditPackage.objects.filter(agency=agency).delete()
     else:
         Agency.objects.filter(pk=agency.pk).update(**{field: ""})
+    seller_details_add(agency)
     console.force_login(agency.admin)
     response = console.post("/console/activation/", {"active": "1"}, follow=True)
     assert messages_of(response) == [f"The portal cannot go live yet. Missing: {label}."]
@@ -251,7 +252,8 @@ def test_complete_settings_activate_the_portal(console, agency, stripe_account):
         },
     )
     console.post("/console/packages/", {"credits": "100", "price": "40.00", "currency": "EUR"})
-    response = console.post("/console/activation/", {"active": "1"}, follow=True)
+    seller_details_add(agency)
+    response = console.post("/console/activation/", {"active": "1", "confirm": "1"}, follow=True)
     assert "Your portal is live." in messages_of(response)
     assert 'data-testid="portal-status">Active<' in response.text
     assert Agency.objects.get(pk=agency.pk).is_active is True
@@ -260,7 +262,8 @@ def test_complete_settings_activate_the_portal(console, agency, stripe_account):
 def test_one_key_and_a_package_activate_the_portal(console, agency, stripe_account):
     console.post("/console/packages/", {"credits": "100", "price": "40.00", "currency": "EUR"})
     console.post("/console/stripe/", {"secret_key": stripe_account().secret_key})
-    response = console.post("/console/activation/", {"active": "1"}, follow=True)
+    seller_details_add(agency)
+    response = console.post("/console/activation/", {"active": "1", "confirm": "1"}, follow=True)
     assert "Your portal is live." in messages_of(response)
     assert Agency.objects.get(pk=agency.pk).is_active is True
 
@@ -271,7 +274,8 @@ def test_activation_is_refused_with_what_check_stripe_found(console, agency, str
     console.post("/console/stripe/", {"secret_key": account.secret_key})
     saved = Agency.objects.get(pk=agency.pk)
     account.client.v1.webhook_endpoints.delete(saved.stripe_webhook_endpoint_id)
-    response = console.post("/console/activation/", {"active": "1"}, follow=True)
+    seller_details_add(agency)
+    response = console.post("/console/activation/", {"active": "1", "confirm": "1"}, follow=True)
     message = messages_of(response)[-1]  # after the set-up's own report
     assert message.startswith("The portal cannot go live yet. Check Stripe: ")
     assert f"The webhook endpoint {saved.stripe_webhook_endpoint_id} was deleted in Stripe" in message
@@ -281,7 +285,7 @@ def test_activation_is_refused_with_what_check_stripe_found(console, agency, str
 def test_deactivation_switches_the_portal_off(console, make_agency):
     agency = make_agency(active=True)
     console.force_login(agency.admin)
-    response = console.post("/console/activation/", {"active": "0"}, follow=True)
+    response = console.post("/console/activation/", {"active": "0", "confirm": "1"}, follow=True)
     assert messages_of(response) == ["Your portal is switched off."]
     assert Agency.objects.get(pk=agency.pk).is_active is False
 

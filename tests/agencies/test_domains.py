@@ -46,7 +46,13 @@ def test_domain_page_shows_cname_target_and_txt_record(admin_console, agency):
     assert settings.PORTAL_CNAME_TARGET in page
     assert f"_portal-verify.{DOMAIN}" in page
     assert token in page
-    assert "Pending" in page
+    # Defect 12: a fresh domain is waiting for its records, not a red failure; names are host-only.
+    assert 'data-testid="domain-status">Waiting for DNS<' in page
+    assert "Failed" not in page
+    host = DOMAIN.removesuffix("." + ".".join(DOMAIN.split(".")[-2:]))
+    assert f'data-testid="cname-host">{host}<' in page
+    assert f'data-testid="txt-host">_portal-verify.{host}<' in page
+    assert f'data-copy="{token}"' in page
 
 
 def test_refresh_verifies_domain_when_cname_and_txt_are_right(admin_console, agency, dns_server):
@@ -100,7 +106,10 @@ def test_refresh_fails_and_says_what_is_missing(admin_console, agency, dns_serve
         assert text in response.text
     for text in does_not_say:
         assert text not in agency.domain_check_message
-    assert "Failed" in response.text
+    # Records not published yet: still waiting; a CNAME pointing elsewhere: failed. Said once either way.
+    shown = "Failed" if "found " in agency.domain_check_message else "Waiting for DNS"
+    assert f'data-testid="domain-status">{shown}<' in response.text
+    assert response.text.count(agency.domain_check_message) == 1
 
 
 def test_refresh_when_dns_times_out_says_so_and_stays_unverified(admin_console, agency, silent_dns):
@@ -155,6 +164,8 @@ def test_refresh_with_a_long_wrong_cname_still_reports_and_saves(admin_console, 
     assert response.status_code == 200
     assert agency.domain_status == Agency.DomainStatus.FAILED
     assert agency.domain_check_message.startswith(f"No CNAME record pointing to {settings.PORTAL_CNAME_TARGET}")
+    # A CNAME pointing elsewhere is for the agency to fix: that is a failure, shown as one.
+    assert 'data-testid="domain-status">Failed<' in response.text
 
 
 def test_check_of_a_domain_too_long_for_the_txt_name_says_so_without_querying(dns_server):

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from agencies import services
 from agencies.models import User
-from tests.conftest import PASSWORD, host
+from tests.conftest import PASSWORD, host, seller_details_add
 
 CUSTOM = "calls.acme.example"
 
@@ -206,16 +206,17 @@ def test_deactivation_and_activation_are_seen_by_the_next_request(
     # Set up on a Stripe account (the stand-in): activation asks Stripe before the portal goes live.
     acme = keyed_agency(slug="acme", company_name="Acme Calls")
     services.agency_set_active(agency=acme, active=True)
+    seller_details_add(acme)
     admin_console = console
     admin_console.force_login(acme.admin)
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_console.post(reverse("stripe_setup:activation"), {"active": "0"})
+        admin_console.post(reverse("stripe_setup:activation"), {"active": "0", "confirm": "1"})
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 503
 
     with django_capture_on_commit_callbacks(execute=True):
-        admin_console.post(reverse("stripe_setup:activation"), {"active": "1"})
+        admin_console.post(reverse("stripe_setup:activation"), {"active": "1", "confirm": "1"})
     assert client.get("/", HTTP_HOST=host(acme)).status_code == 200
 
 

@@ -64,7 +64,9 @@ def test_allocation_adds_credits_recorded_with_the_admin_and_shown_in_the_client
 def test_deduction_with_a_reason(admin_console):
     console, _agency, organization = admin_console
     _allocate(console, organization, credits="100")
-    response = _allocate(console, organization, action="deduct", credits="30", description="Unused trial minutes")
+    response = _allocate(
+        console, organization, action="deduct", credits="30", description="Unused trial minutes", confirm="1"
+    )
     assert response.status_code == 302
     organization.refresh_from_db()
     assert organization.credits_balance == 70
@@ -75,6 +77,23 @@ def test_deduction_with_a_reason(admin_console):
         70,
         "Unused trial minutes",
     )
+
+
+def test_a_deduction_asks_first_naming_the_new_balance(admin_console):
+    # Defect 9: credits were deducted in one click.
+    console, _agency, organization = admin_console
+    _allocate(console, organization, credits="100")
+    token = uuid.uuid4().hex
+    data = {"action": "deduct", "credits": "30", "description": "Unused trial minutes", "token": token}
+    response = _allocate(console, organization, **data)
+    assert response.status_code == 200
+    assert "balance goes from 100 to 70 credits" in response.text
+    assert f'name="token" value="{token}"' in response.text and 'name="confirm" value="1"' in response.text
+    organization.refresh_from_db()
+    assert organization.credits_balance == 100
+    assert _allocate(console, organization, **data, confirm="1").status_code == 302
+    organization.refresh_from_db()
+    assert organization.credits_balance == 70
 
 
 @pytest.mark.parametrize(

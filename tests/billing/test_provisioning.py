@@ -8,6 +8,7 @@ from billing import provisioning, stripe_api
 from billing.models import Purchase
 from billing.stripe_check import stripe_check
 from tests.billing.flows import bought_and_paid, checkout_start, deliver_last, success_page
+from tests.conftest import seller_details_add
 from tests.stripe_fixtures import StandInAccount
 
 
@@ -215,7 +216,8 @@ def test_a_restricted_key_with_exactly_the_listed_permissions_provisions_and_sel
     console.force_login(agency.admin)
     response = console.post("/console/stripe/", {"secret_key": key}, follow=True)
     assert "Stripe is set up." in response.content.decode()
-    response = console.post("/console/activation/", {"active": "1"}, follow=True)
+    seller_details_add(agency)
+    response = console.post("/console/activation/", {"active": "1", "confirm": "1"}, follow=True)
     assert "Your portal is live." in response.content.decode()
     agency = Agency.objects.get(pk=agency.pk)
     agency.stripe = account

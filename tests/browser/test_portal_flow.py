@@ -79,8 +79,13 @@ def test_agency_launches_portal_and_client_signs_up_under_its_brand(
     screenshots(admin, "console-stripe")
 
     # Activate.
+    _seller_details(admin)
     admin.get_by_role("navigation").get_by_role("link", name="Overview").click()
+    expect(admin.get_by_test_id("readiness-progress")).to_contain_text("5 of 6 done")
     admin.get_by_role("button", name="Activate portal").click()
+    # No minutes yet: going live asks first, naming the consequence.
+    expect(admin.get_by_test_id("confirm-consequence")).to_contain_text("You hold 0 call minutes")
+    admin.get_by_role("button", name="Go live anyway").click()
     expect(admin.get_by_text("Your portal is live.")).to_be_visible()
     expect(admin.get_by_test_id("portal-status")).to_have_text("Active")
     portal_link = admin.get_by_test_id("portal-url")
@@ -108,3 +113,16 @@ def test_agency_launches_portal_and_client_signs_up_under_its_brand(
     admin.get_by_role("navigation").get_by_role("link", name="Users").click()
     client_row = admin.get_by_role("row").filter(has_text="anna@moonlight.example")
     expect(client_row).to_contain_text("Moonlight Bakery")
+
+
+def _seller_details(admin):
+    """Go-live readiness requires what the agency's invoices print about it."""
+    admin.get_by_role("navigation").get_by_role("link", name="Seller details").click()
+    admin.get_by_label("Legal name").fill("Sunrise Calls Ltd")
+    admin.get_by_label("Address", exact=True).fill("1 Harbour Street")
+    admin.get_by_label("City").fill("London")
+    admin.get_by_label("Country").select_option("GB")  # outside the EU: no VAT ID needed
+    admin.get_by_label("Invoice number prefix").fill("SUN")
+    admin.get_by_label("include VAT (clients pay the package price)").check()
+    admin.get_by_role("button", name="Save seller details").click()
+    expect(admin.get_by_text("Seller details saved.")).to_be_visible()

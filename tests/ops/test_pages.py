@@ -39,7 +39,10 @@ def test_a_client_sets_a_threshold_and_a_webhook_and_sees_the_secret_once(portal
     assert secret not in later.text and 'value="50"' in later.text
     assert "https://hooks.example.com/low" in later.text
 
-    rolled = portal.post("/settings/alerts/secret/")
+    asked = portal.post("/settings/alerts/secret/")
+    assert "The current secret stops working at once" in asked.text
+    assert AlertSettings.objects.get(organization=org).signing_secret == secret  # nothing until confirmed
+    rolled = portal.post("/settings/alerts/secret/", {"confirm": "1"})
     new = AlertSettings.objects.get(organization=org).signing_secret
     assert new != secret and new in rolled.text and secret not in rolled.text
 
@@ -137,6 +140,33 @@ def test_an_agency_configures_a_source_and_the_key_is_never_shown(
         {"base_url": upstream.url, "api_key": "", "start_date": str(timezone.now().date()), "enabled": "on"},
     )
     assert UsageSource.objects.get(agency=agency).api_key == upstream.key
+
+
+def test_removing_the_usage_source_asks_first_and_names_the_consequence(
+    console, agency, upstream, django_capture_on_commit_callbacks
+):
+    # Defect 9: the source was removed in one click.
+    with django_capture_on_commit_callbacks(execute=False):
+        console.post(
+            "/console/ops/usage-source/",
+            {"base_url": upstream.url, "api_key": upstream.key, "start_date": str(timezone.now().date())},
+        )
+    asked = console.post("/console/ops/usage-source/delete/")
+    assert asked.status_code == 200
+    assert f"Calls are no longer pulled from {upstream.url}" in asked.text
+    assert UsageSource.objects.filter(agency=agency).exists()
+    console.post("/console/ops/usage-source/delete/", {"confirm": "1"})
+    assert not UsageSource.objects.filter(agency=agency).exists()
+
+
+def test_rolling_the_agencys_alert_secret_asks_first(console, agency):
+    console.post("/console/ops/alerts/", {"threshold": "50", "webhook_url": "https://hooks.example.com/low"})
+    secret = AlertSettings.objects.get(agency=agency).signing_secret
+    asked = console.post("/console/ops/alerts/secret/")
+    assert "The current secret stops working at once" in asked.text and secret not in asked.text
+    assert AlertSettings.objects.get(agency=agency).signing_secret == secret
+    rolled = console.post("/console/ops/alerts/secret/", {"confirm": "1"})
+    assert AlertSettings.objects.get(agency=agency).signing_secret in rolled.text
 
 
 @pytest.mark.parametrize(

@@ -66,7 +66,10 @@ def test_a_client_key_made_on_the_portal_works_and_stops_when_revoked(portal, or
     api_key.refresh_from_db()
     assert api_key.last_used_at is not None
 
-    revoked = portal.post(f"/settings/api-keys/{api_key.pk}/revoke/", follow=True)
+    asked = portal.post(f"/settings/api-keys/{api_key.pk}/revoke/")
+    assert asked.status_code == 200 and "Every request made with CRM" in asked.text
+    assert api.get("account", secret).status_code == 200  # nothing until confirmed
+    revoked = portal.post(f"/settings/api-keys/{api_key.pk}/revoke/", {"confirm": "1"}, follow=True)
 
     assert revoked.status_code == 200 and "Revoked CRM" in revoked.text
     assert api.get("account", secret).status_code == 401
@@ -78,7 +81,7 @@ def test_an_agency_key_made_in_the_console_reports_usage(console_admin, agency, 
     response = Api().post("usage", record(org), secret)
     assert response.status_code == 201
     api_key = ApiKey.objects.get()
-    console_admin.post(f"/console/api-keys/{api_key.pk}/revoke/")
+    console_admin.post(f"/console/api-keys/{api_key.pk}/revoke/", {"confirm": "1"})
     assert Api().post("usage", record(org), secret).status_code == 401
 
 
