@@ -9,7 +9,6 @@ from django.test import Client
 from invoices.models import Invoice
 from tests.conftest import NOON
 from tests.invoices.conftest import paid, seller_set
-from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
 
 pytestmark = pytest.mark.now(NOON)
 
@@ -47,9 +46,7 @@ def test_a_dutch_agency_with_prices_including_vat_earns_its_margin_on_the_invoic
     assert business["margin"] == "€33.06"  # no minutes used yet in the period
 
 
-def test_prices_excluding_vat_are_the_net_and_the_client_pays_the_vat_on_top(
-    client, stripe_agency, make_client_user
-):
+def test_prices_excluding_vat_are_the_net_and_the_client_pays_the_vat_on_top(client, stripe_agency, make_client_user):
     agency = stripe_agency()
     seller_set(agency, country="NL", vat_id="", include=False)
     row = cells(console_for(agency).get("/console/packages/").text.split('data-testid="package-row"')[1])
