@@ -6,7 +6,9 @@ import re
 import pytest
 from django.test import Client
 
-from invoices.models import Invoice
+from core.money import money_format
+from invoices.models import CreditNote, Invoice
+from tests.billing.flows import deliver_last
 from tests.conftest import NOON
 from tests.invoices.conftest import paid, seller_set
 
@@ -52,3 +54,18 @@ def test_prices_excluding_vat_are_the_net_and_the_client_pays_the_vat_on_top(cli
     row = cells(console_for(agency).get("/console/packages/").text.split('data-testid="package-row"')[1])
     assert row["net"] == "€40.00"
     assert "client pays €48.40" in console_for(agency).get("/console/packages/").text
+
+
+def test_a_refund_takes_its_credit_notes_net_off_the_dashboards_net_revenue(client, stripe_agency, make_client_user):
+    agency = stripe_agency()
+    seller_set(agency, country="NL", vat_id="", include=True)
+    purchase = paid(client, agency, make_client_user(agency))
+    agency.stripe.refund(purchase.stripe_payment_intent_id, amount=1000)
+    assert deliver_last(client, agency, "charge.refunded").status_code == 200
+    invoice, note = Invoice.objects.get(), CreditNote.objects.get()
+
+    business = cells(console_for(agency).get("/console/ops/business/").text)
+
+    assert business["revenue-net"] == money_format(invoice.net_cents - note.net_cents)  # €33.06 - €8.26
+    assert business["revenue-net"] == "€24.80"
+    assert business["revenue-gross"] == "€30.00"
