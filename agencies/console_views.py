@@ -1,6 +1,7 @@
 """The agency console: an agency admin configures and runs its portal."""
 
 import re
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
@@ -147,8 +148,15 @@ def domain_refresh(request):
     return redirect("console:domain")
 
 
+def _package_or_404(request, package_id) -> CreditPackage:
+    agency = access.agency_or_404(request)
+    return get_object_or_404(CreditPackage.objects.current(), pk=package_id, agency=agency)
+
+
 @login_required
 def packages(request):
+    from invoices import selectors as invoice_selectors  # the VAT in a price is the invoices' rule (a layer up)
+
     agency = access.agency_or_404(request)
     form = PackageForm(request.POST or None)
     if request.method == "POST":
@@ -161,10 +169,16 @@ def packages(request):
             )
             messages.success(request, "Package added.")
             return redirect("console:packages")
+    estimate = invoice_selectors.price_vat_estimate(agency=agency)
+    margins = []
+    for package in agency.packages.current():
+        amounts = estimate.amounts(package.price_cents)
+        margins.append(margin_for(package, net_cents=amounts.net, gross_cents=amounts.gross))
     context = {
         "agency": agency,
         "form": form,
-        "margins": [margin_for(package) for package in agency.packages.on_sale()],
+        "margins": margins,
+        "vat": estimate,
         "minute_price_cents": settings.PLATFORM_MINUTE_PRICE_CENTS,
         "platform_currency": settings.PLATFORM_CURRENCY,
     }
@@ -172,10 +186,48 @@ def packages(request):
 
 
 @login_required
+def package_edit(request, package_id):
+    package = _package_or_404(request, package_id)
+    initial = {"credits": package.credits, "price": Decimal(package.price_cents) / 100, "currency": package.currency}
+    form = PackageForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.package_update(
+            package=package,
+            credits=form.cleaned_data["credits"],
+            price_cents=form.cleaned_data["price"],
+            currency=form.cleaned_data["currency"],
+        )
+        messages.success(request, f"Package saved: clients now see {form.cleaned_data['credits']:,} credits.")
+        return redirect("console:packages")
+    return render(
+        request, "console/package_edit.html", {"package": package, "form": form}, status=400 if form.errors else 200
+    )
+
+
+@login_required
 @require_POST
+def package_visibility(request, package_id):
+    package = _package_or_404(request, package_id)
+    hidden = request.POST.get("hidden") == "1"
+    services.package_hide(package=package, hidden=hidden)
+    messages.success(request, f"{package} {'hidden: clients no longer see it' if hidden else 'is on sale again'}.")
+    return redirect("console:packages")
+
+
+@login_required
+@require_POST
+def package_move(request, package_id):
+    package = _package_or_404(request, package_id)
+    services.package_move(package=package, up=request.POST.get("direction") != "down")
+    return redirect("console:packages")
+
+
+@login_required
 def package_delete(request, package_id):
-    agency = access.agency_or_404(request)
-    package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency=agency)
+    package = _package_or_404(request, package_id)
+    if request.method != "POST":
+        # Removing is for good (unlike hiding): say what clients lose before doing it.
+        return render(request, "console/package_delete.html", {"package": package})
     if services.package_remove(package=package):
         messages.success(request, "Package removed.")
     else:

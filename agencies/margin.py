@@ -1,4 +1,9 @@
-"""The margin calculator: what a package earns the agency over platform cost."""
+"""The margin calculator: what a package earns the agency over platform cost, net of VAT.
+
+The VAT a price carries is the invoices' business (a layer above): the console
+view asks invoices.selectors.price_vat_estimate for the split and passes the
+net and gross in, so the calculator agrees with the invoices to the cent.
+"""
 
 from dataclasses import dataclass
 from decimal import Decimal
@@ -13,7 +18,8 @@ from .models import CreditPackage
 @dataclass(frozen=True)
 class Margin:
     package: CreditPackage
-    price_cents: int  # in the package currency
+    price_cents: int  # net of VAT, in the package currency: what the agency keeps of a sale
+    gross_cents: int  # what the client pays, VAT included
     cost_cents: int  # platform cost, converted to the package currency
     profit_cents: int
     margin_percent: Decimal | None  # one decimal place
@@ -26,7 +32,10 @@ class Margin:
         return self.profit_cents < 0
 
 
-def margin_for(package: CreditPackage) -> Margin:
+def margin_for(package: CreditPackage, *, net_cents: int | None = None, gross_cents: int | None = None) -> Margin:
+    """The package's cost, profit and margin on its net price (its price when no VAT split is given)."""
+    net = package.price_cents if net_cents is None else net_cents
+    gross = package.price_cents if gross_cents is None else gross_cents
     platform_cost = package.credits * settings.PLATFORM_MINUTE_PRICE_CENTS  # platform currency cents
     rate = exchange_rate(package.currency)
     converted = package.currency != settings.PLATFORM_CURRENCY
@@ -35,6 +44,6 @@ def margin_for(package: CreditPackage) -> Margin:
     if rate is None:
         rate = Decimal(1)
     cost = from_platform_currency(platform_cost, rate)
-    profit = package.price_cents - cost
-    percent = margin_percent(profit_cents=profit, price_cents=package.price_cents)
-    return Margin(package, package.price_cents, cost, profit, percent, converted, rate, rate_missing)
+    profit = net - cost
+    percent = margin_percent(profit_cents=profit, price_cents=net)
+    return Margin(package, net, gross, cost, profit, percent, converted, rate, rate_missing)

@@ -115,6 +115,11 @@ class Agency(models.Model):
 
 class PackageQuerySet(models.QuerySet["CreditPackage"]):
     def on_sale(self) -> "PackageQuerySet":
+        """What clients can buy: neither removed (or replaced by a new version) nor hidden."""
+        return self.filter(archived_at__isnull=True, hidden=False)
+
+    def current(self) -> "PackageQuerySet":
+        """What the agency manages: on sale or hidden, not removed nor replaced."""
         return self.filter(archived_at__isnull=True)
 
 
@@ -125,15 +130,20 @@ class CreditPackage(models.Model):
     currency = models.CharField(max_length=3, choices=CURRENCIES, default="EUR")
     created_at = models.DateTimeField(default=timezone.now)
     # A package that was sold is never deleted (purchases and invoices refer to
-    # it); removing it takes it off sale.
+    # it); removing it takes it off sale, and so does editing it: the edit is a
+    # new row (agencies.services.package_update), the old one keeps its purchases.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Off sale for now but kept in the console, to be shown again; unlike archived_at, undone in one click.
+    hidden = models.BooleanField(default=False)
+    # The order clients see the packages in (then by size); 0 for all until the agency reorders them.
+    position = models.PositiveIntegerField(default=0)
     # The Stripe Price the portal created for this package (billing.provisioning); "" until provisioned.
     stripe_price_id = models.CharField(max_length=255, blank=True)
 
     objects = PackageQuerySet.as_manager()
 
     class Meta:
-        ordering = ["credits", "price_cents"]
+        ordering = ["position", "credits", "price_cents"]
         constraints = [
             models.CheckConstraint(condition=Q(credits__gt=0), name="package_credits_positive"),
             models.CheckConstraint(condition=Q(price_cents__gt=0), name="package_price_positive"),

@@ -8,7 +8,7 @@ console and Django admin both go through it).
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from . import domains, tenancy
@@ -221,7 +221,58 @@ def agency_set_active(*, agency: Agency, active: bool) -> list[str]:
 
 
 def package_create(*, agency: Agency, credits: int, price_cents: int, currency: str) -> CreditPackage:
-    return CreditPackage.objects.create(agency=agency, credits=credits, price_cents=price_cents, currency=currency)
+    """A new package on sale: last, once the agency has ordered its packages; until then they go by size."""
+    last = agency.packages.current().aggregate(last=Max("position"))["last"] or 0
+    return CreditPackage.objects.create(
+        agency=agency, credits=credits, price_cents=price_cents, currency=currency, position=last + 1 if last else 0
+    )
+
+
+def package_update(*, package: CreditPackage, credits: int, price_cents: int, currency: str) -> CreditPackage:
+    """Change a package; the package clients now see (the same one, or its new version).
+
+    A package nobody bought is changed in place. One that was sold keeps its history: it is
+    archived as it was (its purchases and invoices keep pointing at it) and the change is a new
+    package in its place, hidden or not as it was. Stripe follows at the next provisioning
+    (billing.provisioning: a new Price for the new amount, the old one archived).
+    """
+    if (package.credits, package.price_cents, package.currency) == (credits, price_cents, currency):
+        return package
+    with transaction.atomic():
+        locked = CreditPackage.objects.select_for_update().get(pk=package.pk, archived_at__isnull=True)
+        if not CreditPackage.objects.filter(pk=locked.pk, purchases__isnull=False).exists():
+            locked.credits, locked.price_cents, locked.currency = credits, price_cents, currency
+            locked.save(update_fields=["credits", "price_cents", "currency"])
+            return locked
+        locked.archived_at = timezone.now()
+        locked.save(update_fields=["archived_at"])
+        return CreditPackage.objects.create(
+            agency_id=locked.agency_id,
+            credits=credits,
+            price_cents=price_cents,
+            currency=currency,
+            hidden=locked.hidden,
+            position=locked.position,
+        )
+
+
+def package_hide(*, package: CreditPackage, hidden: bool) -> None:
+    """Take a package off sale but keep it (hidden), or put it back on sale."""
+    CreditPackage.objects.filter(pk=package.pk, archived_at__isnull=True).update(hidden=hidden)
+
+
+def package_move(*, package: CreditPackage, up: bool) -> None:
+    """Swap a package with its neighbour in the order clients see; the order is numbered 1.. from then on."""
+    with transaction.atomic():
+        Agency.objects.select_for_update().filter(pk=package.agency_id).first()  # one reorder at a time
+        ordered = list(CreditPackage.objects.current().filter(agency_id=package.agency_id))
+        index = next(i for i, p in enumerate(ordered) if p.pk == package.pk)
+        other = index - 1 if up else index + 1
+        if 0 <= other < len(ordered):
+            ordered[index], ordered[other] = ordered[other], ordered[index]
+        for position, row in enumerate(ordered, start=1):
+            row.position = position
+        CreditPackage.objects.bulk_update(ordered, ["position"])
 
 
 def package_remove(*, package: CreditPackage) -> bool:

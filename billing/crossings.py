@@ -22,7 +22,7 @@ from django.utils import timezone
 from agencies.models import Agency, Organization
 from core import db
 
-from .models import BalanceCrossing
+from .models import BalanceCrossing, LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -94,4 +94,32 @@ def account_drop(
         threshold,
         before,
         [(reference, after)],
+    )
+
+
+def exhaustion_record(*, agency_id: int, balance: int, free: int) -> BalanceCrossing | None:
+    """Record that a call was refused for lack of the agency's minutes, once per exhaustion episode.
+
+    An episode is named after the agency's latest credit (minutes bought or added): every refusal
+    until the next credit belongs to it, and the unique (agency, reference) constraint lets it be
+    recorded once. Call with the agency's row locked (billing.ledger.accounts_lock), in a
+    transaction that commits although the call is refused: concurrent refusals queue on that lock
+    and the first one records the crossing the others then see. None when this episode's is recorded.
+    """
+    last_credit = (
+        LedgerEntry.objects.filter(agency_id=agency_id, amount__gt=0)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    reference = f"minutes-exhausted:after-entry-{last_credit or 0}"
+    if BalanceCrossing.objects.filter(agency_id=agency_id, reference=reference).exists():
+        return None
+    return BalanceCrossing.objects.create(
+        agency_id=agency_id,
+        kind=BalanceCrossing.Kind.EXHAUSTED,
+        threshold=1,  # a call needs one free minute
+        balance_before=balance,
+        balance_after=free,
+        reference=reference,
     )

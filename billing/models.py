@@ -311,7 +311,18 @@ class BalanceCrossing(models.Model):
     it: ops (ops.alerts.crossings_deliver) takes each crossing once, turning it
     into an alert with its email and webhook, and sets `taken_at` in the same
     transaction.
+
+    Kind EXHAUSTED: a call was refused because the agency had no free minute
+    left (usage.reservations.call_authorize); one per exhaustion episode, the
+    next one armed when the agency's minutes are topped up
+    (billing.crossings.exhaustion_record). Its threshold is 1 (a call needs one
+    free minute), balance_before the agency's balance, balance_after its free
+    minutes (balance less reservations).
     """
+
+    class Kind(models.TextChoices):
+        LOW = "low", "Low balance"
+        EXHAUSTED = "exhausted", "Minutes exhausted"
 
     organization = models.ForeignKey(
         Organization,
@@ -320,6 +331,7 @@ class BalanceCrossing(models.Model):
         on_delete=models.CASCADE,
         related_name="balance_crossings",
     )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.LOW, db_default=Kind.LOW)
     agency = models.ForeignKey(
         Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_crossings"
     )
@@ -339,7 +351,8 @@ class BalanceCrossing(models.Model):
                 name="balance_crossing_one_account",
             ),
             models.CheckConstraint(
-                condition=Q(balance_before__gte=F("threshold")) & Q(balance_after__lt=F("threshold")),
+                condition=Q(kind="exhausted", agency__isnull=False, balance_after__lt=F("threshold"))
+                | Q(kind="low", balance_before__gte=F("threshold"), balance_after__lt=F("threshold")),
                 name="balance_crossing_is_a_crossing",
             ),
             # A ledger reference is posted once per account, so it crosses at most once.

@@ -54,6 +54,36 @@ class CheckoutTerms:
         return f"{vat.format_rate(self.decision.rate_bp)} VAT ({country_name(self.decision.country)})"
 
 
+@dataclass(frozen=True)
+class PriceVat:
+    """How VAT splits the agency's package prices when sold in its own country: the margin calculator's estimate."""
+
+    prices_include_vat: bool
+    rate_bp: int  # 0: no VAT (no seller country, or outside the EU)
+    country: str
+
+    def amounts(self, price_cents: int) -> vat.Amounts:
+        """Net, VAT and gross of a package priced `price_cents`: what an invoice of a sale at home would say."""
+        return vat.amounts_from_price(
+            price=price_cents, rate_bp=self.rate_bp, prices_include_vat=self.prices_include_vat
+        )
+
+    @property
+    def rate_display(self) -> str:
+        return vat.format_rate(self.rate_bp)
+
+
+def price_vat_estimate(*, agency: Agency) -> PriceVat:
+    """The VAT of a sale to a client in the agency's own country, with its seller details (one query).
+
+    Clients elsewhere may pay another rate (or none): this is the sensible estimate of what a price
+    leaves after VAT, by the same rules and rounding as the invoices.
+    """
+    seller = seller_of(agency=agency)
+    decision = vat_decision(seller=seller, buyer=None)
+    return PriceVat(seller.prices_include_vat if seller else True, decision.rate_bp, decision.country)
+
+
 def _terms_pricer(*, agency: Agency, organization: Organization) -> Callable[[int], CheckoutTerms]:
     """Checkout terms by price, with the VAT the client's details call for now (read once, here)."""
     seller = seller_of(agency=agency)

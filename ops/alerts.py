@@ -26,6 +26,14 @@ from billing.models import BalanceCrossing
 from .models import AlertDelivery, AlertSettings, BalanceAlert
 
 EVENT_TYPE = "billing.balance_low"
+EXHAUSTED_EVENT_TYPE = "billing.minutes_exhausted"
+
+
+def event_type(alert: BalanceAlert) -> str:
+    """The webhook event of an alert: a low balance, or an agency's calls refused for lack of minutes."""
+    return EXHAUSTED_EVENT_TYPE if alert.kind == BalanceCrossing.Kind.EXHAUSTED else EVENT_TYPE
+
+
 TAKE_BATCH = 500
 
 
@@ -54,7 +62,7 @@ def _payload(alert: BalanceAlert, name: str, event_id: str) -> str:
     return json.dumps(
         {
             "id": event_id,
-            "type": EVENT_TYPE,
+            "type": event_type(alert),
             "created_at": alert.created_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "data": {
                 "account_type": owner[0],
@@ -80,6 +88,7 @@ def _alert_record(crossing: BalanceCrossing) -> tuple[BalanceAlert, list[int]]:
     # created_at is the crossing's: the moment the debit happened, not when it was taken.
     alert = BalanceAlert.objects.create(
         **owner,
+        kind=crossing.kind,
         threshold=crossing.threshold,
         balance_before=crossing.balance_before,
         balance_after=crossing.balance_after,

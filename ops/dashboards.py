@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, IntegerField, Sum, Value
+from django.db.models import BigIntegerField, Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from agencies.models import Agency, Organization
 from billing.models import Purchase
 from core import money
+from invoices.models import CreditNote
 from usage import selectors as usage_selectors
 from usage.models import UsageRecord
 
@@ -70,17 +71,26 @@ class Sales:
     credits: int  # credits sold, less those refunded
     paid_cents: int
     refunded_cents: int
+    net_cents: int = 0  # the invoices' net amounts (VAT taken out)
+    refunded_net_cents: int = 0  # the credit notes' net amounts
 
     @property
     def revenue_cents(self) -> int:
+        """What clients paid, less refunds: VAT included where charged."""
         return self.paid_cents - self.refunded_cents
+
+    @property
+    def revenue_net_cents(self) -> int:
+        """Revenue net of VAT: the invoices' net less the credit notes' net, to the cent."""
+        return self.net_cents - self.refunded_net_cents
 
 
 @dataclass(frozen=True)
 class Margin:
-    revenue_cents: int  # in the platform currency
+    revenue_cents: int  # net of VAT, in the platform currency
     cost_cents: int
     unconverted: list = field(default_factory=list)  # currencies without an exchange rate, left out
+    gross_cents: int = 0  # the same sales with VAT, in the platform currency
 
     @property
     def margin_cents(self) -> int:
@@ -90,11 +100,27 @@ class Margin:
 def sales_by_currency(*, agency: Agency, start: date, end: date) -> list[Sales]:
     """Credit packages the agency's clients paid for in the period, per currency (one query).
 
-    A purchase counts on the day it was paid; its refunds so far are taken off.
+    A purchase counts on the day it was paid; its refunds so far are taken off. Net of VAT is what
+    its invoice and credit notes say; a purchase whose invoice is not issued yet counts as paid.
     """
     low, high = _bounds(start, end)
+    notes_net = (
+        CreditNote.objects.filter(invoice__purchase=OuterRef("pk"))
+        .order_by()
+        .values("invoice")
+        .annotate(total=Sum("net_cents"))
+        .values("total")
+    )
     rows = (
         Purchase.objects.filter(agency=agency, organization__isnull=False, fulfilled_at__gte=low, fulfilled_at__lt=high)
+        .annotate(
+            net_row=Coalesce("invoice__net_cents", "amount_cents", output_field=BigIntegerField()),
+            refunded_net_row=Case(
+                When(invoice__isnull=True, then=F("refunded_cents")),
+                default=Coalesce(Subquery(notes_net, output_field=BigIntegerField()), Value(0)),
+                output_field=BigIntegerField(),
+            ),
+        )
         .order_by()
         .values("currency")
         .annotate(
@@ -102,10 +128,23 @@ def sales_by_currency(*, agency: Agency, start: date, end: date) -> list[Sales]:
             credits=Sum(F("credits") - F("credits_refunded")),
             paid=Sum("amount_cents"),
             refunded=Sum("refunded_cents"),
+            net=Sum("net_row"),
+            refunded_net=Sum("refunded_net_row"),
         )
         .order_by("currency")
     )
-    return [Sales(r["currency"], r["n"], r["credits"] or 0, r["paid"] or 0, r["refunded"] or 0) for r in rows]
+    return [
+        Sales(
+            r["currency"],
+            r["n"],
+            r["credits"] or 0,
+            r["paid"] or 0,
+            r["refunded"] or 0,
+            r["net"] or 0,
+            r["refunded_net"] or 0,
+        )
+        for r in rows
+    ]
 
 
 def to_platform_currency(cents: int, currency: str) -> int | None:
@@ -115,15 +154,17 @@ def to_platform_currency(cents: int, currency: str) -> int | None:
 
 
 def margin_for(*, sales: list[Sales], minutes_used: int) -> Margin:
-    """Revenue (converted) less what the minutes the clients used cost at the platform price."""
-    revenue, unconverted = 0, []
+    """Revenue net of VAT (converted) less what the minutes the clients used cost at the platform price."""
+    revenue, gross, unconverted = 0, 0, []
     for row in sales:
-        converted = to_platform_currency(row.revenue_cents, row.currency)
+        converted = to_platform_currency(row.revenue_net_cents, row.currency)
         if converted is None:
             unconverted.append(row.currency)
         else:
             revenue += converted
-    return Margin(revenue, usage_selectors.platform_minute_price().cost(minutes_used), unconverted)
+            gross += to_platform_currency(row.revenue_cents, row.currency) or 0
+    cost = usage_selectors.platform_minute_price().cost(minutes_used)
+    return Margin(revenue, cost, unconverted, gross)
 
 
 def minutes_bought(*, agency: Agency, start: date, end: date) -> dict:

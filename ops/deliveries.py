@@ -32,7 +32,7 @@ from agencies.models import Agency, Organization, User
 from core import outbound
 from core.contrast import readable_text_on
 
-from .alerts import EVENT_TYPE
+from .alerts import event_type
 from .models import AlertDelivery, AlertSettings
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ def _webhook_send(delivery: AlertDelivery) -> str:
             max_bytes=MAX_ANSWER_BYTES,
             headers={
                 "Content-Type": "application/json",
-                "X-Webhook-Event": EVENT_TYPE,
+                "X-Webhook-Event": event_type(delivery.alert),
                 "X-Webhook-Id": delivery.event_id,
                 "X-Webhook-Signature": signature(row.signing_secret, body),
             },
@@ -153,13 +153,23 @@ def _email_context(alert) -> dict:
         brand = {"name": agency.company_name, "color": agency.primary_color, "logo_url": agency.logo_url}
         link = tenancy.portal_url(agency, reverse("billing:buy", urlconf=settings.PORTAL_URLCONF))
         account = organization.name
+        balance_now = organization.credits_balance
     else:
         agency = Agency.objects.get(pk=alert.agency_id)
         brand = {"name": settings.PLATFORM_NAME, "color": "#1F2937", "logo_url": ""}
         link = tenancy.console_url(reverse("console_billing:minutes", urlconf=settings.ROOT_URLCONF))
         account = agency.company_name
+        balance_now = agency.minutes_balance
     brand["on_color"] = readable_text_on(brand["color"])
-    return {"alert": alert, "brand": brand, "link": link, "account": account, "unit": alert.unit}
+    # The balance at the crossing is history by the time the email goes out: say both.
+    return {
+        "alert": alert,
+        "brand": brand,
+        "link": link,
+        "account": account,
+        "unit": alert.unit,
+        "balance_now": balance_now,
+    }
 
 
 def _email_send(delivery: AlertDelivery) -> str:
@@ -168,9 +178,10 @@ def _email_send(delivery: AlertDelivery) -> str:
     if not recipients:
         raise Failed("no active users to email", final=True)
     context = _email_context(alert)
-    subject = render_to_string("ops/email/balance_low_subject.txt", context).strip()
-    text = render_to_string("ops/email/balance_low.txt", context)
-    html = render_to_string("ops/email/balance_low.html", context)
+    name = "minutes_exhausted" if alert.kind == "exhausted" else "balance_low"
+    subject = render_to_string(f"ops/email/{name}_subject.txt", context).strip()
+    text = render_to_string(f"ops/email/{name}.txt", context)
+    html = render_to_string(f"ops/email/{name}.html", context)
     sender = formataddr((context["brand"]["name"], settings.DEFAULT_FROM_EMAIL))
     # One message per person: the members of an organization do not see each other's addresses.
     with get_connection() as connection:

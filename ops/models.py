@@ -139,6 +139,8 @@ class BalanceAlert(models.Model):
         related_name="balance_alerts",
     )
     agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="balance_alerts")
+    # billing.BalanceCrossing.Kind: "low" (fell below the threshold) or "exhausted" (calls refused for lack of minutes)
+    kind = models.CharField(max_length=20, default="low", db_default="low")
     threshold = models.PositiveIntegerField()
     balance_before = models.BigIntegerField()
     balance_after = models.BigIntegerField()
@@ -150,7 +152,8 @@ class BalanceAlert(models.Model):
         constraints = [
             _one_owner("balance_alert"),
             models.CheckConstraint(
-                condition=Q(balance_before__gte=F("threshold")) & Q(balance_after__lt=F("threshold")),
+                condition=Q(kind="exhausted", agency__isnull=False, balance_after__lt=F("threshold"))
+                | Q(kind="low", balance_before__gte=F("threshold"), balance_after__lt=F("threshold")),
                 name="balance_alert_is_a_crossing",
             ),
             # A ledger reference is posted once per account, so it crosses at most once.

@@ -16,11 +16,15 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from agencies.models import Organization
-from billing import ledger
+from billing import crossings, ledger
 
 from .models import Reservation
 
 INSUFFICIENT_MESSAGE = "Insufficient credits to make outbound call. Please add credits in your billing dashboard."
+PROVIDER_EXHAUSTED_MESSAGE = (
+    "Calls cannot be placed right now: your provider has run out of call minutes. "
+    "Your credits are untouched; the provider has been notified."
+)
 
 
 class InsufficientCredits(Exception):
@@ -30,6 +34,10 @@ class InsufficientCredits(Exception):
         self.client_free = client_free
         self.agency_free = agency_free
         super().__init__(INSUFFICIENT_MESSAGE)
+
+
+class ProviderMinutesExhausted(InsufficientCredits):
+    """The client has credits, but its agency has no free minute left: not the client's doing."""
 
 
 @dataclass(frozen=True)
@@ -51,8 +59,10 @@ def reserved_minutes(*, agency_id: int, organization_id: int, now: datetime) -> 
 def call_authorize(*, organization: Organization, max_minutes: int) -> Reservation:
     """Reserve min(max_minutes, what both the client and its agency have free), at least one minute.
 
-    Raises InsufficientCredits, changing nothing, when either side has less
-    than one free minute.
+    Raises InsufficientCredits, changing nothing, when the client has less than
+    one free credit; ProviderMinutesExhausted when the client has but its agency
+    has less than one free minute, after recording the agency's exhaustion
+    (once per episode; ops alerts the agency: billing.crossings.exhaustion_record).
     """
     if not isinstance(max_minutes, int) or isinstance(max_minutes, bool) or max_minutes < 1:
         raise ValueError("max_minutes must be a positive integer")
@@ -63,16 +73,23 @@ def call_authorize(*, organization: Organization, max_minutes: int) -> Reservati
         client_free = locked.organization_balances[organization.pk] - held.organization
         agency_free = locked.agency_balance - held.agency
         minutes = min(max_minutes, client_free, agency_free)
-        if minutes < 1:
+        if minutes < 1 and client_free < 1:
             raise InsufficientCredits(client_free=client_free, agency_free=agency_free)
-        return Reservation.objects.create(
-            agency_id=organization.agency_id,
-            organization=organization,
-            minutes=minutes,
-            created_at=now,
-            # Long enough for the whole call, plus time to set it up and to report it.
-            expires_at=now + timedelta(seconds=minutes * 60 + settings.RESERVATION_GRACE_SECONDS),
-        )
+        if minutes < 1:
+            # Recorded under the agency's lock, and committed: the refusal is raised after the block.
+            crossings.exhaustion_record(
+                agency_id=organization.agency_id, balance=locked.agency_balance, free=agency_free
+            )
+        else:
+            return Reservation.objects.create(
+                agency_id=organization.agency_id,
+                organization=organization,
+                minutes=minutes,
+                created_at=now,
+                # Long enough for the whole call, plus time to set it up and to report it.
+                expires_at=now + timedelta(seconds=minutes * 60 + settings.RESERVATION_GRACE_SECONDS),
+            )
+    raise ProviderMinutesExhausted(client_free=client_free, agency_free=agency_free)
 
 
 def reservations_expire(*, now: datetime | None = None) -> int:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tests.conftest import credits_add, minutes_add
 from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
+from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
 
 _calls = itertools.count(1)
 

@@ -300,6 +300,40 @@ def test_the_agencys_email_goes_to_its_console_admins_in_the_platform_brand(agen
     assert "/console/billing/minutes/" in message.body
 
 
+def test_the_low_balance_email_names_the_threshold_and_the_balance_when_sent(org, agency):
+    alerts.alert_settings_save(organization=org, threshold=90, webhook_url="")
+    spend(org, 12)  # 100 -> 88: crossed below 90
+    spend(org, 50)  # 88 -> 38 before the email goes out
+    [delivery] = AlertDelivery.objects.filter(channel="email")
+    assert delivery_attempt(delivery_id=delivery.pk) == "delivered"
+    [message] = mail.outbox
+    assert "fell below 90 credits; 38 credits left now." in message.body
+    assert "88" not in message.body
+    assert message.subject == "Low balance: 38 credits left for Client One"
+    assert "38 credits left now" in message.alternatives[0][0]
+
+
+def test_an_agency_out_of_minutes_gets_one_email_and_a_minutes_exhausted_webhook(agency, org, receiver):
+    from usage.reservations import ProviderMinutesExhausted, call_authorize
+
+    alerts.alert_settings_save(agency=agency, threshold=None, webhook_url=receiver.url)
+    minutes_add(agency, -agency.minutes_balance)
+    for _ in range(3):
+        with pytest.raises(ProviderMinutesExhausted):
+            call_authorize(organization=org, max_minutes=1)
+    [alert] = alerts.crossings_deliver()
+    assert alerts.crossings_deliver() == []
+    email, webhook = AlertDelivery.objects.filter(alert=alert).order_by("channel")
+    assert delivery_attempt(delivery_id=email.pk) == "delivered"
+    [message] = mail.outbox
+    assert message.to == [agency.admin.email]
+    assert "has run out of call minutes" in message.body and "/console/billing/minutes/" in message.body
+    assert delivery_attempt(delivery_id=webhook.pk) == "delivered"
+    [request] = receiver.requests
+    assert request["headers"]["X-Webhook-Event"] == "billing.minutes_exhausted"
+    assert json.loads(request["body"])["type"] == "billing.minutes_exhausted"
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_debits_cross_exactly_once(agency, make_client_user):

@@ -5,12 +5,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from billing.models import BalanceCrossing
+from ops import alerts
+from ops.models import BalanceAlert
 from tests.conftest import credits_add, minutes_add
 from tests.usage.conftest import snapshot
 from usage.models import Reservation
-from usage.reservations import INSUFFICIENT_MESSAGE
+from usage.reservations import INSUFFICIENT_MESSAGE, PROVIDER_EXHAUSTED_MESSAGE
 
 SEED_402 = {"error": {"code": "insufficient_credits", "message": INSUFFICIENT_MESSAGE}}
+PROVIDER_402 = {"error": {"code": "provider_minutes_exhausted", "message": PROVIDER_EXHAUSTED_MESSAGE}}
 
 
 def authorize(api, key, org, max_minutes):
@@ -66,7 +70,7 @@ def test_the_reservation_is_capped_by_what_the_agency_has_free(api, agency, org,
     assert authorize(api, agency_key, second, 10).json()["reserved_minutes"] == 5
     before = snapshot()
     refused = authorize(api, agency_key, second, 10)
-    assert refused.status_code == 402 and refused.json() == SEED_402
+    assert refused.status_code == 402 and refused.json() == PROVIDER_402
     assert snapshot() == before
 
 
@@ -80,11 +84,38 @@ def test_a_client_without_credits_gets_the_402_and_nothing_is_reserved(
     assert snapshot() == before
 
 
-def test_an_agency_without_minutes_refuses_calls_even_for_clients_with_credits(api, agency, org, agency_key):
+def test_an_agency_without_minutes_refuses_calls_without_blaming_the_client(api, agency, org, agency_key):
     minutes_add(agency, -1000)
     refused = authorize(api, agency_key, org, 5)
-    assert refused.status_code == 402 and refused.json() == SEED_402
+    assert refused.status_code == 402 and refused.json() == PROVIDER_402
+    assert "credits are untouched" in refused.json()["error"]["message"]
     assert not Reservation.objects.exists()
+
+
+def test_a_client_short_of_credits_gets_the_seeds_402_even_when_the_agency_is_short_too(
+    api, agency, agency_key, make_client_user
+):
+    minutes_add(agency, -1000)
+    broke = make_client_user(agency, company_name="Broke").organization
+    refused = authorize(api, agency_key, broke, 5)
+    assert refused.status_code == 402 and refused.json() == SEED_402
+    assert not BalanceCrossing.objects.exists()  # not the agency's exhaustion: the client could not call anyway
+
+
+def test_the_agency_is_alerted_once_per_exhaustion_and_again_after_buying_minutes(api, agency, org, agency_key):
+    minutes_add(agency, -1000)
+    for _ in range(3):
+        assert authorize(api, agency_key, org, 5).json() == PROVIDER_402
+    alerts.crossings_deliver()
+    assert list(BalanceAlert.objects.values_list("agency_id", "kind")) == [(agency.pk, "exhausted")]
+
+    minutes_add(agency, 1)  # bought minutes: armed again
+    assert authorize(api, agency_key, org, 5).status_code == 201
+    assert authorize(api, agency_key, org, 5).json() == PROVIDER_402
+    assert authorize(api, agency_key, org, 5).json() == PROVIDER_402
+    alerts.crossings_deliver()
+    assert BalanceAlert.objects.filter(agency=agency, kind="exhausted").count() == 2
+    assert BalanceCrossing.objects.filter(taken_at__isnull=True).count() == 0
 
 
 def test_an_expired_reservation_stops_holding_credits_before_the_sweep_runs(api, org, agency_key):

@@ -11,7 +11,9 @@ from django.db import connection
 from django.db.models import Sum
 
 from billing import ledger
-from billing.models import LedgerEntry
+from billing.models import BalanceCrossing, LedgerEntry
+from ops import alerts
+from ops.models import AlertDelivery
 from tests.conftest import credits_add, minutes_add
 from tests.usage.conftest import Api, record
 from usage import keys
@@ -132,3 +134,19 @@ def test_syncs_authorizations_and_allocations_together_do_not_deadlock(agency, c
     assert sorted(in_threads(16, work)) == [200] * 10 + [201] * 6
     assert UsageRecord.objects.count() == 160
     assert ledger.balances_check() == []
+
+
+def test_twenty_concurrent_refusals_for_lack_of_agency_minutes_make_one_alert(agency, make_client_user):
+    minutes_add(agency, -agency.minutes_balance)
+    organization = make_client_user(agency, company_name="Has Credits").organization
+    credits_add(organization, 100)
+    key = keys.api_key_create(name="app", organization=organization).secret
+
+    responses = in_threads(20, lambda i: Api().post("calls/authorize", {"max_minutes": 1}, key))
+
+    assert [r.status_code for r in responses] == [402] * 20
+    assert {r.json()["error"]["code"] for r in responses} == {"provider_minutes_exhausted"}
+    assert BalanceCrossing.objects.filter(agency=agency, kind="exhausted").count() == 1
+    made = alerts.crossings_deliver()
+    assert [(a.agency_id, a.kind) for a in made] == [(agency.pk, "exhausted")]
+    assert AlertDelivery.objects.filter(alert__agency=agency, channel="email").count() == 1
