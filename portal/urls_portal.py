@@ -3,7 +3,9 @@
 from django.urls import include, path
 
 from agencies import portal_views
-from portal.views import tls_allowed
+from portal.views import favicon, tls_allowed
+
+handler404 = "portal.views.portal_not_found"
 
 urlpatterns = [
     path("", portal_views.home, name="home"),
@@ -14,4 +16,5 @@ urlpatterns = [
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
