@@ -111,18 +111,22 @@ def axe_violations(page) -> list[dict]:
     return page.evaluate("options => window.axe.run(document, options).then(r => r.violations)", AXE_OPTIONS)
 
 
+def axe_problems(page) -> list[str]:
+    """The serious and critical WCAG A/AA violations on the page as it is now: rule, impact, elements."""
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} -> " + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        for v in axe_violations(page)
+        if v["impact"] in FAILING_IMPACTS
+    ]
+
+
 @pytest.fixture
 def accessible():
     """accessible(page): run axe-core on the page as it is now and fail with each serious or critical
     WCAG A/AA violation, its rule and the elements it names."""
 
     def check(page) -> None:
-        problems = [
-            f"{v['id']} ({v['impact']}): {v['help']} -> "
-            + "; ".join(" ".join(node["target"]) for node in v["nodes"][:5])
-            for v in axe_violations(page)
-            if v["impact"] in FAILING_IMPACTS
-        ]
+        problems = axe_problems(page)
         assert not problems, f"axe-core found on {page.url}:\n" + "\n".join(problems)
 
     return check
