@@ -1,7 +1,7 @@
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.templatetags.static import static
+from django.contrib.staticfiles.storage import staticfiles_storage
 
 from core.contrast import readable_text_on, text_on_white
 
@@ -16,7 +16,7 @@ def favicon_url(agency) -> str:
     """The tab icon: the agency's logo when it is an image, else the platform's default icon."""
     if agency is not None and urlsplit(agency.logo_url).path.lower().endswith(ICON_SUFFIXES):
         return agency.logo_url
-    return static("img/favicon.svg")
+    return staticfiles_storage.url("img/favicon.svg")
 
 
 def branding(request):

@@ -197,14 +197,7 @@ def _log_in(page, base: str, email: str) -> None:
 
 
 @pytest.mark.parametrize(("urlconf", "who"), list(PAGES), ids=[f"{c.rsplit('_', 1)[1]}-{w}" for c, w in PAGES])
-def test_every_page_passes_axe_at_desktop_and_phone_width(
-    shop,
-    live_server,
-    new_page,
-    stripe_base,
-    urlconf,
-    who,  # noqa: F811
-):
+def test_every_page_passes_axe_at_desktop_and_phone_width(shop, live_server, new_page, urlconf, who):
     agency = shop["agency"]
     port = live_server.thread.port
     base = f"http://localhost:{port}" if urlconf == CONSOLE else f"http://{agency.slug}.localhost:{port}"

@@ -72,3 +72,20 @@ def test_tables_keep_their_key_column_in_view_on_a_phone(shop, live_server, new_
     # Nothing is drawn over it: the middle columns scroll under the key column, not over it.
     centre = {"x": box["x"] + box["width"] / 2, "y": box["y"] + box["height"] / 2}
     assert cell.evaluate("(el, p) => el.contains(document.elementFromPoint(p.x, p.y))", centre)
+
+
+def test_a_missing_page_on_a_portal_is_branded_and_accessible(shop, live_server, new_page, accessible):  # noqa: F811
+    agency = shop["agency"]
+    portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
+    page = new_page()
+
+    response = page.goto(f"{portal}/no-such-page/")
+
+    assert response is not None and response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("We could not find that page")
+    expect(page.get_by_role("link", name=f"Go to {agency.company_name}")).to_be_visible()
+    icon = page.locator('link[rel="icon"]').get_attribute("href")
+    assert icon and page.request.get(portal + icon if icon.startswith("/") else icon).ok
+    for viewport in ({"width": 1280, "height": 800}, PHONE):
+        page.set_viewport_size(viewport)
+        accessible(page)
