@@ -20,7 +20,11 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+# axe-core for the browser tests' accessibility checks, pinned in package.json / package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+install: $(STAMP) node_modules/.package-lock.json
 
 run: install
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
@@ -50,4 +54,4 @@ test: check
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3
+	rm -rf $(VENV) staticfiles db.sqlite3 node_modules test-results

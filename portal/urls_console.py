@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from agencies import console_views
-from portal.views import tls_allowed
+from portal.views import favicon, tls_allowed
 
 # Admin logins go through allauth's login view, so its rate limits apply.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]  # allauth's documented way
@@ -23,4 +23,5 @@ urlpatterns = [
     path("api/v1/", include("usage.urls_api")),
     path("api/", include("billing.urls_api")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
+    path("favicon.ico", favicon, name="favicon"),
 ]

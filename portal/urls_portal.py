@@ -4,7 +4,9 @@ from django.urls import include, path
 
 from billing import urls_portal as billing_urls
 from portal import client_views
-from portal.views import tls_allowed
+from portal.views import favicon, tls_allowed
+
+handler404 = "portal.views.portal_not_found"
 
 # Billing's portal pages, and the history, which reads usage too and so lives at this layer (same namespace).
 billing_patterns = [path("", client_views.billing_history, name="home"), *billing_urls.urlpatterns]
@@ -18,4 +20,5 @@ urlpatterns = [
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
+    path("favicon.ico", favicon, name="favicon"),
 ]
