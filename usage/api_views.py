@@ -10,7 +10,7 @@ from django.utils import timezone
 from . import selectors
 from .api import ApiError, Caller, api_endpoint, int_field, json_body, organization_for, query_int
 from .ingest import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH, REJECTED, usage_ingest
-from .reservations import INSUFFICIENT_MESSAGE, InsufficientCredits, call_authorize
+from .reservations import INSUFFICIENT_MESSAGE, InsufficientCredits, OrganizationSuspended, call_authorize
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 LAST_DATE = date(9998, 12, 31)  # a range ends the day after its end_date, which must still be a date
@@ -174,6 +174,8 @@ def authorize(request, caller: Caller):
         reservation = call_authorize(organization=organization, max_minutes=max_minutes)
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", INSUFFICIENT_MESSAGE) from None
+    except OrganizationSuspended as suspended:
+        raise ApiError(402, "organization_suspended", str(suspended)) from None
     return JsonResponse(
         {
             "id": str(reservation.pk),

@@ -32,6 +32,18 @@ class InsufficientCredits(Exception):
         super().__init__(INSUFFICIENT_MESSAGE)
 
 
+SUSPENDED_MESSAGE = (
+    "This organization's account is suspended by its provider; calls are paused. Contact your provider to resume it."
+)
+
+
+class OrganizationSuspended(Exception):
+    """The client's agency suspended it: no call is authorized until it is resumed."""
+
+    def __init__(self) -> None:
+        super().__init__(SUSPENDED_MESSAGE)
+
+
 @dataclass(frozen=True)
 class Reserved:
     agency: int
@@ -52,10 +64,12 @@ def call_authorize(*, organization: Organization, max_minutes: int) -> Reservati
     """Reserve min(max_minutes, what both the client and its agency have free), at least one minute.
 
     Raises InsufficientCredits, changing nothing, when either side has less
-    than one free minute.
+    than one free minute, and OrganizationSuspended when the client is suspended.
     """
     if not isinstance(max_minutes, int) or isinstance(max_minutes, bool) or max_minutes < 1:
         raise ValueError("max_minutes must be a positive integer")
+    if organization.suspended_at is not None:  # as read with the organization, moments ago: no extra query
+        raise OrganizationSuspended()
     with transaction.atomic():
         locked = ledger.accounts_lock(agency_id=organization.agency_id, organization_ids=[organization.pk])
         now = timezone.now()
