@@ -8,6 +8,15 @@ from django.utils import timezone
 
 from tests.conftest import credits_add, minutes_add
 from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
+from tests.stripe_fixtures import (  # noqa: F401 -- the Stripe stand-in, for the purchase notices
+    connected_agency,
+    keyed_agency,
+    stripe_account,
+    stripe_agency,
+    stripe_base,
+    stripe_platform,
+    stripe_standin,
+)
 
 _calls = itertools.count(1)
 
