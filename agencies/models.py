@@ -185,6 +185,8 @@ class Organization(models.Model):
                 name="organization_low_balance_threshold_positive",
             ),
         ]
+        # The ops sweep looks for recent sign-ups (ops.notices).
+        indexes = [models.Index(fields=["created_at"], name="organization_created")]
 
     def __str__(self):
         return self.name

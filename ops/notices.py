@@ -48,12 +48,22 @@ def notices_make(*, now: datetime | None = None) -> list[int]:
     wanted += [_notice(Kind.PURCHASE_PAID, f"purchase:{pk}", agency_id) for pk, agency_id in paid]
     if not wanted:
         return []
-    # The unique constraint decides who makes a notice; a second sweep's insert is a no-op.
-    AlertDelivery.objects.bulk_create(wanted, ignore_conflicts=True)
+    made = set(
+        AlertDelivery.objects.filter(
+            kind__in=[Kind.CLIENT_SIGNUP, Kind.PURCHASE_PAID],
+            channel=AlertDelivery.Channel.EMAIL,
+            reference__in=[d.reference for d in wanted],
+        ).values_list("reference", flat=True)
+    )
+    new = [d for d in wanted if d.reference not in made]
+    if not new:
+        return []
+    # The unique constraint decides who makes a notice: a racing sweep's insert of the same one is a no-op.
+    AlertDelivery.objects.bulk_create(new, ignore_conflicts=True)
     return list(
         AlertDelivery.objects.filter(
             kind__in=[Kind.CLIENT_SIGNUP, Kind.PURCHASE_PAID],
-            reference__in=[d.reference for d in wanted],
+            reference__in=[d.reference for d in new],
             status=AlertDelivery.Status.PENDING,
             attempts=0,
         ).values_list("pk", flat=True)

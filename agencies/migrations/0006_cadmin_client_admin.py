@@ -52,4 +52,8 @@ class Migration(migrations.Migration):
             name='suspension_reason',
             field=models.CharField(blank=True, max_length=200),
         ),
+        migrations.AddIndex(
+            model_name='organization',
+            index=models.Index(fields=['created_at'], name='organization_created'),
+        ),
     ]
