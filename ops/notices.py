@@ -36,16 +36,17 @@ TEST_EVENT_TYPE = "webhook.test"
 
 def notices_make(*, now: datetime | None = None) -> list[int]:
     """Make the email deliveries for recent sign-ups and paid purchases not told yet; the ids to queue."""
-    since = (now or timezone.now()) - WINDOW
+    now = now or timezone.now()
+    since = now - WINDOW
     wanted: list[AlertDelivery] = []
     signups = Organization.objects.filter(created_at__gte=since, agency__notify_client_signup=True).values_list(
         "pk", "agency_id"
     )[:BATCH]
-    wanted += [_notice(Kind.CLIENT_SIGNUP, f"organization:{pk}", agency_id) for pk, agency_id in signups]
+    wanted += [_notice(Kind.CLIENT_SIGNUP, f"organization:{pk}", agency_id, now) for pk, agency_id in signups]
     paid = Purchase.objects.filter(
         fulfilled_at__gte=since, organization__isnull=False, agency__notify_purchase=True
     ).values_list("pk", "agency_id")[:BATCH]
-    wanted += [_notice(Kind.PURCHASE_PAID, f"purchase:{pk}", agency_id) for pk, agency_id in paid]
+    wanted += [_notice(Kind.PURCHASE_PAID, f"purchase:{pk}", agency_id, now) for pk, agency_id in paid]
     if not wanted:
         return []
     made = set(
@@ -70,8 +71,16 @@ def notices_make(*, now: datetime | None = None) -> list[int]:
     )
 
 
-def _notice(kind: str, reference: str, agency_id: int) -> AlertDelivery:
-    return AlertDelivery(kind=kind, channel=AlertDelivery.Channel.EMAIL, agency_id=agency_id, reference=reference)
+def _notice(kind: str, reference: str, agency_id: int, now: datetime) -> AlertDelivery:
+    # Due at the sweep's own `now`, so the sweep that makes it queues it too.
+    return AlertDelivery(
+        kind=kind,
+        channel=AlertDelivery.Channel.EMAIL,
+        agency_id=agency_id,
+        reference=reference,
+        created_at=now,
+        next_attempt_at=now,
+    )
 
 
 def notice_email(delivery: AlertDelivery) -> tuple[str, str]:
