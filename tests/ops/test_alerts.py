@@ -11,7 +11,6 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from agencies.models import Agency
 from billing import ledger
 from billing.models import BalanceCrossing
 from ops import alerts
@@ -234,8 +233,6 @@ def test_the_debit_records_the_crossing_and_the_sweep_queues_its_deliveries_on_c
     from ops.tasks import due_work_enqueue
 
     alerts.alert_settings_save(organization=org, threshold=50, webhook_url="https://hooks.example.com/x")
-    # Only the crossing's deliveries here: the agency's notice of the fixture's sign-up is ops.notices'.
-    Agency.objects.filter(pk=org.agency_id).update(notify_client_signup=False)
     with django_capture_on_commit_callbacks(execute=False) as at_debit:
         usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60, id="crossing-1")])
     [crossing] = BalanceCrossing.objects.all()
@@ -272,7 +269,6 @@ def test_a_sweep_right_after_the_take_commits_queues_no_second_try(org, django_c
     from ops.tasks import due_work_enqueue
 
     alerts.alert_settings_save(organization=org, threshold=50, webhook_url="https://hooks.example.com/x")
-    Agency.objects.filter(pk=org.agency_id).update(notify_client_signup=False)  # the crossing's deliveries only
     usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=60, id="crossing-2")])
     with django_capture_on_commit_callbacks(execute=False) as at_take:
         due_work_enqueue()  # one worker's sweep takes the crossing; its queueing waits for the commit

@@ -8,6 +8,7 @@ from django.core import mail
 from django.test import Client
 from django.utils import timezone
 
+from agencies.models import Agency
 from billing.models import Purchase
 from ops import notices
 from ops.deliveries import delivery_attempt
@@ -17,6 +18,13 @@ from tests.billing.flows import bought_and_paid, deliver, in_threads, success_pa
 from tests.ops.test_dashboards import sold
 
 Kind = AlertDelivery.Kind
+
+
+@pytest.fixture(autouse=True)
+def _notifications_on(agency):
+    """The new agency's defaults (tests/ops/conftest.py switches them off for the alert tests)."""
+    Agency.objects.filter(pk=agency.pk).update(notify_client_signup=True, notify_purchase=True)
+    agency.refresh_from_db()
 
 
 def sweep_and_send() -> list:
