@@ -17,7 +17,8 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F
+from django.db.models import CharField, Exists, F, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
@@ -38,25 +39,20 @@ def notices_make(*, now: datetime | None = None) -> list[int]:
     """Make the email deliveries for recent sign-ups and paid purchases not told yet; the ids to queue."""
     now = now or timezone.now()
     since = now - WINDOW
-    wanted: list[AlertDelivery] = []
-    signups = Organization.objects.filter(created_at__gte=since, agency__notify_client_signup=True).values_list(
-        "pk", "agency_id"
-    )[:BATCH]
-    wanted += [_notice(Kind.CLIENT_SIGNUP, f"organization:{pk}", agency_id, now) for pk, agency_id in signups]
-    paid = Purchase.objects.filter(
-        fulfilled_at__gte=since, organization__isnull=False, agency__notify_purchase=True
-    ).values_list("pk", "agency_id")[:BATCH]
-    wanted += [_notice(Kind.PURCHASE_PAID, f"purchase:{pk}", agency_id, now) for pk, agency_id in paid]
-    if not wanted:
-        return []
-    made = set(
-        AlertDelivery.objects.filter(
-            kind__in=[Kind.CLIENT_SIGNUP, Kind.PURCHASE_PAID],
-            channel=AlertDelivery.Channel.EMAIL,
-            reference__in=[d.reference for d in wanted],
-        ).values_list("reference", flat=True)
+    signups = (
+        Organization.objects.filter(created_at__gte=since, agency__notify_client_signup=True)
+        .exclude(Exists(_told(Kind.CLIENT_SIGNUP, "organization:")))
+        .order_by("pk")
+        .values_list("pk", "agency_id")[:BATCH]
     )
-    new = [d for d in wanted if d.reference not in made]
+    paid = (
+        Purchase.objects.filter(fulfilled_at__gte=since, organization__isnull=False, agency__notify_purchase=True)
+        .exclude(Exists(_told(Kind.PURCHASE_PAID, "purchase:")))
+        .order_by("pk")
+        .values_list("pk", "agency_id")[:BATCH]
+    )
+    new = [_notice(Kind.CLIENT_SIGNUP, f"organization:{pk}", agency_id, now) for pk, agency_id in signups]
+    new += [_notice(Kind.PURCHASE_PAID, f"purchase:{pk}", agency_id, now) for pk, agency_id in paid]
     if not new:
         return []
     # The unique constraint decides who makes a notice: a racing sweep's insert of the same one is a no-op.
@@ -69,6 +65,12 @@ def notices_make(*, now: datetime | None = None) -> list[int]:
             attempts=0,
         ).values_list("pk", flat=True)
     )
+
+
+def _told(kind: str, prefix: str):
+    """The notice of the outer row (its reference is prefix + its id), if made."""
+    reference = Concat(Value(prefix), Cast(OuterRef("pk"), output_field=CharField()))
+    return AlertDelivery.objects.filter(kind=kind, channel=AlertDelivery.Channel.EMAIL, reference=reference)
 
 
 def _notice(kind: str, reference: str, agency_id: int, now: datetime) -> AlertDelivery:
