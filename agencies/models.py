@@ -71,6 +71,9 @@ class Agency(models.Model):
         blank=True,
         help_text="Low-balance alert when the minutes fall below this; empty: none.",
     )
+    # Agency notifications (ops.notices): an email to the agency's admins on each event, when on.
+    notify_client_signup = models.BooleanField(default=True, help_text="Email us when a new client signs up.")
+    notify_purchase = models.BooleanField(default=True, help_text="Email us when a client's purchase is paid.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -175,6 +178,15 @@ class Organization(models.Model):
         help_text="Low-balance alert when the credits fall below this; empty: none.",
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # The agency's own notes on this client; never shown to the client.
+    notes = models.TextField(blank=True, max_length=5000)
+    # A suspended client's calls are refused (402 organization_suspended); it can still sign in and buy
+    # credits to settle up. The last suspension and the last resumption are kept (who, when, why).
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_by = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    suspension_reason = models.CharField(max_length=200, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True)
+    resumed_by = models.ForeignKey("User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         constraints = [
@@ -183,9 +195,15 @@ class Organization(models.Model):
                 name="organization_low_balance_threshold_positive",
             ),
         ]
+        # The ops sweep looks for recent sign-ups (ops.notices).
+        indexes = [models.Index(fields=["created_at"], name="organization_created")]
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.suspended_at is not None
 
 
 class UserManager(BaseUserManager["User"]):

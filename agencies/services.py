@@ -296,3 +296,32 @@ def client_signup(*, user: User, agency: Agency, company_name: str) -> Organizat
     user.organization = organization
     user.save(update_fields=["agency", "organization"])
     return organization
+
+
+def organization_notes_save(*, organization: Organization, notes: str) -> None:
+    """The agency's private notes on a client."""
+    Organization.objects.filter(pk=organization.pk).update(notes=notes)
+    organization.notes = notes
+
+
+def organization_suspend(*, organization: Organization, actor: User, reason: str = "") -> bool:
+    """Suspend a client: its calls are refused from now on. False when it was suspended already."""
+    now = timezone.now()
+    changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=True).update(
+        suspended_at=now, suspended_by=actor, suspension_reason=reason[:200]
+    )
+    if changed:
+        organization.suspended_at, organization.suspended_by, organization.suspension_reason = now, actor, reason[:200]
+    return bool(changed)
+
+
+def organization_resume(*, organization: Organization, actor: User) -> bool:
+    """Lift a suspension. False when the client was not suspended."""
+    now = timezone.now()
+    changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=False).update(
+        suspended_at=None, suspension_reason="", resumed_at=now, resumed_by=actor
+    )
+    if changed:
+        organization.suspended_at, organization.suspension_reason = None, ""
+        organization.resumed_at, organization.resumed_by = now, actor
+    return bool(changed)

@@ -237,6 +237,8 @@ class Purchase(models.Model):
         indexes = [
             models.Index(fields=["agency", "-created_at"], name="purchase_agency_recent"),
             models.Index(fields=["organization", "-created_at"], name="purchase_org_recent"),
+            # The ops sweep looks for recently paid purchases (ops.notices).
+            models.Index(fields=["fulfilled_at"], name="purchase_fulfilled"),
         ]
 
     def __str__(self):

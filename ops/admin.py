@@ -118,7 +118,9 @@ class BalanceAlertAdmin(ReadOnlyAdmin):
 class AlertDeliveryAdmin(ReadOnlyAdmin):
     list_display = [
         "created_at",
+        "kind",
         "alert",
+        "reference",
         "channel",
         "status",
         "attempts",
@@ -126,5 +128,5 @@ class AlertDeliveryAdmin(ReadOnlyAdmin):
         "last_error",
         "next_attempt_at",
     ]
-    list_filter = ["channel", "status"]
+    list_filter = ["kind", "channel", "status"]
     exclude = ["payload"]

@@ -47,6 +47,9 @@ def _alert_place(agency: Agency) -> dict:
         "account_name": agency.company_name,
         "self_url": reverse("ops_console:alerts"),
         "roll_url": reverse("ops_console:alerts_secret"),
+        "test_url": reverse("ops_console:alerts_test"),
+        "retry_url_name": "ops_console:alerts_retry",
+        "notifications_url": reverse("ops_console:notifications"),
     }
 
 

@@ -32,6 +32,7 @@ from agencies.models import Agency, Organization, User
 from core import outbound
 from core.contrast import readable_text_on
 
+from . import notices
 from .alerts import event_type
 from .models import AlertDelivery, AlertSettings
 
@@ -101,8 +102,8 @@ def _failed(delivery: AlertDelivery, failure: Failed) -> str:
 
 
 def _owner_settings(delivery: AlertDelivery) -> AlertSettings | None:
-    alert = delivery.alert
-    owner = {"organization_id": alert.organization_id} if alert.organization_id else {"agency_id": alert.agency_id}
+    holder = delivery.alert or delivery  # a test event names its owner itself
+    owner = {"organization_id": holder.organization_id} if holder.organization_id else {"agency_id": holder.agency_id}
     return AlertSettings.objects.filter(**owner).first()
 
 
@@ -121,7 +122,7 @@ def _webhook_send(delivery: AlertDelivery) -> str:
             max_bytes=MAX_ANSWER_BYTES,
             headers={
                 "Content-Type": "application/json",
-                "X-Webhook-Event": event_type(delivery.alert),
+                "X-Webhook-Event": event_type(delivery.alert) if delivery.alert else notices.TEST_EVENT_TYPE,
                 "X-Webhook-Id": delivery.event_id,
                 "X-Webhook-Signature": signature(row.signing_secret, body),
             },
@@ -172,7 +173,27 @@ def _email_context(alert) -> dict:
     }
 
 
+def _notice_send(delivery: AlertDelivery) -> str:
+    recipients = sorted(
+        set(
+            User.objects.filter(managed_agency_id=delivery.agency_id, agency__isnull=True, is_active=True).values_list(
+                "email", flat=True
+            )
+        )
+    )
+    if not recipients:
+        raise Failed("no active users to email", final=True)
+    subject, text = notices.notice_email(delivery)
+    sender = formataddr((settings.PLATFORM_NAME, settings.DEFAULT_FROM_EMAIL))
+    with get_connection() as connection:
+        for address in recipients:
+            EmailMultiAlternatives(subject, text, sender, [address], connection=connection).send()
+    return f"{len(recipients)} recipient{'s' if len(recipients) != 1 else ''}"
+
+
 def _email_send(delivery: AlertDelivery) -> str:
+    if delivery.alert is None:
+        return _notice_send(delivery)
     alert = delivery.alert
     recipients = _recipients(alert)
     if not recipients:

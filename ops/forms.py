@@ -86,3 +86,27 @@ class UsageSourceForm(forms.Form):
         if start > timezone.now().date():
             raise ValidationError("Choose today or a day before.")
         return start
+
+
+class ClientNotesForm(forms.Form):
+    notes = forms.CharField(
+        label="Notes",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Private to your agency: the client never sees them.",
+    )
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (shown to the client)",
+        required=False,
+        max_length=200,
+        help_text="Optional, e.g. 'Unpaid invoice 2026-0012'.",
+    )
+
+
+class NotificationsForm(forms.Form):
+    notify_client_signup = forms.BooleanField(label="Email us when a new client signs up", required=False)
+    notify_purchase = forms.BooleanField(label="Email us when a client's purchase is paid", required=False)

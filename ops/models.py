@@ -193,7 +193,19 @@ class AlertDelivery(models.Model):
         DELIVERED = "delivered", "Delivered"
         FAILED = "failed", "Failed"
 
-    alert = models.ForeignKey(BalanceAlert, on_delete=models.CASCADE, related_name="deliveries")
+    class Kind(models.TextChoices):
+        BALANCE_LOW = "balance_low", "Low balance"
+        TEST = "test", "Test event"
+        CLIENT_SIGNUP = "client_signup", "New client"
+        PURCHASE_PAID = "purchase_paid", "Purchase paid"
+
+    # A low-balance delivery hangs off its alert; the others (a test event, an agency notice) name
+    # their owner themselves, and a notice its cause (`reference`, e.g. purchase:12), told once.
+    alert = models.ForeignKey(BalanceAlert, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.BALANCE_LOW)
+    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    reference = models.CharField(max_length=100, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     event_id = models.CharField(max_length=40, blank=True, help_text="The webhook event's id, the same on every try.")
@@ -212,6 +224,16 @@ class AlertDelivery(models.Model):
         verbose_name_plural = "alert deliveries"
         constraints = [
             models.UniqueConstraint(fields=["alert", "channel"], name="alert_delivery_once_per_channel"),
+            # An agency notice is made once per cause, however many sweeps race.
+            models.UniqueConstraint(
+                fields=["kind", "channel", "reference"],
+                condition=~Q(reference=""),
+                name="alert_delivery_once_per_cause",
+            ),
+            models.CheckConstraint(
+                condition=Q(alert__isnull=False) | Q(agency__isnull=False) | Q(organization__isnull=False),
+                name="alert_delivery_has_owner",
+            ),
             models.CheckConstraint(condition=Q(channel__in=["email", "webhook"]), name="alert_delivery_channel_known"),
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "delivered", "failed"]), name="alert_delivery_status_known"
@@ -225,7 +247,11 @@ class AlertDelivery(models.Model):
         indexes = [models.Index(fields=["next_attempt_at"], condition=Q(status="pending"), name="alert_delivery_due")]
 
     def __str__(self):
-        return f"{self.channel} for alert {self.alert_id}: {self.status}"
+        return f"{self.channel} {self.kind} {self.alert_id or self.reference}: {self.status}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.kind == self.Kind.TEST
 
     @property
     def badge(self) -> str:

@@ -111,6 +111,8 @@ def _alert_place() -> dict:
         "unit": "credits",
         "self_url": reverse("ops_portal:alerts"),
         "roll_url": reverse("ops_portal:alerts_secret"),
+        "test_url": reverse("ops_portal:alerts_test"),
+        "retry_url_name": "ops_portal:alerts_retry",
     }
 
 
@@ -128,4 +130,25 @@ def alerts_secret(request):
     organization = access.organization_or_404(request)
     return alert_pages.secret_roll(
         request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
+    )
+
+
+@login_required
+@require_POST
+def alerts_test(request):
+    organization = access.organization_or_404(request)
+    return alert_pages.test_send(
+        request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
+    )
+
+
+@login_required
+@require_POST
+def alerts_retry(request, delivery_id: int):
+    organization = access.organization_or_404(request)
+    return alert_pages.retry(
+        request,
+        owner={"organization": organization},
+        place={**_alert_place(), "account_name": organization.name},
+        delivery_id=delivery_id,
     )

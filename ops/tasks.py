@@ -19,7 +19,7 @@ from django_tasks import task
 
 from core import periodic
 
-from . import alerts, deliveries, pull
+from . import alerts, deliveries, notices, pull
 from .models import AlertDelivery, UsageSource
 
 SWEEP_BATCH = 500
@@ -54,9 +54,10 @@ def usage_source_pull_queue(*, source_ids: list[int]) -> list[int]:
 
 def due_work_enqueue(*, now=None) -> dict:
     """Queue a task for every source due a pull and every delivery due a try, unless one is live already,
-    after taking new balance crossings."""
+    after taking new balance crossings and making the agency notices due."""
     now = now or timezone.now()
     alerts.crossings_deliver()  # their deliveries are queued when it commits
+    notices.notices_make(now=now)  # new ones are pending and due: the query below queues them
     sources = list(
         UsageSource.objects.filter(enabled=True, next_attempt_at__lte=now)
         .order_by("next_attempt_at")

@@ -11,4 +11,6 @@ urlpatterns = [
     path("usage/report.csv", views.usage_report_csv, name="usage_report_csv"),
     path("settings/alerts/", views.alerts, name="alerts"),
     path("settings/alerts/secret/", views.alerts_secret, name="alerts_secret"),
+    path("settings/alerts/test/", views.alerts_test, name="alerts_test"),
+    path("settings/alerts/deliveries/<int:delivery_id>/retry/", views.alerts_retry, name="alerts_retry"),
 ]

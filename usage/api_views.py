@@ -14,6 +14,7 @@ from .reservations import (
     INSUFFICIENT_MESSAGE,
     PROVIDER_EXHAUSTED_MESSAGE,
     InsufficientCredits,
+    OrganizationSuspended,
     ProviderMinutesExhausted,
     call_authorize,
 )
@@ -182,6 +183,8 @@ def authorize(request, caller: Caller):
         raise ApiError(402, "provider_minutes_exhausted", PROVIDER_EXHAUSTED_MESSAGE) from None
     except InsufficientCredits:
         raise ApiError(402, "insufficient_credits", INSUFFICIENT_MESSAGE) from None
+    except OrganizationSuspended as suspended:
+        raise ApiError(402, "organization_suspended", str(suspended)) from None
     return JsonResponse(
         {
             "id": str(reservation.pk),

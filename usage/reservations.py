@@ -40,6 +40,18 @@ class ProviderMinutesExhausted(InsufficientCredits):
     """The client has credits, but its agency has no free minute left: not the client's doing."""
 
 
+SUSPENDED_MESSAGE = (
+    "This organization's account is suspended by its provider; calls are paused. Contact your provider to resume it."
+)
+
+
+class OrganizationSuspended(Exception):
+    """The client's agency suspended it: no call is authorized until it is resumed."""
+
+    def __init__(self) -> None:
+        super().__init__(SUSPENDED_MESSAGE)
+
+
 @dataclass(frozen=True)
 class Reserved:
     agency: int
@@ -59,13 +71,15 @@ def reserved_minutes(*, agency_id: int, organization_id: int, now: datetime) -> 
 def call_authorize(*, organization: Organization, max_minutes: int) -> Reservation:
     """Reserve min(max_minutes, what both the client and its agency have free), at least one minute.
 
-    Raises InsufficientCredits, changing nothing, when the client has less than
-    one free credit; ProviderMinutesExhausted when the client has but its agency
-    has less than one free minute, after recording the agency's exhaustion
-    (once per episode; ops alerts the agency: billing.crossings.exhaustion_record).
+    Raises OrganizationSuspended when the client is suspended; InsufficientCredits, changing
+    nothing, when the client has less than one free credit; ProviderMinutesExhausted when the
+    client has but its agency has less than one free minute, after recording the agency's
+    exhaustion (once per episode; ops alerts the agency: billing.crossings.exhaustion_record).
     """
     if not isinstance(max_minutes, int) or isinstance(max_minutes, bool) or max_minutes < 1:
         raise ValueError("max_minutes must be a positive integer")
+    if organization.suspended_at is not None:  # as read with the organization, moments ago: no extra query
+        raise OrganizationSuspended()
     with transaction.atomic():
         locked = ledger.accounts_lock(agency_id=organization.agency_id, organization_ids=[organization.pk])
         now = timezone.now()

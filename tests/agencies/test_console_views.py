@@ -300,7 +300,9 @@ def test_users_table_shows_email_organization_balance_and_joined(console, agency
     response = console.get("/console/users/")
     row = next(r for r in response.text.split("<tr")[1:] if "alice@clients.example" in r)
     cells = re.findall(r"<td>([^<]*)</td>", row)
-    assert cells == ["alice@clients.example", "Alice Dental", "12,500", "2025-03-04"]
+    assert cells == ["alice@clients.example", "12,500", "2025-03-04"]
+    # The organization links to the client's page.
+    assert f'href="/console/ops/clients/{user.organization_id}/" data-testid="client-link">Alice Dental</a>' in row
 
 
 def test_users_table_searches_by_email(console, agency, make_client_user):

@@ -6,9 +6,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from agencies.models import Agency
 from tests.conftest import credits_add, minutes_add
 from tests.ops.servers import UpstreamUsageApi, WebhookReceiver
-from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
+from tests.stripe_fixtures import (  # noqa: F401 -- the Stripe stand-in, for the purchase notices
+    connected_agency,
+    keyed_agency,
+    stripe_account,
+    stripe_agency,
+    stripe_base,
+    stripe_platform,
+    stripe_standin,
+)
 
 _calls = itertools.count(1)
 
@@ -40,6 +49,10 @@ def call(organization, *, minutes=1, days_ago=0, **fields) -> dict:
 def agency(make_agency):
     agency = make_agency(active=True)
     minutes_add(agency, 10_000)
+    # Agency notices (ops.notices) off, so the sweep's deliveries here are the alerts' alone;
+    # tests/ops/test_notices.py switches them on.
+    Agency.objects.filter(pk=agency.pk).update(notify_client_signup=False, notify_purchase=False)
+    agency.refresh_from_db()
     return agency
 
 

@@ -1,0 +1,41 @@
+"""Console: agency notification switches, webhook test events and "Retry now" on deliveries."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from agencies import access
+from agencies.models import Agency
+
+from . import alert_pages
+from .console_views import _alert_place
+from .forms import NotificationsForm
+
+
+@login_required
+@require_POST
+def notifications(request):
+    agency = access.agency_or_404(request)
+    form = NotificationsForm(request.POST)
+    form.is_valid()  # two checkboxes: always valid
+    Agency.objects.filter(pk=agency.pk).update(
+        notify_client_signup=form.cleaned_data["notify_client_signup"],
+        notify_purchase=form.cleaned_data["notify_purchase"],
+    )
+    messages.success(request, "Notification settings saved.")
+    return redirect("ops_console:alerts")
+
+
+@login_required
+@require_POST
+def alerts_test(request):
+    agency = access.agency_or_404(request)
+    return alert_pages.test_send(request, owner={"agency": agency}, place=_alert_place(agency))
+
+
+@login_required
+@require_POST
+def alerts_retry(request, delivery_id: int):
+    agency = access.agency_or_404(request)
+    return alert_pages.retry(request, owner={"agency": agency}, place=_alert_place(agency), delivery_id=delivery_id)
