@@ -22,7 +22,9 @@ class Margin:
     gross_cents: int  # what the client pays, VAT included
     cost_cents: int  # platform cost, converted to the package currency
     profit_cents: int
-    margin_percent: Decimal | None  # one decimal place
+    margin_percent: Decimal | None  # profit over the NET price, one decimal place
+    # Profit over what the client pays (VAT included): the figure to compare with a gross price list.
+    gross_share_percent: Decimal | None
     converted: bool  # the package currency differs from the platform's
     rate: Decimal  # platform currency units per package currency unit
     rate_missing: bool = False  # no rate configured: the cost is shown unconverted
@@ -46,4 +48,5 @@ def margin_for(package: CreditPackage, *, net_cents: int | None = None, gross_ce
     cost = from_platform_currency(platform_cost, rate)
     profit = net - cost
     percent = margin_percent(profit_cents=profit, price_cents=net)
-    return Margin(package, net, gross, cost, profit, percent, converted, rate, rate_missing)
+    share = margin_percent(profit_cents=profit, price_cents=gross)
+    return Margin(package, net, gross, cost, profit, percent, share, converted, rate, rate_missing)

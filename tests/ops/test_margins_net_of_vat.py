@@ -38,6 +38,8 @@ def test_a_dutch_agency_with_prices_including_vat_earns_its_margin_on_the_invoic
     packages = console_for(agency).get("/console/packages/").text
     row = cells(packages.split('data-testid="package-row"')[1])
     assert (row["net"], row["cost"], row["profit"], row["margin"]) == ("€33.06", "€7.00", "€26.06", "78.8%")
+    # Margin on net revenue (26.06 / 33.06); beside it, the profit's share of the gross €40.00 (26.06 / 40.00).
+    assert row["gross-share"] == "65.2% of what the client pays"
     assert "€40.00" in packages  # the gross price beside it
     assert "net of VAT" in packages and "21 %, the rate of your own country (NL)" in packages
 
