@@ -55,3 +55,11 @@ def test_the_demo_client_buys_credits_on_the_stand_in(db, client, stripe_base):
     # A Dutch seller, a client without billing details: domestic Dutch VAT, included in the price.
     assert (invoice.gross_cents, invoice.vat_rate_bp) == (4000, 2100)
     assert invoice.net_cents + invoice.vat_cents == 4000
+
+
+def test_the_demo_agency_holds_minutes_so_its_clients_calls_go_through(db, client, stripe_base):
+    call_command("load_demo", stdout=io.StringIO())
+    call_command("load_demo", stdout=io.StringIO())  # a second run adds nothing
+    agency = Agency.objects.get(slug="demo")
+    assert agency.minutes_balance == 10_000 and agency.is_active
+    assert agency.ledger_entries.filter(reference="demo:opening-minutes").count() == 1

@@ -14,6 +14,7 @@ from django.db import transaction
 
 from agencies import services, tenancy
 from agencies.models import Agency, User
+from billing import ledger
 from billing.demo_stripe import platform_connect, stripe_connect
 from billing.stripe_api import StripeRejected, StripeUnavailable
 from invoices.services import seller_details_save
@@ -28,6 +29,9 @@ def _user(email, password, **fields):
     if user is None:
         user = User.objects.create_user(email, password, **fields)
     return user
+
+
+DEMO_MINUTES = 10_000
 
 
 class Command(BaseCommand):
@@ -103,6 +107,15 @@ class Command(BaseCommand):
                     "prices_include_vat": True,
                 },
             )
+        # The demo agency holds call minutes, so its clients' calls go through (an agency with none gets
+        # 402 provider_minutes_exhausted for every call). Once: the ledger reference is the guard.
+        ledger.minutes_add(
+            agency=agency,
+            amount=DEMO_MINUTES,
+            description="Demo: opening call minutes",
+            actor=None,
+            reference="demo:opening-minutes",
+        )
         missing = services.agency_set_active(agency=agency, active=True)
         if missing:
             self.stderr.write(f"Demo portal not activated, missing: {', '.join(missing)}")
