@@ -43,13 +43,15 @@ def settings_problems(
     try:
         product = price = None
         if product_id:
-            product = _optional(lambda: stripe_api.product_retrieve(account=account, product_id=product_id))
+            product = stripe_api.missing_as_none(
+                lambda: stripe_api.product_retrieve(account=account, product_id=product_id)
+            )
             if product is None:
                 check.add(
                     "stripe_product_id", f"There is no product {product_id} in this Stripe account ({mode} mode)."
                 )
         if price_id:
-            price = _optional(lambda: stripe_api.price_retrieve(account=account, price_id=price_id))
+            price = stripe_api.missing_as_none(lambda: stripe_api.price_retrieve(account=account, price_id=price_id))
             if price is None:
                 check.add("stripe_price_id", f"There is no price {price_id} in this Stripe account ({mode} mode).")
         if not (product_id or price_id):
@@ -69,15 +71,6 @@ def settings_problems(
         }.get(exc.kind, f"Stripe refused the check: {exc.detail}")
         return SettingsCheck(errors={"stripe_secret_key": [message]})
     return check
-
-
-def _optional(func):
-    try:
-        return func()
-    except StripeRejected as exc:
-        if exc.kind == "missing":
-            return None
-        raise
 
 
 def _price_problems(check: SettingsCheck, price, product_id: str, packages) -> None:

@@ -124,6 +124,16 @@ def _call(operation: str, account: StripeAccount, func):
         raise StripeRejected(kind, exc.user_message or "", operation=operation) from None
 
 
+def missing_as_none(func):
+    """func()'s answer, or None when Stripe says the object does not exist (any other refusal is raised)."""
+    try:
+        return func()
+    except StripeRejected as exc:
+        if exc.kind == "missing":
+            return None
+        raise
+
+
 # --- Reads ------------------------------------------------------------------------
 
 

@@ -30,15 +30,6 @@ from .stripe_api import StripeAccount, StripeRejected, StripeUnavailable
 REPAIR = "press “Set up again” on the Stripe page"
 
 
-def _optional(func):
-    try:
-        return func()
-    except StripeRejected as exc:
-        if exc.kind == "missing":
-            return None
-        raise
-
-
 def _prices(agency: Agency, account: StripeAccount) -> list[str]:
     problems = []
     provisioned = bool(agency.stripe_webhook_endpoint_id)
@@ -48,7 +39,9 @@ def _prices(agency: Agency, account: StripeAccount) -> list[str]:
             if provisioned:
                 problems.append(f"The package {name} has no price in Stripe yet: {REPAIR}.")
             continue
-        price = _optional(lambda p=package: stripe_api.price_retrieve(account=account, price_id=p.stripe_price_id))
+        price = stripe_api.missing_as_none(
+            lambda p=package: stripe_api.price_retrieve(account=account, price_id=p.stripe_price_id)
+        )
         if price is None:
             problems.append(f"The price {package.stripe_price_id} of the package {name} is gone from Stripe: {REPAIR}.")
         elif not price.active:
@@ -63,7 +56,9 @@ def _advanced_price(agency: Agency, account: StripeAccount) -> list[str]:
     """The one price typed under "Advanced": Checkout asks Stripe for it, so it must be there."""
     if not agency.stripe_price_id:
         return []
-    price = _optional(lambda: stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id))
+    price = stripe_api.missing_as_none(
+        lambda: stripe_api.price_retrieve(account=account, price_id=agency.stripe_price_id)
+    )
     if price is None:
         return [f"The price {agency.stripe_price_id} entered under Advanced is not in Stripe: correct it, or {REPAIR}."]
     if not price.active:
@@ -74,7 +69,9 @@ def _advanced_price(agency: Agency, account: StripeAccount) -> list[str]:
 def _product(agency: Agency, account: StripeAccount) -> list[str]:
     if not agency.stripe_product_id:
         return [] if agency.stripe_price_id else [f"The portal has no product in Stripe yet: {REPAIR}."]
-    product = _optional(lambda: stripe_api.product_retrieve(account=account, product_id=agency.stripe_product_id))
+    product = stripe_api.missing_as_none(
+        lambda: stripe_api.product_retrieve(account=account, product_id=agency.stripe_product_id)
+    )
     if product is None:
         return [f"The product {agency.stripe_product_id} is gone from Stripe: {REPAIR}."]
     if not product.active:
