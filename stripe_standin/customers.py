@@ -5,10 +5,23 @@ create (tax_id_data) or one by one through /v1/customers/<id>/tax_ids, and a
 Checkout Session takes either `customer` or `customer_email`, never both.
 """
 
+from . import payment_methods as methods
 from .resources import _metadata, _new, listing
 from .state import Account, StripeError, new_id, now
 
-CUSTOMER_PARAMS = {"name", "email", "address", "metadata", "phone", "description", "tax_id_data", "preferred_locales"}
+CUSTOMER_PARAMS = {
+    "name",
+    "email",
+    "address",
+    "metadata",
+    "phone",
+    "description",
+    "tax_id_data",
+    "preferred_locales",
+    "invoice_settings",
+    "expand",
+}
+INVOICE_SETTINGS_PARAMS = {"default_payment_method", "custom_fields", "footer", "rendering_options"}
 ADDRESS_FIELDS = {"line1", "line2", "postal_code", "city", "state", "country"}
 # The tax id types the stand-in knows, with the country each one belongs to.
 TAX_ID_TYPES = {"eu_vat": None, "gb_vat": "GB", "ch_vat": "CH", "no_vat": "NO"}
@@ -63,11 +76,13 @@ def customer_create(account: Account, params: dict) -> dict:
         "description": params.get("description"),
         "address": _address(params.get("address")),
         "metadata": _metadata(params),
+        "invoice_settings": methods.invoice_settings_new(),
     }
     data = params.get("tax_id_data") or []
     if not isinstance(data, list):
         raise StripeError(400, "Invalid array", param="tax_id_data")
     tax_ids = [_tax_id(account, customer, item, f"tax_id_data[{i}]") for i, item in enumerate(data)]
+    _invoice_settings_update(account, customer, params)
     account.objects[customer["id"]] = customer
     return {**customer, "tax_ids": listing(f"/v1/customers/{customer['id']}/tax_ids", tax_ids)}
 
@@ -83,7 +98,25 @@ def customer_update(account: Account, customer: dict, params: dict) -> dict:
         customer["address"] = _address(params["address"])
     if "metadata" in params:
         customer["metadata"] = {**customer["metadata"], **_metadata(params)}
+    _invoice_settings_update(account, customer, params)
     return customer
+
+
+def _invoice_settings_update(account: Account, customer: dict, params: dict) -> None:
+    """invoice_settings[default_payment_method] (a method attached to this customer, or "" to clear)."""
+    settings = params.get("invoice_settings")
+    if settings in (None, ""):
+        return
+    if not isinstance(settings, dict):
+        raise StripeError(400, "Invalid object", param="invoice_settings")
+    unknown = set(settings) - INVOICE_SETTINGS_PARAMS
+    if unknown:
+        name = sorted(unknown)[0]
+        raise StripeError(
+            400, f"Received unknown parameter: invoice_settings[{name}]", param=f"invoice_settings[{name}]"
+        )
+    if "default_payment_method" in settings:
+        methods.default_set(account, customer, settings["default_payment_method"])
 
 
 def tax_ids_of(account: Account, customer: dict) -> list[dict]:

@@ -14,7 +14,14 @@ def _charge_for(account: Account, params: dict) -> dict:
             f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
             param="payment_intent",
         )
-    return account.objects[intent["latest_charge"]]
+    charge = account.objects[intent["latest_charge"]]
+    if charge["status"] != "succeeded":
+        raise StripeError(
+            400,
+            f"This PaymentIntent ({intent['id']}) does not have a successful charge to refund.",
+            param="payment_intent",
+        )
+    return charge
 
 
 REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
@@ -26,6 +33,8 @@ def refund_create(account: Account, params: dict) -> tuple[dict, list[dict]]:
             400, f"Invalid reason: must be one of {', '.join(REFUND_REASONS)}", code="parameter_invalid", param="reason"
         )
     charge = _charge_for(account, params)
+    if charge["status"] != "succeeded":
+        raise StripeError(400, f"Charge {charge['id']} has not succeeded: there is nothing to refund.", param="charge")
     remaining = charge["amount"] - charge["amount_refunded"]
     if remaining <= 0:
         raise StripeError(400, f"Charge {charge['id']} has already been refunded.", code="charge_already_refunded")

@@ -11,7 +11,18 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import customers as cus, endpoints, events, keys, pages, refunds, resources as res
+from . import (
+    authenticate,
+    customers as cus,
+    endpoints,
+    events,
+    keys,
+    pages,
+    payment_methods,
+    payments,
+    refunds,
+    resources as res,
+)
 from .forms import decode_form
 from .state import Store, StripeError, new_id
 
@@ -85,6 +96,7 @@ for _path, _kind, _type in [
     ("disputes", "dispute", "dispute"),
     ("events", "event", "event"),
     ("webhook_endpoints", "webhook_endpoint", "webhook_endpoint"),
+    ("balance_transactions", "balance_transaction", "balance_transaction"),
 ]:
     api.add("GET", f"/v1/{_path}/{ID}")(_retrieve(_kind, _type))
 
@@ -245,6 +257,8 @@ def _account_retrieve(store, account, match, params, request):
 
 
 events.routes_add(api)  # GET /v1/events with Stripe's filters; dropping deliveries on purpose
+payment_methods.routes_add(api)  # test tokens, attach/detach, a customer's methods
+payments.routes_add(api)  # PaymentIntents made through the API, on or off session
 
 
 # --- Controls for what the customer or the bank does (not Stripe's API) ----------
@@ -362,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self._hosted_page(method, path)
             if path.startswith(connect.HOSTED_PREFIXES):
                 return connect.hosted(self, method, path)
+            if path.startswith(authenticate.PREFIX):
+                return authenticate.hosted(self, method, path)
             params = self._read_params()
             func, match, auth = api.find(method, path)
             store = self.server.store

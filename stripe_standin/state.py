@@ -92,6 +92,8 @@ class Store:
         self.accounts: dict[str, Account] = {}  # by secret key
         self.by_id: dict[str, Account] = {}  # every account, by acct_ id (connected ones have no key)
         self.session_accounts: dict[str, Account] = {}
+        # pi_/seti_ id -> its account, for the hosted authentication page (stripe_standin.authenticate)
+        self.page_accounts: dict[str, Account] = {}
         # rk_ key -> (its account, its permissions): stripe_standin.keys
         self.restricted_keys: dict[str, tuple[Account, frozenset]] = {}
         # Stripe Connect (stripe_standin.connect): OAuth codes and Account Links, by their code / id.
