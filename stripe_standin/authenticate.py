@@ -1,22 +1,26 @@
-"""The hosted 3-D Secure page a PaymentIntent's next_action.redirect_to_url points at.
+"""The hosted 3-D Secure page a PaymentIntent's (or SetupIntent's) next_action.redirect_to_url points at.
 
 GET shows the payment and two buttons, as Stripe's test authentication page
 does: "Complete authentication" (the payment succeeds) and "Fail
 authentication" (it goes back to requires_payment_method). Either way the
 browser is sent to the return_url with ?payment_intent=pi_...,
-payment_intent_client_secret and redirect_status, after the webhooks went out.
+payment_intent_client_secret and redirect_status (setup_intent=seti_... for a
+SetupIntent), after the webhooks went out.
 """
 
 from html import escape
 from urllib.parse import parse_qsl, urlencode
 
-from . import pages, payments
+from . import pages, payments, setup
 from .state import StripeError
 
 PREFIX = "/standin/authenticate/"
+ENDS = {"payment_intent": payments.authentication_end, "setup_intent": setup.authentication_end}
 
 
 def _amount(intent: dict) -> str:
+    if intent["object"] == "setup_intent":
+        return "Saving a card for later payments"
     whole, cents = divmod(intent["amount"], 100)
     return f"{whole:,}.{cents:02d} {intent['currency'].upper()}"
 
@@ -27,7 +31,7 @@ def _page(intent: dict) -> str:
         return pages.page(
             "Authentication finished",
             "<h1>Authentication finished</h1>"
-            f"<p data-testid='state'>This payment is {escape(intent['status'].replace('_', ' '))}.</p>",
+            f"<p data-testid='state'>This is {escape(intent['status'].replace('_', ' '))}.</p>",
         )
     return pages.page(
         "Authenticate your payment",
@@ -42,9 +46,10 @@ def _page(intent: dict) -> str:
 
 
 def _return_to(intent: dict, return_url: str) -> str:
+    name = intent["object"]  # payment_intent or setup_intent, as Stripe names the query parameters
     query = {
-        "payment_intent": intent["id"],
-        "payment_intent_client_secret": intent["client_secret"],
+        name: intent["id"],
+        f"{name}_client_secret": intent["client_secret"],
         "redirect_status": "succeeded" if intent["status"] == "succeeded" else "failed",
     }
     return return_url + ("&" if "?" in return_url else "?") + urlencode(query)
@@ -57,7 +62,7 @@ def hosted(handler, method: str, path: str) -> None:
     intent_id = path[len(PREFIX) :]
     account = store.page_accounts.get(intent_id)
     intent = account.objects.get(intent_id) if account else None
-    if intent is None or intent.get("object") != "payment_intent":
+    if intent is None or intent.get("object") not in ENDS:
         return handler._send(404, pages.not_found().encode(), "text/html; charset=utf-8")
     with store.lock:
         if method == "GET":
@@ -65,7 +70,8 @@ def hosted(handler, method: str, path: str) -> None:
         form = dict(parse_qsl(handler.rfile.read(int(handler.headers.get("Content-Length") or 0)).decode()))
         return_url = ((intent.get("next_action") or {}).get("redirect_to_url") or {}).get("return_url") or ""
         try:
-            pending = payments.authentication_end(account, intent, completed=form.get("outcome") == "complete")
+            end = ENDS[intent["object"]]
+            pending = end(account, intent, completed=form.get("outcome") == "complete")
         except StripeError as exc:
             return handler._send(
                 exc.status, pages.error(exc.body["error"]["message"]).encode(), "text/html; charset=utf-8"

@@ -105,6 +105,21 @@ def describe(method: dict) -> str:
     return f"{BRAND_NAMES.get(method['card']['brand'], method['card']['brand'])} •••• {method['card']['last4']}"
 
 
+def token_label(token: str) -> str:
+    """How the hosted pages name a test token before it is used."""
+    if token in SEPA_TOKENS:
+        return "SEPA Direct Debit •••• 3000 (settles later)"
+    brand, last4, behaviour, decline_code = CARDS[token]
+    outcome = {SUCCEEDS: "succeeds", AUTHENTICATES: "asks for authentication"}.get(
+        behaviour, f"declines: {decline_code}"
+    )
+    return f"{BRAND_NAMES[brand]} •••• {last4} ({outcome})"
+
+
+def token_type(token: str) -> str:
+    return "sepa_debit" if token in SEPA_TOKENS else "card"
+
+
 def resolve(account: Account, value, param: str = "payment_method", *, customer: str | None = None) -> dict:
     """The PaymentMethod a request names: a test token becomes a new object; a pm_ id must be usable."""
     value = str(value or "")

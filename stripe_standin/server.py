@@ -22,6 +22,7 @@ from . import (
     payments,
     refunds,
     resources as res,
+    setup,
 )
 from .forms import decode_form
 from .state import Store, StripeError, new_id
@@ -175,7 +176,8 @@ def _price_create(store, account, match, params, request):
 
 @api.add("POST", "/v1/checkout/sessions")
 def _session_create(store, account, match, params, request):
-    session = res.session_create(account, params, request.public_base())
+    create = setup.session_create if params.get("mode") == "setup" else res.session_create
+    session = create(account, params, request.public_base())
     store.session_accounts[session["id"]] = account
     return res.public(session)
 
@@ -259,6 +261,7 @@ def _account_retrieve(store, account, match, params, request):
 events.routes_add(api)  # GET /v1/events with Stripe's filters; dropping deliveries on purpose
 payment_methods.routes_add(api)  # test tokens, attach/detach, a customer's methods
 payments.routes_add(api)  # PaymentIntents made through the API, on or off session
+setup.routes_add(api)  # SetupIntents, and saving a method in a setup-mode Checkout Session
 
 
 # --- Controls for what the customer or the bank does (not Stripe's API) ----------
@@ -419,6 +422,8 @@ class Handler(BaseHTTPRequestHandler):
         account = store.session_accounts.get(match.group(1)) if match else None
         if match is None or account is None:
             return self._send(404, pages.not_found().encode(), "text/html; charset=utf-8")
+        if account.objects[match.group(1)]["mode"] == "setup" and not match.group(2):
+            return setup.hosted(self, method, account, match.group(1))
         with store.lock:
             session = account.objects[match.group(1)]
             if method == "GET":

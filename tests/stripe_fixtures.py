@@ -58,6 +58,26 @@ class StandInAccount:
             return exc.headers["Location"]
         raise AssertionError("the checkout page did not redirect")
 
+    def save_payment_method(self, session_id: str, payment_method: str = "pm_card_visa") -> str:
+        """Choose a test card (a token such as pm_card_chargeDeclined, or pm_sepa_debit) on a setup-mode
+        session's hosted page and press Save, as a browser does; returns where it redirects (success_url)."""
+        status, page, location = browser_get(f"{self.base_url}/c/pay/{session_id}", {"payment_method": payment_method})
+        assert status == 303, page
+        return location
+
+    def authenticate(self, url: str, *, complete: bool = True) -> str:
+        """On the 3-D Secure page (next_action.redirect_to_url.url) press Complete (or Fail) authentication,
+        as a browser does; returns where it redirects (return_url?payment_intent=...&redirect_status=...)."""
+        status, page, location = browser_get(url, {"outcome": "complete" if complete else "fail"})
+        assert status == 303, page
+        return location
+
+    def settle_payment(self, payment_intent_id: str, *, succeeded: bool = True) -> dict:
+        """The bank decides a processing (SEPA) PaymentIntent: payment_intent.succeeded or payment_failed."""
+        return self.call(
+            f"/_standin/payment_intents/{payment_intent_id}/settle", {"outcome": "succeeded" if succeeded else "failed"}
+        )
+
     def settle(self, session_id: str, *, succeeded: bool) -> dict:
         return self.call(
             f"/_standin/checkout/sessions/{session_id}/settle", {"outcome": "succeeded" if succeeded else "failed"}
