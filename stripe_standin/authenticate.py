@@ -77,4 +77,6 @@ def hosted(handler, method: str, path: str) -> None:
                 exc.status, pages.error(exc.body["error"]["message"]).encode(), "text/html; charset=utf-8"
             )
     deliver(pending)  # like Stripe, tell the merchant's server before sending the customer back
+    if not return_url:  # confirmed without a return_url (Stripe.js would close its modal): say how it ended
+        return handler._send(200, _page(intent).encode(), "text/html; charset=utf-8")
     handler._send(303, b"", "text/plain", {"Location": _return_to(intent, return_url)})

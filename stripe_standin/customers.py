@@ -19,6 +19,7 @@ CUSTOMER_PARAMS = {
     "tax_id_data",
     "preferred_locales",
     "invoice_settings",
+    "payment_method",
     "expand",
 }
 INVOICE_SETTINGS_PARAMS = {"default_payment_method", "custom_fields", "footer", "rendering_options"}
@@ -63,7 +64,8 @@ def _tax_id(account: Account, customer: dict, data: dict, param: str) -> dict:
     )
 
 
-def customer_create(account: Account, params: dict) -> dict:
+def customer_create(account: Account, params: dict, pending: list | None = None) -> dict:
+    """POST /v1/customers; `pending` receives the deliveries of events it sends (payment_method.attached)."""
     _check_params(params)
     customer = {
         "id": new_id("cus_", 14),
@@ -82,15 +84,21 @@ def customer_create(account: Account, params: dict) -> dict:
     if not isinstance(data, list):
         raise StripeError(400, "Invalid array", param="tax_id_data")
     tax_ids = [_tax_id(account, customer, item, f"tax_id_data[{i}]") for i, item in enumerate(data)]
-    _invoice_settings_update(account, customer, params)
+    method = methods.resolve(account, params["payment_method"]) if params.get("payment_method") else None
     account.objects[customer["id"]] = customer
+    if method is not None:  # as Stripe: attached on creation (it may then be the default)
+        events = methods.attach(account, method, customer)
+        if pending is not None:
+            pending += events
+    _invoice_settings_update(account, customer, params)
     return {**customer, "tax_ids": listing(f"/v1/customers/{customer['id']}/tax_ids", tax_ids)}
 
 
 def customer_update(account: Account, customer: dict, params: dict) -> dict:
     _check_params(params)
-    if "tax_id_data" in params:
-        raise StripeError(400, "Received unknown parameter: tax_id_data", param="tax_id_data")
+    for name in ("tax_id_data", "payment_method"):
+        if name in params:
+            raise StripeError(400, f"Received unknown parameter: {name}", param=name)
     for field in ("name", "email", "phone", "description"):
         if field in params:
             customer[field] = params[field] or None

@@ -154,7 +154,11 @@ def attach(account: Account, method: dict, customer: dict) -> list[dict]:
 
 def detach(account: Account, method: dict) -> list[dict]:
     if not method["customer"]:
-        raise StripeError(400, f"The payment method {method['id']} is not attached to a customer.", param="id")
+        raise StripeError(
+            400,
+            "The payment method you provided is not attached to a customer so detachment is impossible.",
+            param="payment_method",
+        )
     customer = account.objects.get(method["customer"])
     if customer is not None and default_of(customer) == method["id"]:
         customer["invoice_settings"]["default_payment_method"] = None  # as Stripe clears it

@@ -17,48 +17,17 @@ As on Stripe in test mode, the PaymentMethod decides the outcome
 
 from . import payment_methods as methods, resources as res
 from .resources import _int, _metadata, _new, emit, listing, public
-from .state import Account, StripeError, new_id
+from .state import Account, StripeError, new_id, now
 
 ID = r"([A-Za-z0-9_]+)"
-CREATE_PARAMS = {
-    "amount",
-    "currency",
-    "customer",
-    "payment_method",
-    "payment_method_types",
-    "off_session",
-    "confirm",
-    "metadata",
-    "description",
-    "application_fee_amount",
-    "return_url",
-    "statement_descriptor",
-    "statement_descriptor_suffix",
-    "receipt_email",
-    "setup_future_usage",
-    "capture_method",
-    "confirmation_method",
-    "error_on_requires_action",
-    "mandate",
-    "mandate_data",
-    "expand",
-    "automatic_payment_methods",
-    "payment_method_options",
-    "use_stripe_sdk",
-}
-CONFIRM_PARAMS = {
-    "payment_method",
-    "off_session",
-    "return_url",
-    "mandate",
-    "mandate_data",
-    "expand",
-    "error_on_requires_action",
-    "use_stripe_sdk",
-    "payment_method_options",
-    "receipt_email",
-    "setup_future_usage",
-}
+CONFIRM_PARAMS = set(
+    "payment_method off_session return_url mandate mandate_data expand error_on_requires_action use_stripe_sdk "
+    "payment_method_options receipt_email setup_future_usage".split()
+)
+CREATE_PARAMS = CONFIRM_PARAMS | set(
+    "amount currency customer payment_method_types confirm metadata description application_fee_amount "
+    "statement_descriptor statement_descriptor_suffix capture_method confirmation_method automatic_payment_methods".split()
+)
 DECLINE_MESSAGES = {
     "insufficient_funds": "Your card has insufficient funds.",
     "authentication_required": "Your card was declined. This transaction requires authentication.",
@@ -198,21 +167,16 @@ def intent_confirm(account: Account, intent: dict, params: dict, public_base: st
         _decline(account, intent, method, "card_declined", method["_decline_code"])
     if off_session:
         _decline(account, intent, method, "authentication_required", "authentication_required")
+    url = f"{public_base}/standin/authenticate/{intent['id']}"
     return_url = params.get("return_url")
-    if not return_url:
-        raise StripeError(
-            400,
-            "This PaymentIntent requires a return_url to be confirmed on session: pass return_url "
-            "(or off_session=true).",
-            param="return_url",
-        )
-    intent.update(
-        status="requires_action",
-        next_action={
-            "type": "redirect_to_url",
-            "redirect_to_url": {"url": f"{public_base}/standin/authenticate/{intent['id']}", "return_url": return_url},
-        },
-    )
+    if return_url:
+        next_action = {"type": "redirect_to_url", "redirect_to_url": {"url": url, "return_url": return_url}}
+    else:  # as Stripe: left to Stripe.js, whose stripe_js URL is the authentication page
+        next_action = {
+            "type": "use_stripe_sdk",
+            "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src_")},
+        }
+    intent.update(status="requires_action", next_action=next_action)
     return emit(account, "payment_intent.requires_action", public(intent))
 
 
@@ -329,6 +293,24 @@ def authentication_end(account: Account, intent: dict, *, completed: bool) -> li
     return emit(account, "payment_intent.payment_failed", public(intent))
 
 
+CANCELABLE = ("requires_payment_method", "requires_capture", "requires_confirmation", "requires_action")
+CANCELLATION_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+
+
+def intent_cancel(account: Account, intent: dict, reason: str | None) -> list[dict]:
+    if intent["status"] not in CANCELABLE:
+        raise StripeError(
+            400,
+            f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. Only a "
+            f"PaymentIntent with one of the following statuses may be canceled: {', '.join(CANCELABLE)}.",
+            code="payment_intent_unexpected_state",
+        )
+    if reason and reason not in CANCELLATION_REASONS:
+        raise StripeError(400, f"Invalid cancellation_reason: {reason}", param="cancellation_reason")
+    intent.update(status="canceled", canceled_at=now(), cancellation_reason=reason or None, next_action=None)
+    return emit(account, "payment_intent.canceled", public(intent))
+
+
 def routes_add(api) -> None:
     """Register this module's routes on the stand-in's router (before the generic retrieve)."""
 
@@ -353,6 +335,12 @@ def routes_add(api) -> None:
         except Pending as refused:
             request.pending += refused.pending
             raise
+        return public(intent)
+
+    @api.add("POST", f"/v1/payment_intents/{ID}/cancel")
+    def _cancel(store, account, match, params, request):
+        intent = account.get("payment_intent", "payment_intent", match.group(1))
+        request.pending += intent_cancel(account, intent, params.get("cancellation_reason"))
         return public(intent)
 
     @api.add("POST", f"/v1/payment_intents/{ID}")

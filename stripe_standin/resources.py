@@ -316,6 +316,8 @@ def session_create(account: Account, params: dict, public_base: str) -> dict:
         "customer_details": None,
         "metadata": _metadata(params),
         "payment_intent": None,
+        "payment_method_types": ["card", "sepa_debit"],
+        "setup_intent": None,
         "success_url": success_url,
         "cancel_url": params.get("cancel_url"),
         "url": f"{public_base}/c/pay/{session_id}",
@@ -329,6 +331,8 @@ def session_create(account: Account, params: dict, public_base: str) -> dict:
 
 def session_pay(account: Account, session: dict, *, delayed: bool, amount_total: int | None = None) -> list[dict]:
     """The customer pays on the hosted page: by card (paid now) or a delayed method."""
+    if session["mode"] != "payment":
+        raise StripeError(400, "A setup-mode session saves a payment method: nothing to pay.", param="mode")
     if session["status"] != "open":
         raise StripeError(400, "This Checkout Session is no longer open.", code="checkout_session_not_open")
     if amount_total is not None:  # stand-in only: as if a discount were applied on the page

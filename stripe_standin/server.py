@@ -16,6 +16,7 @@ from . import (
     customers as cus,
     endpoints,
     events,
+    expand,
     keys,
     pages,
     payment_methods,
@@ -219,7 +220,7 @@ def _endpoint_delete(store, account, match, params, request):
 
 @api.add("POST", "/v1/customers")
 def _customer_create(store, account, match, params, request):
-    return cus.customer_create(account, params)
+    return cus.customer_create(account, params, request.pending)
 
 
 @api.add("GET", "/v1/customers")
@@ -391,6 +392,7 @@ class Handler(BaseHTTPRequestHandler):
                     account = store.acting_as(account, self.headers.get("Stripe-Account"))
                     self.pending += events.sessions_expire_due(account)  # Stripe expires them on time
                 status, payload = self._idempotent(account, method, path, params, func, match)
+                payload = expand.answer_expand(account, params, payload)
         except StripeError as exc:
             return self._json(exc.status, exc.body)
         deliver(self.pending)  # after the lock: the receiver may call back into us
@@ -399,8 +401,16 @@ class Handler(BaseHTTPRequestHandler):
     def _idempotent(self, account, method, path, params, func, match):
         key = self.headers.get("Idempotency-Key") if method == "POST" and account else None
         fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-        if key and (key, path) in account.idempotency:
-            saved_fingerprint, status, payload = account.idempotency[(key, path)]
+        if key and key in account.idempotency:
+            saved_path, saved_fingerprint, status, payload = account.idempotency[key]
+            if saved_path != path:
+                raise StripeError(
+                    400,
+                    f"Keys for idempotent requests can only be used for the same endpoint they were first used for "
+                    f"('{path}' vs '{saved_path}'). Try using a key other than '{key}' if you meant to execute a "
+                    "different request.",
+                    type="idempotency_error",
+                )
             if saved_fingerprint != fingerprint:
                 raise StripeError(
                     400,
@@ -413,7 +423,7 @@ class Handler(BaseHTTPRequestHandler):
         except StripeError as exc:
             status, payload = exc.status, exc.body
         if key:
-            account.idempotency[(key, path)] = (fingerprint, status, payload)
+            account.idempotency[key] = (path, fingerprint, status, payload)
         return status, payload
 
     def _hosted_page(self, method: str, path: str) -> None:

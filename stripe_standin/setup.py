@@ -111,7 +111,8 @@ def _intent_new(account: Account, *, customer: str | None, params: dict) -> tupl
 
 
 def intent_confirm(account: Account, intent: dict, value, public_base: str, return_url: str | None) -> list[dict]:
-    """Set the method up: attach it to the intent's customer; 3-D Secure cards ask first (on session)."""
+    """Set the method up: attach it to the intent's customer; 3-D Secure cards ask first when confirmed
+    with a return_url (on session); without one the stand-in takes the setup as authenticated."""
     if intent["status"] not in ("requires_payment_method", "requires_confirmation", "requires_action"):
         raise StripeError(
             400,

@@ -66,7 +66,7 @@ class Account:
     objects: dict = field(default_factory=dict)  # id -> dict (every object type)
     events: list = field(default_factory=list)
     deliveries: list = field(default_factory=list)
-    idempotency: dict = field(default_factory=dict)  # (key, path) -> (status, body)
+    idempotency: dict = field(default_factory=dict)  # key -> (path, params fingerprint, status, body)
     # The store's accounts by id (set by the store): a connected account's events reach its platforms' endpoints.
     directory: dict = field(default_factory=dict, repr=False)
 

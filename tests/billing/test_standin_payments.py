@@ -185,3 +185,67 @@ def test_a_successful_payment_can_be_refunded_and_disputed(account):
     assert account.last_delivery("charge.refunded")
     dispute = account.dispute(charge.id)
     assert dispute["payment_intent"] == intent.id
+
+
+def test_expand_answers_objects_instead_of_ids(account):
+    customer, method = _customer_with(account, "pm_card_visa")
+    account.client.v1.customers.update(customer.id, {"invoice_settings": {"default_payment_method": method.id}})
+    expanded = account.client.v1.customers.retrieve(
+        customer.id, {"expand": ["invoice_settings.default_payment_method"]}
+    )
+    assert expanded.invoice_settings.default_payment_method.card.last4 == "4242"
+    assert account.client.v1.customers.retrieve(customer.id).invoice_settings.default_payment_method == method.id
+    intent = _charge(account, customer, method, expand=["latest_charge"])
+    assert intent.latest_charge.object == "charge" and intent.latest_charge.amount == 2500
+    listed = account.client.v1.payment_intents.list({"customer": customer.id, "expand": ["data.payment_method"]})
+    assert listed.data[0].payment_method.id == method.id
+
+
+def test_an_idempotency_key_belongs_to_one_endpoint(account):
+    customer, method = _customer_with(account, "pm_card_visa")
+    account.client.v1.customers.update(customer.id, {"name": "Payer"}, {"idempotency_key": "shared-1"})
+    with pytest.raises(stripe.IdempotencyError, match="same endpoint"):
+        account.client.v1.payment_intents.create(
+            {"amount": 900, "currency": "eur", "payment_method": method.id}, {"idempotency_key": "shared-1"}
+        )
+
+
+def test_a_payment_waiting_for_authentication_can_be_canceled(account):
+    customer, method = _customer_with(account, "pm_card_authenticationRequired")
+    intent = account.client.v1.payment_intents.create(
+        {
+            "amount": 2500,
+            "currency": "eur",
+            "customer": customer.id,
+            "payment_method": method.id,
+            "confirm": True,
+            "return_url": "https://portal.example/back",
+        }
+    )
+    assert intent.status == "requires_action"
+    canceled = account.client.v1.payment_intents.cancel(intent.id, {"cancellation_reason": "abandoned"})
+    assert canceled.status == "canceled" and account.last_delivery("payment_intent.canceled")
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        account.client.v1.payment_intents.confirm(intent.id, {"payment_method": method.id})
+    assert refused.value.code == "payment_intent_unexpected_state"
+
+
+def test_an_unattached_test_card_is_used_once(account):
+    intent = account.client.v1.payment_intents.create(
+        {"amount": 900, "currency": "eur", "payment_method": "pm_card_visa", "confirm": True}
+    )
+    assert intent.status == "succeeded" and intent.payment_method.startswith("pm_")
+    with pytest.raises(stripe.InvalidRequestError, match="may not be used again"):
+        account.client.v1.payment_intents.create(
+            {"amount": 900, "currency": "eur", "payment_method": intent.payment_method, "confirm": True}
+        )
+
+
+def test_a_customer_can_be_created_with_its_default_card(account):
+    customer = account.client.v1.customers.create({"email": "payer@example.com", "payment_method": "pm_card_visa"})
+    method = account.client.v1.payment_methods.list({"customer": customer.id}).data[0]
+    updated = account.client.v1.customers.update(
+        customer.id, {"invoice_settings": {"default_payment_method": method.id}}
+    )
+    assert updated.invoice_settings.default_payment_method == method.id
+    assert account.last_delivery("payment_method.attached")

@@ -247,3 +247,32 @@ def test_restricted_keys_need_the_payment_permissions(account):
         limited.v1.payment_intents.create({"amount": 900, "currency": "eur", "payment_method": method.id})
     with pytest.raises(stripe.PermissionError, match="setup_intents:write"):
         limited.v1.setup_intents.create({"customer": customer.id})
+
+
+def test_a_completed_setup_session_expands_to_its_saved_method(account):
+    customer = account.client.v1.customers.create({"email": "payer@example.com"})
+    session = _setup_session(account, customer.id)
+    account.save_payment_method(session.id, "pm_card_visa")
+    expanded = account.client.v1.checkout.sessions.retrieve(session.id, {"expand": ["setup_intent.payment_method"]})
+    assert expanded.setup_intent.status == "succeeded"
+    assert expanded.setup_intent.payment_method.card.last4 == "4242"
+
+
+def test_the_pay_control_refuses_a_setup_session(account):
+    customer = account.client.v1.customers.create({"email": "payer@example.com"})
+    session = _setup_session(account, customer.id)
+    with pytest.raises(RuntimeError, match="400"):
+        account.call(f"/_standin/checkout/sessions/{session.id}/pay")
+    assert account.client.v1.checkout.sessions.retrieve(session.id).status == "open"
+
+
+def test_an_on_session_payment_without_return_url_is_left_to_stripe_js(account):
+    customer = account.client.v1.customers.create({"email": "payer@example.com"})
+    method = account.client.v1.payment_methods.attach("pm_card_authenticationRequired", {"customer": customer.id})
+    intent = account.client.v1.payment_intents.create(
+        {"amount": 2500, "currency": "eur", "customer": customer.id, "payment_method": method.id, "confirm": True}
+    )
+    assert intent.status == "requires_action" and intent.next_action.type == "use_stripe_sdk"
+    status, page, _ = browser_get(intent.next_action.use_stripe_sdk.stripe_js, {"outcome": "complete"})
+    assert status == 200 and "succeeded" in page
+    assert account.client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
