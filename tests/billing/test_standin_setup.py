@@ -276,3 +276,37 @@ def test_an_on_session_payment_without_return_url_is_left_to_stripe_js(account):
     status, page, _ = browser_get(intent.next_action.use_stripe_sdk.stripe_js, {"outcome": "complete"})
     assert status == 200 and "succeeded" in page
     assert account.client.v1.payment_intents.retrieve(intent.id).status == "succeeded"
+
+
+def test_a_setup_session_without_a_customer_can_create_one(account):
+    session = account.client.v1.checkout.sessions.create(
+        {
+            "mode": "setup",
+            "customer_creation": "always",
+            "customer_email": "new@example.com",
+            "success_url": "https://portal.example/ok",
+        }
+    )
+    account.save_payment_method(session.id, "pm_card_visa")
+    session = account.client.v1.checkout.sessions.retrieve(session.id)
+    customer = account.client.v1.customers.retrieve(session.customer)
+    assert customer.email == "new@example.com"
+    assert len(account.client.v1.payment_methods.list({"customer": customer.id}).data) == 1
+
+
+def test_a_connected_account_saves_a_card_in_setup_mode(stripe_platform):
+    created = stripe_platform.client.v1.accounts.create({"type": "standard"})
+    connected = ConnectedStandInAccount(stripe_platform.base_url, stripe_platform.secret_key, created.id)
+    connected.onboard()
+    customer = connected.client.v1.customers.create({"email": "payer@example.com"})
+    session = _setup_session(connected, customer.id)
+    connected.save_payment_method(session.id, "pm_sepa_debit")
+    intent = connected.client.v1.setup_intents.retrieve(
+        connected.client.v1.checkout.sessions.retrieve(session.id).setup_intent
+    )
+    assert intent.status == "succeeded" and intent.mandate
+    completed = stripe_platform.last_delivery("checkout.session.completed")
+    assert f'"account": "{created.id}"' in completed["payload"] and session.id in completed["payload"]
+    with pytest.raises(stripe.InvalidRequestError) as missing:
+        stripe_platform.client.v1.setup_intents.retrieve(intent.id)
+    assert missing.value.http_status == 404
