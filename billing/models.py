@@ -74,6 +74,12 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="ledger_org_recent"),
             models.Index(fields=["agency", "-created_at"], name="ledger_agency_recent"),
+            # The API's transactions: an agency's usage entry finds its client's (same reference) by this.
+            models.Index(
+                fields=["reference"],
+                condition=Q(kind="usage", organization__isnull=False),
+                name="ledger_usage_client_reference",
+            ),
         ]
 
     def __str__(self):

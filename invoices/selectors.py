@@ -3,8 +3,9 @@
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from agencies.models import Agency, CreditPackage, Organization
 
@@ -165,3 +166,75 @@ def agency_invoices(*, agency: Agency) -> QuerySet[Invoice]:
 
 def agency_credit_notes(*, agency: Agency) -> QuerySet[CreditNote]:
     return CreditNote.objects.filter(agency=agency).select_related("organization", "invoice")
+
+
+# --- A buyer's documents, for the API ----------------------------------------------------
+
+INVOICE, CREDIT_NOTE = 0, 1  # rank in the keyset order (issued_at, rank, pk), newest first
+
+
+def buyer_invoices(*, agency: Agency, organization: Organization | None) -> QuerySet[Invoice]:
+    """The invoices a buyer received: a client's from its agency, or (organization None) the platform's to the agency."""
+    if organization is not None:
+        return Invoice.objects.filter(agency=agency, organization=organization)
+    return Invoice.objects.filter(agency=agency, organization__isnull=True)
+
+
+def buyer_credit_notes(*, agency: Agency, organization: Organization | None) -> QuerySet[CreditNote]:
+    if organization is not None:
+        return CreditNote.objects.filter(agency=agency, organization=organization)
+    return CreditNote.objects.filter(agency=agency, organization__isnull=True)
+
+
+def buyer_document(
+    *, agency: Agency, organization: Organization | None, document_id: str
+) -> Invoice | CreditNote | None:
+    """ "inv_<pk>" or "cn_<pk>" of this buyer; None for anything else (another tenant's looks unknown)."""
+    prefix, _, number = document_id.partition("_")
+    if not number.isascii() or not number.isdigit() or len(number) > 18:
+        return None
+    if prefix == "inv":
+        return buyer_invoices(agency=agency, organization=organization).filter(pk=int(number)).first()
+    if prefix == "cn":
+        notes = buyer_credit_notes(agency=agency, organization=organization).select_related("invoice")
+        return notes.filter(pk=int(number)).first()
+    return None
+
+
+DocumentKey = tuple[datetime, int, int]
+
+
+def buyer_documents_page(
+    *, agency: Agency, organization: Organization | None, after: DocumentKey | None, limit: int
+) -> tuple[list[Invoice | CreditNote], DocumentKey | None]:
+    """One page of a buyer's invoices and credit notes, newest first, after the key `after`; and the next key.
+
+    Keyset pages on (issued_at, rank, pk): two queries a page, none per document.
+    """
+    invoices = buyer_invoices(agency=agency, organization=organization).select_related("purchase")
+    notes = buyer_credit_notes(agency=agency, organization=organization)
+    if after is not None:
+        moment, rank, pk = after
+        same_instant = Q(issued_at=moment, pk__lt=pk)
+        if rank == INVOICE:  # credit notes of that instant came before it
+            invoices = invoices.filter(Q(issued_at__lt=moment) | same_instant)
+            notes = notes.filter(issued_at__lt=moment)
+        else:  # invoices of that instant come after it
+            invoices = invoices.filter(issued_at__lte=moment)
+            notes = notes.filter(Q(issued_at__lt=moment) | same_instant)
+    keyed: list[tuple[DocumentKey, Invoice | CreditNote]] = [
+        ((doc.issued_at, INVOICE, doc.pk), doc) for doc in invoices.order_by("-issued_at", "-pk")[: limit + 1]
+    ]
+    keyed += [((doc.issued_at, CREDIT_NOTE, doc.pk), doc) for doc in notes.order_by("-issued_at", "-pk")[: limit + 1]]
+    keyed.sort(key=lambda pair: pair[0], reverse=True)
+    if len(keyed) > limit:
+        return [doc for _, doc in keyed[:limit]], keyed[limit - 1][0]
+    return [doc for _, doc in keyed], None
+
+
+def document_status(document: Invoice | CreditNote) -> str:
+    """An invoice's payment as it stands (paid, partially_refunded, refunded, disputed, ...); a credit note: issued."""
+    if isinstance(document, CreditNote):
+        return "issued"
+    purchase = document.purchase
+    return purchase.status if purchase is not None else "issued"

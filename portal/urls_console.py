@@ -20,7 +20,7 @@ urlpatterns = [
     path("console/", include("billing.urls_setup")),  # the Stripe page and activation
     path("console/", include("agencies.urls_console")),
     path("console/api-keys/", include("usage.urls_console")),
-    path("api/v1/", include("usage.urls_api")),
+    path("api/v1/", include("portal.urls_api")),
     path("api/", include("billing.urls_api")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
     path("favicon.ico", favicon, name="favicon"),

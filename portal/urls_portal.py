@@ -16,7 +16,7 @@ urlpatterns = [
     path("accounts/", include("agencies.urls_accounts")),
     path("billing/", include((billing_patterns, billing_urls.app_name))),
     path("settings/billing/", include("invoices.urls_portal")),
-    path("api/v1/", include("usage.urls_api")),
+    path("api/v1/", include("portal.urls_api")),
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),

@@ -1,14 +1,12 @@
 """The /api/v1/ endpoints: account, balance, usage (list and sync), call authorization."""
 
-import re
-from datetime import UTC, date, datetime
-
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 
 from . import selectors
 from .api import ApiError, Caller, api_endpoint, int_field, json_body, organization_for, query_int
+from .api_params import query_date as _query_date, timestamp as _timestamp
 from .ingest import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH, REJECTED, usage_ingest
 from .reservations import (
     INSUFFICIENT_MESSAGE,
@@ -19,31 +17,8 @@ from .reservations import (
     call_authorize,
 )
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-LAST_DATE = date(9998, 12, 31)  # a range ends the day after its end_date, which must still be a date
 MAX_RANGE_DAYS = 366
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
-
-
-def _timestamp(moment: datetime) -> str:
-    """2025-12-13T10:00:00.000Z, as the platform writes them."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def _query_date(request, name: str) -> date | None:
-    raw = request.GET.get(name, "")
-    if raw == "":
-        return None
-    if not _DATE.fullmatch(raw):
-        raise ApiError(400, "invalid_date", f"{name} must be a date written YYYY-MM-DD.")
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise ApiError(400, "invalid_date", f"{name} is not a real date.") from None
-    if day > LAST_DATE:
-        raise ApiError(400, "invalid_date", f"{name} must be {LAST_DATE.isoformat()} or earlier.")
-    return day
 
 
 @api_endpoint("GET")

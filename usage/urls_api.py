@@ -1,4 +1,7 @@
-"""/api/v1/: key-authenticated, host-independent (mounted on the console and on every portal)."""
+"""/api/v1/ endpoints of usage and below: key-authenticated, host-independent.
+
+Mounted through portal/urls_api.py, which adds the endpoints of higher layers (ops) and then the JSON 404.
+"""
 
 from django.urls import path, re_path
 
@@ -15,7 +18,6 @@ urlpatterns = [
     path("billing/transactions", api_reports.transactions, name="transactions"),
     path("billing/invoices", api_reports.invoices, name="invoices"),
     path("billing/invoices/<str:document_id>/pdf", api_reports.invoice_pdf, name="invoice_pdf"),
-    path("billing/alerts", api_reports.alerts, name="alerts"),
     path("billing/payment-methods", api_payments.payment_methods, name="payment_methods"),
     path("billing/payment-methods/<str:method_id>", api_payments.payment_method, name="payment_method"),
     path(
@@ -27,6 +29,10 @@ urlpatterns = [
     path("billing/auto-reload", api_reload.auto_reload, name="auto_reload"),
     path("usage", api_views.usage, name="usage"),
     path("calls/authorize", api_views.authorize, name="authorize"),
-    # Last: anything else under /api/v1/ is a JSON 404, never a Django page.
+]
+
+# Last, after every endpoint (portal/urls_api.py adds those of higher layers in between).
+not_found_patterns = [
+    # Anything else under /api/v1/ is a JSON 404, never a Django page.
     re_path(r"^.*$", api.not_found),
 ]
