@@ -32,7 +32,19 @@ FUZZ = settings(
         HealthCheck.large_base_example,
     ],
 )
-API_PATHS = ["account", "billing/balance", "usage", "calls/authorize", "no/such/endpoint"]
+API_PATHS = [
+    "account",
+    "billing/balance",
+    "usage",
+    "calls/authorize",
+    "billing/usage",
+    "billing/usage/detailed",
+    "billing/transactions",
+    "billing/invoices",
+    "billing/invoices/inv_1/pdf",
+    "billing/alerts",
+    "no/such/endpoint",
+]
 EVENT_TYPES = [
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
@@ -134,10 +146,21 @@ def bodies(organization_ids: list[int]):
             "max_minutes": st.one_of(st.integers(min_value=-5, max_value=10_000), numbers, json_values),
         },
     )
+    alert_settings = st.fixed_dictionaries(
+        {},
+        optional={
+            "organization_id": st.one_of(st.sampled_from(organization_ids), numbers, json_values),
+            "threshold": st.one_of(st.none(), st.integers(min_value=-5, max_value=10**9), numbers, json_values),
+            "webhook_url": st.one_of(
+                st.none(), st.sampled_from(["https://hooks.example.com/x", "http://127.0.0.1/", ""]), texts
+            ),
+        },
+    )
     as_json = st.one_of(
         records,
         st.fixed_dictionaries({"records": st.one_of(st.lists(records, max_size=6), json_values)}),
         authorize,
+        alert_settings,
         json_values,
     ).map(json.dumps)  # ensure_ascii: surrogates travel as \udXXX
     deep = st.integers(min_value=900, max_value=20_000).map(lambda n: "[" * n + "]" * n)
@@ -146,13 +169,23 @@ def bodies(organization_ids: list[int]):
 
 def query_strings(organization_ids: list[int]):
     """Any bytes, percent-encoded as a client may send them (lone surrogates as their invalid UTF-8)."""
-    names = st.one_of(st.sampled_from(["limit", "organization_id", "start_date", "end_date", "cursor"]), texts)
+    names = st.one_of(
+        st.sampled_from(
+            ["limit", "organization_id", "start_date", "end_date", "cursor", "month", "from", "to", "group_by", "kind"]
+        ),
+        texts,
+    )
     values = st.one_of(
         texts,
         st.sampled_from([str(i) for i in organization_ids]),
         st.integers().map(str),
         st.dates().map(str),
-        st.sampled_from(["²", "1000", "1001", "0", "9999-12-31", "0001-01-01", "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1"]),
+        st.sampled_from(
+            [
+                *["²", "1000", "1001", "0", "9999-12-31", "0001-01-01", "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHw1"],
+                *["9999-12", "2026-02", "organization", "number", "usage", "topup", "reservation_hold"],
+            ]
+        ),
     )
     pairs = st.lists(st.tuples(names, values), max_size=4)
 
