@@ -14,6 +14,7 @@ balance after each group's last entry.
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
@@ -164,6 +165,32 @@ def _entry_rows(entries: QuerySet[LedgerEntry], after: Key | None, limit: int) -
     return rows
 
 
+def _newest_groups(usage: QuerySet[Any, Any], count: int) -> list[dict]:
+    """The `count` newest (day, client) groups of `usage`, summed over a window of days that widens as needed.
+
+    Aggregating a deep history for every page would cost the whole history each time; the newest groups
+    lie in the newest days, so the window starts at `count` days (a day is never cut in two) and widens
+    only while it holds too few groups and older entries exist.
+    """
+    newest = usage.order_by("-created_at").values_list("created_at", flat=True).first()
+    if newest is None:
+        return []
+    last_day = datetime.combine(newest.astimezone(UTC).date(), time.min, tzinfo=UTC)
+    days = count
+    while True:
+        since = last_day - timedelta(days=days - 1)
+        groups = list(
+            usage.filter(created_at__gte=since)
+            .order_by()
+            .values("day", "client")
+            .annotate(calls=Count("pk"), amount=Sum("amount"), latest=Max("created_at"), last_pk=Max("pk"))
+            .order_by("-day", "-client")[:count]
+        )
+        if len(groups) == count or not usage.filter(created_at__lt=since).exists():
+            return groups
+        days *= 4
+
+
 def _usage_rows(
     entries: QuerySet[LedgerEntry], *, agency_account: bool, after: Key | None, limit: int
 ) -> list[Transaction]:
@@ -183,12 +210,7 @@ def _usage_rows(
         if after.rank == USAGE_DAY and after.moment == datetime.combine(day, time.min, tzinfo=UTC) + _LAST_MICROSECOND:
             below |= Q(day=day, client__lt=after.id)
         usage = usage.filter(below)
-    groups = list(
-        usage.order_by()
-        .values("day", "client")
-        .annotate(calls=Count("pk"), amount=Sum("amount"), latest=Max("created_at"), last_pk=Max("pk"))
-        .order_by("-day", "-client")[: limit + 1]
-    )
+    groups = _newest_groups(usage, limit + 1)
     # Entries of one account are posted under its row lock, so the highest id is the day's last entry.
     balances = dict(
         LedgerEntry.objects.filter(pk__in=[g["last_pk"] for g in groups]).values_list("pk", "balance_after")

@@ -1,11 +1,12 @@
 """GET /api/v1/billing/transactions: the ledger newest first, usage a row per day per client, keyset pages."""
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import signing
 
-from agencies.models import Organization
+from agencies.models import Agency, Organization
 from billing.models import LedgerEntry
 from tests.conftest import credits_add
 from tests.usage.conftest import record
@@ -76,6 +77,57 @@ def test_ten_thousand_entries_page_without_gaps_or_repeats_while_new_entries_arr
     assert set(seen) == {f"le_{pk}" for pk in before}
     assert {f"le_{pk}" for pk in ids} <= set(seen)
     assert pages == len(before) // 100 + 1
+
+
+def bulk_usage(agency, organizations: list[Organization], count: int, *, start: datetime) -> dict:
+    """`count` charged calls as the ingest posts them (a client entry and its agency's, one reference),
+    over days with gaps, clients taking turns; returns the expected rows {id: (calls, amount, balance_after)}."""
+    rng = random.Random(7)
+    balances = {org.pk: org.credits_balance for org in organizations}
+    agency_balance, entries, expected = agency.minutes_balance, [], {}
+    moment = start
+    for n in range(count):
+        moment += timedelta(seconds=rng.choice([1, 30, 600, 3600]) if n % 500 else 86_400 * 9)  # gaps of days
+        org = organizations[n % len(organizations)] if n % 7 else organizations[0]
+        minutes = rng.randrange(1, 9)
+        balances[org.pk] -= minutes
+        agency_balance -= minutes
+        reference = f"usage:bulk-{n}"
+        common = {"amount": -minutes, "kind": "usage", "reference": reference, "created_at": moment}
+        entries.append(LedgerEntry(organization=org, balance_after=balances[org.pk], **common))
+        entries.append(LedgerEntry(agency=agency, balance_after=agency_balance, **common))
+        row_id = f"us_{moment:%Y%m%d}_{org.pk}"
+        calls, amount, _ = expected.get(row_id, (0, 0, 0))
+        expected[row_id] = (calls + 1, amount - minutes, agency_balance)
+    LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    for org in organizations:
+        Organization.objects.filter(pk=org.pk).update(credits_balance=balances[org.pk])
+    Agency.objects.filter(pk=agency.pk).update(minutes_balance=agency_balance)
+    return expected
+
+
+@pytest.mark.now(DAY1)
+def test_ten_thousand_calls_of_an_agency_page_as_daily_rows_per_client(
+    api, agency, org, agency_key, make_client_user, django_assert_max_num_queries
+):
+    clients = [org, *(make_client_user(agency, company_name=f"C{n}").organization for n in range(3))]
+    expected = bulk_usage(agency, clients, 10_000, start=datetime(2025, 1, 1, tzinfo=UTC))
+
+    rows, cursor = [], None
+    while True:
+        with django_assert_max_num_queries(14):
+            body = api.get(
+                "billing/transactions", agency_key, kind="usage", limit=100, **({"cursor": cursor} if cursor else {})
+            ).json()
+        rows += body["data"]
+        if not body["has_more"]:
+            break
+        cursor = body["next_cursor"]
+
+    assert len(rows) == len({row["id"] for row in rows}) == len(expected)
+    assert {row["id"]: (row["calls"], row["amount"], row["balance_after"]) for row in rows} == expected
+    order = [(row["id"][3:11], row["organization_id"]) for row in rows]
+    assert order == sorted(order, reverse=True)
 
 
 @pytest.mark.now(DAY1)
