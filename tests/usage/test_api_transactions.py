@@ -84,7 +84,8 @@ def bulk_usage(agency, organizations: list[Organization], count: int, *, start: 
     over days with gaps, clients taking turns; returns the expected rows {id: (calls, amount, balance_after)}."""
     rng = random.Random(7)
     balances = {org.pk: org.credits_balance for org in organizations}
-    agency_balance, entries, expected = agency.minutes_balance, [], {}
+    agency_balance, entries = agency.minutes_balance, []
+    expected: dict[str, tuple[int, int, int]] = {}
     moment = start
     for n in range(count):
         moment += timedelta(seconds=rng.choice([1, 30, 600, 3600]) if n % 500 else 86_400 * 9)  # gaps of days
