@@ -127,8 +127,8 @@ def _entries_of_kind(entries: QuerySet[LedgerEntry], kind: str | None) -> QueryS
             return entries.none()
         return entries.filter(kind=Kind.PURCHASE, purchase__kind=kind)
     if kind == "purchase" and _purchase_has_kind():
-        # Purchase.kind comes from the payments branch; the stubs of this branch do not know it yet.
-        return entries.filter(kind=Kind.PURCHASE).exclude(purchase__kind__in=PURCHASE_KINDS)  # type: ignore[misc]
+        # (lookup, value) form: Purchase.kind comes with the top-ups, and the type checker may not know it yet.
+        return entries.filter(kind=Kind.PURCHASE).exclude(Q(("purchase__kind__in", PURCHASE_KINDS)))
     return entries.filter(kind=kind)
 
 

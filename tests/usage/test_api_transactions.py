@@ -2,12 +2,14 @@
 
 import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.core import signing
 
 from agencies.models import Agency, Organization
 from billing.models import LedgerEntry
+from billing.transactions import purchase_kind
 from tests.conftest import credits_add
 from tests.usage.conftest import record
 from usage.api_params import timestamp
@@ -280,3 +282,12 @@ def test_an_edited_cursor_is_400(api, org, client_key):
 def test_limit_out_of_range_is_400(api, org, client_key, limit):
     response = api.get("billing/transactions", client_key, limit=limit)
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_a_purchase_paid_by_a_saved_method_reports_its_top_up_kind():
+    # Purchase.kind ("checkout", "topup", "auto_reload") arrives with the top-ups; read where present.
+    assert purchase_kind(SimpleNamespace(kind="topup")) == "topup"
+    assert purchase_kind(SimpleNamespace(kind="auto_reload")) == "auto_reload"
+    assert purchase_kind(SimpleNamespace(kind="checkout")) == "purchase"
+    assert purchase_kind(SimpleNamespace()) == "purchase"  # a Purchase without the field: a Checkout purchase
+    assert purchase_kind(None) == "purchase"
