@@ -34,13 +34,22 @@ def _field_error(form: AlertSettingsForm) -> ApiError:
     return ApiError(400, "invalid_field", f"{field}: {' '.join(str(e) for e in errors)}")
 
 
+def _storable(text: str) -> bool:
+    """Text a database can hold: UTF-8 without lone surrogates (JSON's \\ud800 escape makes them) or NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def _changes(body: dict, owner: dict) -> dict:
     """The threshold and webhook URL after the body's changes (fields not sent keep their values), validated."""
     threshold = body.get("threshold", alerts.alert_threshold_get(**owner))
     if threshold is not None and (not isinstance(threshold, int) or isinstance(threshold, bool)):
         raise ApiError(400, "invalid_field", "threshold must be an integer of at least 1, or null.")
     webhook_url = body.get("webhook_url", alerts.alert_settings_get(**owner).webhook_url)
-    if webhook_url is not None and not isinstance(webhook_url, str):
+    if webhook_url is not None and (not isinstance(webhook_url, str) or not _storable(webhook_url)):
         raise ApiError(400, "invalid_field", "webhook_url must be an https URL, or null.")
     form = AlertSettingsForm(
         {"threshold": "" if threshold is None else str(threshold), "webhook_url": webhook_url or ""}

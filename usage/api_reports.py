@@ -71,8 +71,9 @@ def billing_usage(request, caller: Caller):
 @api_endpoint("GET")
 def billing_usage_detailed(request, caller: Caller):
     today = timezone.now().astimezone(UTC).date()
-    start = query_date(request, "from") or today.replace(day=1)
-    end = query_date(request, "to") or max(today, start)
+    asked_start, asked_end = query_date(request, "from"), query_date(request, "to")
+    end = asked_end or max(today, asked_start or today)
+    start = asked_start or end.replace(day=1)  # this month's first without `to`; else that of `to`'s month
     if start > end:
         raise ApiError(400, "invalid_date_range", "from must not be after to.")
     if (end - start).days + 1 > MAX_RANGE_DAYS:

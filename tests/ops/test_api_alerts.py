@@ -110,6 +110,8 @@ def test_an_agency_key_sets_its_own_minutes_alert_or_a_clients(api, agency, org,
         {"webhook_url": 5},
         {"webhook_url": "https://user:pw@hooks.example.com/"},
         {"webhook_url": "https://" + "a" * 600 + ".com/"},
+        {"webhook_url": "https://hooks.example.com/\ud800"},  # a lone surrogate: no database stores it
+        {"webhook_url": "https://hooks.example.com/\x00"},
         {"colour": "red"},
         {"organization_id": "x"},
     ],

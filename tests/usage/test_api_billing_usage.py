@@ -192,6 +192,13 @@ def test_detailed_defaults_to_this_month_so_far_by_day(api, agency, org, client_
     assert groups(body) == [("2026-05-13", None, 1, 60, 1)]
 
 
+@pytest.mark.now(NOON)
+def test_detailed_with_only_to_covers_the_month_of_to(api, agency, org, client_key, calls):
+    body = api.get("billing/usage/detailed", client_key, to="2026-04-02").json()
+    assert (body["from"], body["to"]) == ("2026-04-01", "2026-04-02")
+    assert groups(body) == [("2026-04-01", None, 2, 91, 3)]
+
+
 @pytest.mark.parametrize(
     "params, code",
     [
