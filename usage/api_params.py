@@ -18,6 +18,7 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 LAST_DATE = date(9998, 12, 31)  # a range ends the day after its end_date, which must still be a date
 LIST_LIMIT, MAX_LIST_LIMIT = 25, 100
+MAX_RANGE_DAYS = 366  # the longest from/to range a listing or summary covers
 CURSOR_MAX_LENGTH = 500
 
 

@@ -20,6 +20,7 @@ from invoices.models import CreditNote
 from . import selectors, summaries
 from .api import ApiError, Caller, api_endpoint, organization_for, query_int
 from .api_params import (
+    MAX_RANGE_DAYS,
     bad_cursor,
     cursor_dump,
     cursor_load,
@@ -31,7 +32,6 @@ from .api_params import (
     timestamp,
 )
 
-MAX_RANGE_DAYS = 366
 TRANSACTIONS_CURSOR = "api.v1.transactions"
 INVOICES_CURSOR = "api.v1.invoices"
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from . import selectors
 from .api import ApiError, Caller, api_endpoint, int_field, json_body, organization_for, query_int
-from .api_params import query_date as _query_date, timestamp as _timestamp
+from .api_params import MAX_RANGE_DAYS, query_date as _query_date, timestamp as _timestamp
 from .ingest import APPLIED, CONFLICT, DUPLICATE, MAX_BATCH, REJECTED, usage_ingest
 from .reservations import (
     INSUFFICIENT_MESSAGE,
@@ -17,7 +17,6 @@ from .reservations import (
     call_authorize,
 )
 
-MAX_RANGE_DAYS = 366
 PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 
 
