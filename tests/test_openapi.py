@@ -183,3 +183,242 @@ def test_a_drifting_endpoint_fails_the_test_that_called_it(db, make_agency, monk
         Client(HTTP_HOST="localhost").get("/api/v1/account", HTTP_AUTHORIZATION=f"Bearer {key}")
     assert openapi_check.problems  # kept for the fixture too, so a worker thread's drift fails its test
     openapi_check.problems.clear()
+
+
+# --- The document says what the contract (issue 13) says -----------------------------------------------------
+
+EUR = {"amount": 1000, "currency": "EUR"}
+AT = "2026-11-03T10:00:00.000Z"
+METHOD = {
+    "id": "pm_1",
+    "type": "card",
+    "brand": "visa",
+    "last4": "4242",
+    "exp_month": 12,
+    "exp_year": 2030,
+    "default": True,
+    "created_at": AT,
+}
+FIGURES = {"calls": 3, "seconds": 400, "minutes": 8, "cost": None}
+CONTRACT_EXAMPLES = [
+    (
+        "GET",
+        "billing/usage",
+        200,
+        {
+            "month": "2026-11",
+            "organization_id": 12,
+            "unit": "credits",
+            "totals": {**FIGURES, "cost": EUR},
+            "days": [{"date": "2026-11-01", **FIGURES}],
+        },
+    ),
+    (
+        "GET",
+        "billing/usage/detailed",
+        200,
+        {
+            "from": "2026-11-01",
+            "to": "2026-11-30",
+            "group_by": "organization",
+            "organization_id": None,
+            "unit": "minutes",
+            "totals": FIGURES,
+            "groups": [{"key": "12", "name": "Client One", **FIGURES}],
+        },
+    ),
+    ("GET", "billing/usage/detailed", 403, {"error": {"code": "agency_key_required", "message": "Agency keys only."}}),
+    (
+        "GET",
+        "billing/transactions",
+        200,
+        {
+            "data": [
+                {
+                    "id": "us_20261101_12",
+                    "kind": "usage",
+                    "created_at": AT,
+                    "amount": -25,
+                    "unit": "credits",
+                    "balance_after": 75,
+                    "description": "3 calls",
+                    "reference": None,
+                    "calls": 3,
+                    "money": None,
+                    "organization_id": 12,
+                },
+                {
+                    "id": "le_123",
+                    "kind": "topup",
+                    "created_at": AT,
+                    "amount": 100,
+                    "unit": "credits",
+                    "balance_after": 100,
+                    "description": "Top-up",
+                    "reference": "tu_1",
+                    "calls": None,
+                    "money": EUR,
+                    "organization_id": 12,
+                },
+            ],
+            "has_more": True,
+            "next_cursor": "abc:def",
+        },
+    ),
+    ("GET", "billing/transactions", 400, {"error": {"code": "invalid_cursor", "message": "Bad cursor."}}),
+    (
+        "GET",
+        "billing/invoices",
+        200,
+        {
+            "data": [
+                {
+                    "id": "inv_12",
+                    "type": "invoice",
+                    "number": "AG-2026-0001",
+                    "date": "2026-11-03",
+                    "net": EUR,
+                    "vat": EUR,
+                    "gross": EUR,
+                    "currency": "EUR",
+                    "status": "paid",
+                    "pdf_url": "https://a.example.com/api/v1/billing/invoices/inv_12/pdf",
+                }
+            ],
+            "has_more": False,
+            "next_cursor": None,
+        },
+    ),
+    ("GET", "billing/invoices/cn_3/pdf", 404, {"error": {"code": "document_not_found", "message": "No such."}}),
+    (
+        "GET",
+        "billing/alerts",
+        200,
+        {"organization_id": None, "threshold": 50, "webhook_url": "https://x.example/h", "webhook_secret_set": True},
+    ),
+    (
+        "PUT",
+        "billing/alerts",
+        200,
+        {"organization_id": 12, "threshold": None, "webhook_url": None, "webhook_secret_set": False},
+    ),
+    (
+        "GET",
+        "billing/payment-methods",
+        200,
+        {"data": [METHOD, {**METHOD, "type": "sepa_debit", "brand": None, "exp_month": None, "exp_year": None}]},
+    ),
+    (
+        "POST",
+        "billing/payment-methods",
+        201,
+        {"url": "https://checkout.example/c/pay/cs_1", "session_id": "cs_1", "expires_at": AT},
+    ),
+    ("GET", "billing/payment-methods", 409, {"error": {"code": "stripe_not_configured", "message": "Not set up."}}),
+    ("DELETE", "billing/payment-methods/pm_1", 204, b""),
+    ("DELETE", "billing/payment-methods/pm_9", 404, {"error": {"code": "payment_method_not_found", "message": "No."}}),
+    ("POST", "billing/payment-methods/pm_1/default", 200, METHOD),
+    (
+        "POST",
+        "billing/topup",
+        201,
+        {
+            "id": "tu_abc",
+            "status": "succeeded",
+            "amount": EUR,
+            "charged": EUR,
+            "units": 25,
+            "unit": "credits",
+            "balance_after": 125,
+            "invoice_id": "inv_4",
+            "payment_intent_id": "pi_1",
+            "created_at": AT,
+        },
+    ),
+    (
+        "POST",
+        "billing/topup",
+        402,
+        {"error": {"code": "card_declined", "message": "Declined.", "decline_code": "insufficient_funds"}},
+    ),
+    (
+        "POST",
+        "billing/topup",
+        402,
+        {
+            "error": {
+                "code": "authentication_required",
+                "message": "Authenticate.",
+                "authentication_url": "https://p.example/pay/tu_abc",
+            }
+        },
+    ),
+    ("POST", "billing/topup", 409, {"error": {"code": "idempotency_key_reused", "message": "Other body."}}),
+    ("POST", "billing/topup", 503, {"error": {"code": "stripe_unavailable", "message": "Retry."}}),
+    (
+        "GET",
+        "billing/auto-reload",
+        200,
+        {
+            "organization_id": None,
+            "enabled": True,
+            "threshold": 50,
+            "amount": EUR,
+            "payment_method_id": "pm_1",
+            "monthly_cap": {"amount": 5000, "currency": "EUR"},
+            "charged_this_month": EUR,
+            "paused": False,
+            "paused_reason": None,
+            "consecutive_declines": 0,
+            "consent": {"by": "API key wlk_abcdefgh", "at": AT, "amount": EUR, "monthly_cap": EUR},
+            "last_attempt": {"status": "succeeded", "at": AT, "decline_code": None},
+        },
+    ),
+    (
+        "PUT",
+        "billing/auto-reload",
+        200,
+        {
+            "organization_id": 12,
+            "enabled": False,
+            "threshold": None,
+            "amount": None,
+            "payment_method_id": None,
+            "monthly_cap": None,
+            "charged_this_month": {"amount": 0, "currency": "EUR"},
+            "paused": True,
+            "paused_reason": "3 declines in a row",
+            "consecutive_declines": 3,
+            "consent": None,
+            "last_attempt": None,
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "body"), CONTRACT_EXAMPLES)
+def test_the_contracts_examples_conform(method, path, status, body):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    found = problem(
+        method=method,
+        path=f"{SERVER}/{path}",
+        status=status,
+        content_type="application/json",
+        body=raw,
+        headers={},
+        even_if_not_built=True,
+    )
+    assert found is None, found
+
+
+def test_a_pdf_conforms_and_a_page_that_is_not_one_does_not():
+    pdf = {
+        "method": "GET",
+        "path": f"{SERVER}/billing/invoices/inv_1/pdf",
+        "status": 200,
+        "headers": {},
+        "content_type": "application/pdf",
+        "even_if_not_built": True,
+    }
+    assert problem(body=b"%PDF-1.7\n\xe2\xe3", **pdf) is None
+    assert problem(body=b"<html>oops</html>", **pdf) is not None
