@@ -13,6 +13,7 @@ from django.test import override_settings
 from agencies import services
 from agencies.models import Agency, User
 from billing import ledger
+from tests import openapi_check
 
 _seq = itertools.count(1)
 _refs = itertools.count(1)
@@ -183,6 +184,28 @@ def _postgres_only(request):
         pytest.skip(
             "needs PostgreSQL: concurrent transactions and row locks (SQLite serializes every write); "
             "runs in the PostgreSQL pass of .ci/run"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _openapi_conformance():
+    # Every answer a test client gets under /api/v1/ must be one docs/openapi.yaml describes
+    # (tests/openapi_check.py); a nonconforming one fails the test that asked, even from another thread.
+    openapi_check.install()
+    openapi_check.problems.clear()
+    yield
+    if openapi_check.problems:
+        found = "\n".join(openapi_check.problems)
+        openapi_check.problems.clear()
+        pytest.fail(f"answers that docs/openapi.yaml does not describe:\n{found}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    count, seconds = openapi_check.stats["responses"], openapi_check.stats["seconds"]
+    if count:
+        terminalreporter.write_line(
+            f"openapi: {count} /api/v1/ answers checked against docs/openapi.yaml, "
+            f"{seconds * 1000 / count:.2f} ms each on average ({seconds:.1f} s in all)"
         )
 
 

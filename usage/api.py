@@ -199,7 +199,10 @@ def query_int(
         return default
     if not _QUERY_INT.fullmatch(raw):
         raise ApiError(400, "invalid_parameter", f"{name} must be a whole number.")
-    return int_field(int(raw), name, minimum=minimum, maximum=maximum)
+    try:
+        return int_field(int(raw), name, minimum=minimum, maximum=maximum)
+    except ApiError as error:  # a query parameter's problem is invalid_parameter; invalid_field is for bodies
+        raise ApiError(400, "invalid_parameter", error.message) from None
 
 
 def organization_for(caller: Caller, organization_id, *, required: bool) -> Organization | None:
