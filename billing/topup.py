@@ -185,21 +185,22 @@ def topup_charge(
         raise ValueError(f"not a top-up kind: {kind}")
     if not idempotency_key or len(idempotency_key) > 255:
         raise TopupRefused("invalid_idempotency_key", "The idempotency key must be 1 to 255 characters.")
-    quote = topup_quote(agency=agency, organization=organization, amount_cents=amount_cents, currency=currency)
-    account = payment_methods.buyer_account(agency=agency, organization=organization)
-    if not account.configured:
-        raise TopupRefused("stripe_not_configured", "Payments are not set up yet.", status=409)
     fingerprint = _fingerprint(
         agency=agency.pk,
         organization=organization.pk if organization else None,
         amount=amount_cents,
-        currency=quote.currency,
+        currency=(currency or "").upper(),
         payment_method=payment_method_id,
         kind=kind,
     )
+    # The key first: a replay answers the first outcome even if prices or methods changed since.
     purchase = _by_key(agency=agency, organization=organization, idempotency_key=idempotency_key)
     replayed = purchase is not None
+    account = payment_methods.buyer_account(agency=agency, organization=organization)
     if purchase is None:
+        quote = topup_quote(agency=agency, organization=organization, amount_cents=amount_cents, currency=currency)
+        if not account.configured:
+            raise TopupRefused("stripe_not_configured", "Payments are not set up yet.", status=409)
         _method_check(account=account, agency=agency, organization=organization, payment_method_id=payment_method_id)
         purchase, replayed = _purchase_claim(
             agency=agency,
