@@ -1,6 +1,9 @@
 """/api/v1/billing/payment-methods and /api/v1/billing/topup against the Stripe stand-in."""
 
+# ruff: noqa: F811 -- the stand-in's fixtures are imported here and named as test arguments
+
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -28,7 +31,7 @@ class PaymentsApi:
         return self.client.get(f"/api/v1/billing/{path}", params, **self.auth)
 
     def post(self, path, body=None, *, key: str | None = None):
-        headers = {**self.auth, **({"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {})}
+        headers: dict[str, Any] = {**self.auth, **({"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {})}
         data = json.dumps(body) if body is not None else ""
         return self.client.post(f"/api/v1/billing/{path}", data, content_type="application/json", **headers)
 
