@@ -86,6 +86,14 @@ def topup_rate(*, agency: Agency) -> tuple[int, str] | None:
     return math.ceil(best.price_cents / best.credits), currency
 
 
+def topup_rate_set(*, agency: Agency, rate_cents: int | None) -> None:
+    """The agency's top-up price per credit (minor units), or None for its best package's rate."""
+    if rate_cents is not None and rate_cents < 1:
+        raise ValueError("A top-up rate is at least 1 cent a credit.")
+    Agency.objects.filter(pk=agency.pk).update(topup_rate_cents=rate_cents)
+    agency.topup_rate_cents = rate_cents
+
+
 def topup_quote(*, agency: Agency, organization: Organization | None, amount_cents: int, currency: str) -> TopupQuote:
     """What `amount_cents` buys: a client's credits at its agency's top-up rate, or an agency's platform minutes."""
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents > MAX_TOPUP_CENTS:
