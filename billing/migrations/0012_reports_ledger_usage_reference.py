@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0007_cadmin_client_admin'),
-        ('billing', '0010_cadmin_purchase_fulfilled_index'),
+        ('billing', '0011_payments_topups'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
