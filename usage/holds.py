@@ -112,7 +112,7 @@ def _description(kind: str, group: dict, unit: str) -> str:
     if expired == calls:
         return f"{_counted(calls, 'authorization')} expired unused: {_counted(minutes, unit)} released"
     if expired == 0:
-        return f"{_counted(calls, 'call')} settled: {_counted(minutes, unit)} released (the calls are charged as usage)"
+        return f"{_counted(calls, 'call')} settled: {_counted(minutes, unit)} released (charged as usage)"
     return (
         f"{_counted(calls, 'authorization')} closed: {_counted(minutes, unit)} released "
         f"({calls - expired:,} settled by their calls, {expired:,} expired unused: {_counted(expired_minutes, unit)})"

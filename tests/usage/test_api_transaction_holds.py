@@ -75,7 +75,7 @@ def test_holds_and_releases_are_one_row_per_day_per_client(api, clock, agency, o
     expired, hold, settled, _ = by_kind(rows, "reservation_hold", "reservation_release")
     assert hold["description"] == "1 call authorized: 3 credits held (not charged; balance unchanged)"
     assert expired["description"] == "2 authorizations expired unused: 7 credits released"
-    assert settled["description"] == "1 call settled: 5 credits released (the calls are charged as usage)"
+    assert settled["description"] == "1 call settled: 5 credits released (charged as usage)"
     assert hold["reference"] is None and hold["money"] is None and hold["organization_id"] == org.pk
     last_hold = Reservation.objects.filter(organization=org).latest("created_at")
     assert hold["created_at"] == timestamp(last_hold.created_at)
