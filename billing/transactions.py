@@ -25,6 +25,9 @@ from .models import LedgerEntry, Purchase
 
 Kind = LedgerEntry.Kind
 ENTRY, USAGE_DAY = 0, 1  # the rank in the key: a day's usage row comes after (below) its day's last entry
+# Ranks above USAGE_DAY are a higher layer's day rows, merged into these pages at the end of their day
+# (the last microsecond): this module never makes them, but must page on after one of their keys.
+RANKS = range(4)
 # What the API calls a purchase paid by a saved method (Purchase.kind, where the model has it).
 PURCHASE_KINDS = ("topup", "auto_reload")
 KINDS = (
@@ -73,7 +76,7 @@ class Key:
         if len(values) != 3 or not isinstance(values[0], str):
             raise ValueError("not a key")
         moment, rank, pk = datetime.fromisoformat(values[0]), values[1], values[2]
-        if moment.tzinfo is None or rank not in (ENTRY, USAGE_DAY):
+        if moment.tzinfo is None or type(rank) is not int or rank not in RANKS:
             raise ValueError("not a key")
         if not isinstance(pk, int) or isinstance(pk, bool) or not 0 <= pk < 2**63:
             raise ValueError("not a key")
@@ -207,8 +210,11 @@ def _usage_rows(
     if after is not None:
         day = after.moment.date()
         below = Q(created_at__lt=datetime.combine(day, time.min, tzinfo=UTC))
-        if after.rank == USAGE_DAY and after.moment == datetime.combine(day, time.min, tzinfo=UTC) + _LAST_MICROSECOND:
-            below |= Q(day=day, client__lt=after.id)
+        if after.moment == datetime.combine(day, time.min, tzinfo=UTC) + _LAST_MICROSECOND:
+            if after.rank == USAGE_DAY:
+                below |= Q(day=day, client__lt=after.id)
+            elif after.rank > USAGE_DAY:  # a higher layer's day row: the whole day's usage lies below it
+                below |= Q(day=day)
         usage = usage.filter(below)
     groups = _newest_groups(usage, limit + 1)
     # Entries of one account are posted under its row lock, so the highest id is the day's last entry.

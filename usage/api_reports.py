@@ -17,7 +17,7 @@ from invoices import pdf as invoice_pdfs, selectors as invoice_selectors
 from invoices.logo import logo_fetch
 from invoices.models import CreditNote
 
-from . import selectors, summaries
+from . import holds, selectors, summaries
 from .api import ApiError, Caller, api_endpoint, organization_for, query_int
 from .api_params import (
     MAX_RANGE_DAYS,
@@ -130,7 +130,7 @@ def transactions(request, caller: Caller):
     except (ValueError, OverflowError):
         raise bad_cursor() from None
     organization = _organization(request, caller)
-    page = ledger_rows.transactions_page(
+    page = holds.transactions_page(
         agency=caller.agency if organization is None else None,
         organization=organization,
         kind=kind,

@@ -108,6 +108,11 @@ class Reservation(models.Model):
                 fields=["agency", "expires_at"], condition=Q(status="active"), name="reservation_active_agency"
             ),
             models.Index(fields=["expires_at"], condition=Q(status="active"), name="reservation_active_expiry"),
+            # The transactions' hold and release rows: an account's reservations by day of creation / closing.
+            models.Index(fields=["organization", "created_at"], name="reservation_org_created"),
+            models.Index(fields=["agency", "created_at"], name="reservation_agency_created"),
+            models.Index(fields=["organization", "closed_at"], name="reservation_org_closed"),
+            models.Index(fields=["agency", "closed_at"], name="reservation_agency_closed"),
         ]
 
     def __str__(self):

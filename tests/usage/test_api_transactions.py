@@ -213,7 +213,7 @@ def test_kind_filters_rows(api, agency, org, client_key):
     assert {row["kind"] for row in allocations} == {"allocation"} and len(allocations) == 2
     assert [row["kind"] for row in all_pages(api, client_key, kind="usage")] == ["usage"]
     assert all_pages(api, client_key, kind="refund") == []
-    # Reservations hold free credits without a ledger entry: never rows here.
+    # No call authorized yet: no hold rows (tests/usage/test_api_transaction_holds.py lists them).
     assert all_pages(api, client_key, kind="reservation_hold") == []
     response = api.get("billing/transactions", client_key, kind="payout")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_parameter"
