@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import connect_views, console_views as views
+from . import connect_views, console_views as views, reload_views
 
 app_name = "console_billing"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("clients/<int:org_id>/allocate/", views.allocate, name="allocate"),
     path("minutes/", views.minutes_buy, name="minutes"),
     path("minutes/success/", views.minutes_success, name="minutes_success"),
+    path("minutes/auto-reload/", reload_views.console_auto_reload, name="auto_reload"),
     path("connect/start/", connect_views.connect_start, name="connect_start"),
     path("connect/return/", connect_views.connect_return, name="connect_return"),
     path("connect/create/", connect_views.connect_create, name="connect_create"),

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import portal_views as views
+from . import portal_views as views, reload_views
 
 app_name = "billing"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("buy/<int:package_id>/", views.buy_package, name="buy_package"),
     path("buy/success/", views.purchase_success, name="success"),
     path("buy/cancelled/<str:reference>/", views.purchase_cancelled, name="cancelled"),
+    path("auto-reload/", reload_views.portal_auto_reload, name="auto_reload"),
 ]
