@@ -82,7 +82,7 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
     emails: list = []
     with transaction.atomic():
         attempt = (
-            AutoReloadAttempt.objects.select_for_update()
+            AutoReloadAttempt.objects.select_for_update(of=("self",))
             .select_related("auto_reload__organization__agency", "auto_reload__agency")
             .filter(pk=attempt_id)
             .first()
@@ -170,12 +170,14 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
 def _record(charge: Charge, outcome: topup.TopupOutcome | None, refused: topup.TopupRefused | None, now) -> tuple:
     emails: list = []
     with transaction.atomic():
-        attempt = AutoReloadAttempt.objects.select_for_update().get(pk=charge.attempt_id)
+        # The setting first, then the attempt: the order auto_reload_method_removed takes them in.
+        setting_id = AutoReloadAttempt.objects.values_list("auto_reload_id", flat=True).get(pk=charge.attempt_id)
         setting = (
-            AutoReload.objects.select_for_update()
+            AutoReload.objects.select_for_update(of=("self",))
             .select_related("organization__agency", "agency")
-            .get(pk=attempt.auto_reload_id)
+            .get(pk=setting_id)
         )
+        attempt = AutoReloadAttempt.objects.select_for_update().get(pk=charge.attempt_id)
         if attempt.status != Status.PROCESSING:
             return attempt.status, emails  # recorded already
         if outcome is not None:
