@@ -74,6 +74,11 @@ class Agency(models.Model):
     # Agency notifications (ops.notices): an email to the agency's admins on each event, when on.
     notify_client_signup = models.BooleanField(default=True, help_text="Email us when a new client signs up.")
     notify_purchase = models.BooleanField(default=True, help_text="Email us when a client's purchase is paid.")
+    # What a client pays per credit when it tops up a saved card (billing.topup), in the packages' currency;
+    # empty: its best package's per-credit price, rounded up.
+    topup_rate_cents = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Top-up price per credit in cents; empty: the best package's rate."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -101,6 +106,10 @@ class Agency(models.Model):
             models.CheckConstraint(
                 condition=Q(low_balance_threshold__isnull=True) | Q(low_balance_threshold__gt=0),
                 name="agency_low_balance_threshold_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(topup_rate_cents__isnull=True) | Q(topup_rate_cents__gt=0),
+                name="agency_topup_rate_positive",
             ),
         ]
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agencies.models import Agency, CreditPackage, Organization
 
-from . import reload_emails
+from . import payment_methods, reload_emails
 from .models import AutoReload, AutoReloadAttempt, AutoReloadConsent
 from .reload_owner import account_of  # noqa: F401  (re-exported for callers)
 
@@ -51,7 +51,7 @@ def account_currency(*, organization: Organization | None, agency: Agency | None
 
 
 def min_amount_cents() -> int:
-    return int(getattr(settings, "TOPUP_MIN_CENTS", 1000))
+    return settings.TOPUP_MIN_CENTS
 
 
 def auto_reload_get(*, organization: Organization | None = None, agency: Agency | None = None) -> AutoReload:
@@ -201,3 +201,14 @@ def auto_reload_method_removed(
             )
             transaction.on_commit(lambda: reload_emails.method_removed(setting=setting), robust=True)
     return bool(turned_off)
+
+
+def _method_removed_hook(*, agency: Agency, organization: Organization | None, payment_method_id: str) -> None:
+    # billing.payment_methods names the agency for a client's method too: the client's auto-reload is the one.
+    if organization is not None:
+        auto_reload_method_removed(organization=organization, payment_method_id=payment_method_id)
+    else:
+        auto_reload_method_removed(agency=agency, payment_method_id=payment_method_id)
+
+
+payment_methods.METHOD_REMOVED_HOOKS.append(_method_removed_hook)

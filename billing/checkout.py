@@ -155,6 +155,33 @@ def session_problem(*, account: StripeAccount, purchase: Purchase, session) -> s
     return ""
 
 
+def purchase_credit(*, purchase: Purchase) -> LedgerEntry:
+    """Credit a paid purchase and invoice it: the one place a payment becomes credits or minutes.
+
+    Checkout (purchase_fulfil) and top-ups (billing.topup) both call it, inside their transaction
+    with the purchase row locked and not yet fulfilled; the caller saves the purchase. The ledger's
+    unique reference per account is the last guard against a second credit.
+    """
+    description = purchase.description or (
+        f"Bought {purchase.credits:,} {purchase.unit} ({money(purchase.amount_cents, purchase.currency)})"
+    )
+    posted = ledger.entry_post(
+        **purchase.ledger_account(),
+        amount=purchase.credits,
+        kind=LedgerEntry.Kind.PURCHASE,
+        reference=f"purchase:{purchase.pk}",
+        purchase=purchase,
+        description=description[:300],
+    )
+    if not posted.created:
+        raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
+    purchase.status, purchase.fulfilled_at = Status.PAID, timezone.now()
+    invoicing.invoice_issue_for_purchase(purchase=purchase)  # same transaction: credited iff invoiced
+    # A refund or dispute that Stripe reported before this payment applies now.
+    refunds.credits_sync(purchase)
+    return posted.entry
+
+
 def purchase_fulfil(*, account: StripeAccount, session) -> Purchase | None:
     """Credit a paid Checkout Session exactly once; None when the session is not ours.
 
@@ -179,21 +206,7 @@ def purchase_fulfil(*, account: StripeAccount, session) -> Purchase | None:
             logger.warning("Purchase %s not credited: %s", purchase.pk, problem)
             purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
         elif session.payment_status == "paid":
-            posted = ledger.entry_post(
-                **purchase.ledger_account(),
-                amount=purchase.credits,
-                kind=LedgerEntry.Kind.PURCHASE,
-                reference=f"purchase:{purchase.pk}",
-                purchase=purchase,
-                description=f"Bought {purchase.credits:,} {purchase.unit} "
-                f"({money(purchase.amount_cents, purchase.currency)})",
-            )
-            if not posted.created:
-                raise RuntimeError(f"purchase {purchase.pk} was credited but not marked fulfilled")
-            purchase.status, purchase.fulfilled_at = Status.PAID, timezone.now()
-            invoicing.invoice_issue_for_purchase(purchase=purchase)  # same transaction: credited iff invoiced
-            # A refund or dispute that Stripe reported before this payment applies now.
-            refunds.credits_sync(purchase)
+            purchase_credit(purchase=purchase)
         elif session.status == "complete" and purchase.status in (Status.PENDING, Status.CANCELLED):
             purchase.status = Status.PROCESSING  # a delayed payment method: paid later, or not
         purchase.save()
@@ -206,7 +219,7 @@ def purchase_confirm(*, account: StripeAccount, purchase: Purchase) -> tuple[Pur
     Returns the purchase and whether Stripe could not be asked (the webhook
     will still credit it). `account` is the Stripe account, as for purchase_fulfil.
     """
-    if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH:
+    if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH or not purchase.stripe_session_id:
         return purchase, False
     try:
         session = stripe_api.session_retrieve(account=account, session_id=purchase.stripe_session_id)

@@ -115,14 +115,24 @@ class DisputeStatus(models.TextChoices):
     LOST = "lost", "Lost"
 
 
+class PurchaseKind(models.TextChoices):
+    CHECKOUT = "checkout", "Checkout"
+    TOPUP = "topup", "Top-up"
+    AUTO_RELOAD = "auto_reload", "Auto-reload"
+
+
 class Purchase(models.Model):
-    """A payment through Stripe Checkout that credits a balance once paid. Two kinds:
+    """A payment through Stripe that credits a balance once paid. Two buyers:
 
     - a client buying a credit package on its agency's Stripe account
       (`organization` and `package` set; the client's credits move);
     - an agency buying call minutes from the platform on the platform's own
       Stripe account (`organization` and `package` empty; `credits` counts
       minutes and the agency's minutes move).
+
+    Three kinds: Checkout (a session the buyer pays on Stripe's page), and a top-up or
+    auto-reload (billing.topup: a saved payment method charged off-session, a
+    PaymentIntent and no session; `idempotency_key` unique per buyer account).
 
     Created before the customer is sent to Stripe; the Stripe ids map back to
     it. Money and credits are integers. The credits it granted and took back
@@ -131,6 +141,7 @@ class Purchase(models.Model):
     """
 
     Status = PurchaseStatus
+    Kind = PurchaseKind
     DisputeStatus = DisputeStatus
     UNFULFILLED = UNFULFILLED
 
@@ -162,7 +173,22 @@ class Purchase(models.Model):
     currency = models.CharField(max_length=3)
     livemode = models.BooleanField()
 
-    stripe_session_id = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=20, choices=PurchaseKind.choices, default=PurchaseKind.CHECKOUT)
+    # Top-ups: the caller's Idempotency-Key (unique per buyer account) and a digest of what it asked for,
+    # so the same key with another request is refused; blank for Checkout.
+    idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="")
+    requested_cents = models.PositiveIntegerField(default=0, help_text="Top-ups: the amount asked for.")
+    description = models.CharField(max_length=300, blank=True, default="", help_text="The ledger entry's, if given.")
+    stripe_payment_method_id = models.CharField(max_length=255, blank=True, default="")
+    # Why a top-up did not succeed: Stripe's decline code (or "authentication_required"), its message, and
+    # where the customer confirms the payment on-session.
+    decline_code = models.CharField(max_length=100, blank=True, default="")
+    failure_message = models.CharField(max_length=300, blank=True, default="")
+    authentication_url = models.URLField(max_length=1000, blank=True, default="")
+
+    # Checkout only; NULL for top-ups, which have a PaymentIntent and no session (so no lookup by "" finds them).
+    stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, blank=True)
     stripe_charge_id = models.CharField(max_length=255, blank=True)
     # The platform's fee on a direct charge of a connected agency (application_fee_amount), minor units.
@@ -229,9 +255,27 @@ class Purchase(models.Model):
                 name="purchase_platform_payment_intent_unique",
             ),
             models.CheckConstraint(
-                condition=Q(organization__isnull=False, package__isnull=False)
-                | Q(organization__isnull=True, package__isnull=True),
-                name="purchase_package_for_client_only",
+                condition=Q(kind="checkout", organization__isnull=False, package__isnull=False)
+                | Q(organization__isnull=True, package__isnull=True)
+                | (~Q(kind="checkout") & Q(package__isnull=True)),
+                name="purchase_package_for_client_checkout_only",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=PurchaseKind.values), name="purchase_kind_known"),
+            # A Checkout purchase has its session; a top-up its idempotency key.
+            models.CheckConstraint(
+                condition=Q(kind="checkout", stripe_session_id__isnull=False, idempotency_key="")
+                | (~Q(kind="checkout") & Q(stripe_session_id__isnull=True) & ~Q(idempotency_key="")),
+                name="purchase_session_or_idempotency_key",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "idempotency_key"],
+                condition=Q(organization__isnull=False) & ~Q(idempotency_key=""),
+                name="purchase_idempotency_key_unique_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "idempotency_key"],
+                condition=Q(organization__isnull=True) & ~Q(idempotency_key=""),
+                name="purchase_idempotency_key_unique_per_agency",
             ),
         ]
         indexes = [
@@ -574,3 +618,38 @@ class AutoReloadAttempt(models.Model):
 
     def __str__(self):
         return f"auto-reload attempt {self.pk} ({self.status})"
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer a buyer's saved payment methods live on, on one Stripe account.
+
+    A client (organization) is a customer on its agency's account; an agency buying minutes
+    (organization empty) on the platform's. `account` names that account ("platform",
+    "own" for the agency's own key, or the connected account id), so a switch to
+    another account gets a new customer there.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="stripe_customers")
+    organization = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="stripe_customers"
+    )
+    account = models.CharField(max_length=255)
+    customer_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "account"],
+                condition=Q(organization__isnull=False),
+                name="stripe_customer_once_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["agency", "account"],
+                condition=Q(organization__isnull=True),
+                name="stripe_customer_once_per_agency",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.customer_id} on {self.account}"

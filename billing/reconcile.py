@@ -121,12 +121,16 @@ def _sessions_settle(outcome: Outcome, *, now: datetime) -> None:
     account = outcome.account
     stale = (
         accounts.purchases_on(account)
-        .filter(status__in=[Status.PENDING, Status.PROCESSING], created_at__lte=now - SESSION_LIFETIME)
+        .filter(
+            kind=Purchase.Kind.CHECKOUT,  # top-ups have no session; their PaymentIntent events settle them
+            status__in=[Status.PENDING, Status.PROCESSING],
+            created_at__lte=now - SESSION_LIFETIME,
+        )
         .order_by("created_at", "pk")[:SESSIONS_PER_RUN]
     )
     for purchase in stale:
         try:
-            session = stripe_api.session_retrieve(account=account, session_id=purchase.stripe_session_id)
+            session = stripe_api.session_retrieve(account=account, session_id=str(purchase.stripe_session_id))
         except stripe_api.StripeRejected as exc:
             if exc.kind != "missing":
                 raise

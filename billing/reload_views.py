@@ -31,11 +31,17 @@ def _settings_page(request, *, owner: dict, place: dict):
     agency = organization.agency if organization is not None else owner["agency"]
     overview = auto_reload.auto_reload_overview(**owner)
     currency = overview.setting.currency or auto_reload.account_currency(organization=organization, agency=agency)
-    methods = reload_methods.methods_list(agency=agency, organization=organization)
+    methods = reload_methods.methods_or_none(agency=agency, organization=organization)
     kwargs = {"methods": methods, "currency": currency, "unit": place["unit"]}
     status = 200
     if request.method == "POST":
         form = AutoReloadForm(request.POST, initial=_initial(overview.setting), **kwargs)
+        if (
+            form.is_valid()
+            and methods is None
+            and form.cleaned_data["payment_method_id"] != _initial(overview.setting)["payment_method_id"]
+        ):
+            form.add_error("payment_method_id", "Stripe cannot be reached to check this payment method; please retry.")
         if form.is_valid():
             try:
                 auto_reload.auto_reload_update(
@@ -43,7 +49,7 @@ def _settings_page(request, *, owner: dict, place: dict):
                     changes=form.changes(),
                     by=request.user.email,
                     user=request.user,
-                    method_ids=None if methods is None else [m.id for m in methods],
+                    method_ids=None if methods is None else [m.id for m in methods],  # None: unchanged, checked before
                 )
             except auto_reload.ReloadRefused as refused:
                 field = {"amount": "amount", "monthly_cap": "monthly_cap"}.get(refused.field, refused.field)
@@ -71,6 +77,7 @@ def portal_auto_reload(request):
         "account_name": organization.name,
         "balance": organization.credits_balance,
         "self_url": reverse("billing:auto_reload"),
+        "methods_url": reverse("billing:payment_methods"),
     }
     return _settings_page(request, owner={"organization": organization}, place=place)
 
@@ -84,5 +91,6 @@ def console_auto_reload(request):
         "account_name": agency.company_name,
         "balance": agency.minutes_balance,
         "self_url": reverse("console_billing:auto_reload"),
+        "methods_url": reverse("console_billing:payment_methods"),
     }
     return _settings_page(request, owner={"agency": agency}, place=place)

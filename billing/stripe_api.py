@@ -33,6 +33,10 @@ WEBHOOK_EVENTS = [
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    # Top-ups of saved payment methods (billing.topup): a SEPA debit settles later, a 3-D Secure
+    # payment when the customer authenticates.
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
 ]
 
 
@@ -75,6 +79,15 @@ class StripeRejected(Exception):
         self.operation = operation  # what was asked ("price create"): a restricted key's missing permission
 
 
+class StripeCardError(StripeRejected):
+    """Stripe declined a payment (HTTP 402): `code` card_declined, authentication_required, ...;
+    `decline_code` the bank's reason; `payment_intent_id` the PaymentIntent it left unpaid."""
+
+    def __init__(self, *, code: str, decline_code: str, message: str, payment_intent_id: str, operation: str):
+        super().__init__("card", message, operation=operation)
+        self.code, self.decline_code, self.payment_intent_id = code, decline_code, payment_intent_id
+
+
 @functools.lru_cache(maxsize=4)
 def _http_client(timeout: int) -> stripe.HTTPClient:
     # One pooled client per timeout value; it keeps a requests.Session per thread.
@@ -115,6 +128,17 @@ def _call(operation: str, account: StripeAccount, func):
     except stripe.PermissionError:
         logger.warning("Stripe %s: the API key may not do this", operation)
         raise StripeRejected("permission", operation=operation) from None
+    except stripe.CardError as exc:
+        error = exc.error
+        intent = getattr(error, "payment_intent", None) if error is not None else None
+        logger.info("Stripe %s: declined (%s)", operation, exc.code)
+        raise StripeCardError(
+            code=exc.code or "card_declined",
+            decline_code=(getattr(error, "decline_code", None) if error is not None else None) or "",
+            message=exc.user_message or "The payment was declined.",
+            payment_intent_id=intent.id if intent is not None else "",
+            operation=operation,
+        ) from None
     except stripe.StripeError as exc:
         if exc.http_status is None or exc.http_status >= 500:
             logger.warning("Stripe %s: failed on Stripe's side (%s)", operation, exc.http_status)
@@ -211,7 +235,60 @@ def event_construct(*, account: StripeAccount, payload: bytes, signature: str | 
         raise ValueError("The body is not a Stripe event.") from exc
 
 
+def payment_method_retrieve(*, account: StripeAccount, payment_method_id: str):
+    return _call("payment method retrieve", account, lambda c: c.v1.payment_methods.retrieve(payment_method_id))
+
+
+def setup_intent_retrieve(*, account: StripeAccount, setup_intent_id: str):
+    return _call("setup intent retrieve", account, lambda c: c.v1.setup_intents.retrieve(setup_intent_id))
+
+
+def customer_retrieve(*, account: StripeAccount, customer_id: str):
+    return _call("customer retrieve", account, lambda c: c.v1.customers.retrieve(customer_id))
+
+
+def customer_payment_methods(*, account: StripeAccount, customer_id: str) -> list:
+    """The customer's saved cards and SEPA mandates."""
+
+    def listed(client):
+        found = []
+        for kind in ("card", "sepa_debit"):
+            params = {"customer": customer_id, "type": kind, "limit": 100}
+            found += list(client.v1.payment_methods.list(params).auto_paging_iter())
+        return found
+
+    return _call("payment methods list", account, listed)
+
+
 # --- Writes -----------------------------------------------------------------------
+
+
+def customer_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    return _call(
+        "customer create", account, lambda c: c.v1.customers.create(params, {"idempotency_key": idempotency_key})
+    )
+
+
+def customer_default_method_set(*, account: StripeAccount, customer_id: str, payment_method_id: str | None):
+    params = {"invoice_settings": {"default_payment_method": payment_method_id or ""}}
+    return _call("customer update", account, lambda c: c.v1.customers.update(customer_id, params))
+
+
+def payment_method_detach(*, account: StripeAccount, payment_method_id: str):
+    return _call("payment method detach", account, lambda c: c.v1.payment_methods.detach(payment_method_id))
+
+
+def payment_intent_create(*, account: StripeAccount, params: dict, idempotency_key: str):
+    """Create (and with confirm=true, charge) a PaymentIntent; a decline raises StripeCardError."""
+    return _call(
+        "payment intent create",
+        account,
+        lambda c: c.v1.payment_intents.create(params, {"idempotency_key": idempotency_key}),
+    )
+
+
+def payment_intent_confirm(*, account: StripeAccount, payment_intent_id: str, params: dict):
+    return _call("payment intent confirm", account, lambda c: c.v1.payment_intents.confirm(payment_intent_id, params))
 
 
 def session_create(*, account: StripeAccount, params: dict, idempotency_key: str):

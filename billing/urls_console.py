@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import connect_views, console_views as views, reload_views
+from . import connect_views, console_views as views, reload_views, topup_views
 
 app_name = "console_billing"
 
@@ -15,6 +15,19 @@ urlpatterns = [
     path("minutes/", views.minutes_buy, name="minutes"),
     path("minutes/success/", views.minutes_success, name="minutes_success"),
     path("minutes/auto-reload/", reload_views.console_auto_reload, name="auto_reload"),
+    path("minutes/topup/", topup_views.console_topup, name="topup"),
+    path("minutes/payment-methods/", topup_views.console_payment_methods, name="payment_methods"),
+    path("minutes/payment-methods/add/", topup_views.console_payment_method_add, name="payment_method_add"),
+    path(
+        "minutes/payment-methods/<str:method_id>/remove/",
+        topup_views.console_payment_method_remove,
+        name="payment_method_remove",
+    ),
+    path(
+        "minutes/payment-methods/<str:method_id>/default/",
+        topup_views.console_payment_method_default,
+        name="payment_method_default",
+    ),
     path("connect/start/", connect_views.connect_start, name="connect_start"),
     path("connect/return/", connect_views.connect_return, name="connect_return"),
     path("connect/create/", connect_views.connect_create, name="connect_create"),

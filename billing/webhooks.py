@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from . import accounts, checkout, refunds, stripe_api
+from . import accounts, checkout, payment_methods, refunds, stripe_api, topup
 from .models import Purchase, StripeEvent
 from .stripe_api import StripeAccount
 
@@ -40,8 +40,37 @@ def _session_outcome(purchase: Purchase | None) -> str:
     return f"purchase {purchase.pk} {purchase.status}"
 
 
-def _apply_session_done(account: StripeAccount, session) -> str:
+def _fetch_session_done(account: StripeAccount, obj):
+    """A setup-mode session saved a payment method: its Stripe follow-up (the first becomes the default)
+    is done here, outside the transaction; it changes nothing in the database."""
+    session = _fetch_session(account, obj)
+    if session.mode == "setup":
+        return "setup", payment_methods.setup_session_completed(account=account, session=session)
+    return "payment", session
+
+
+def _apply_session_done(account: StripeAccount, fetched) -> str:
+    mode, found = fetched
+    if mode == "setup":
+        return found
+    return _session_outcome(checkout.purchase_fulfil(account=account, session=found))
+
+
+def _apply_session_paid(account: StripeAccount, session) -> str:
     return _session_outcome(checkout.purchase_fulfil(account=account, session=session))
+
+
+def _fetch_intent(account: StripeAccount, obj):
+    return stripe_api.payment_intent_retrieve(account=account, payment_intent_id=obj["id"])
+
+
+def _apply_intent(account: StripeAccount, intent) -> str:
+    """A top-up's PaymentIntent changed (SEPA settled, 3-D Secure done, declined): settle it as Stripe says now.
+    Checkout's own PaymentIntents are ignored here; their session events credit them."""
+    purchase = topup.topup_fulfil(account=account, intent=intent)
+    if purchase is None:
+        return "ignored: not a top-up of this portal"
+    return f"purchase {purchase.pk} {purchase.status}"
 
 
 def _apply_session_failed(account: StripeAccount, session) -> str:
@@ -71,7 +100,9 @@ def _purchase_for_payment(account: StripeAccount, payment_intent_id: str | None)
     purchase = mine.filter(reference=reference).first() if reference else None
     if purchase is None:
         return None
-    session = stripe_api.session_retrieve(account=account, session_id=purchase.stripe_session_id)
+    if purchase.kind != Purchase.Kind.CHECKOUT:  # a top-up: the PaymentIntent just fetched names it
+        return purchase.pk if purchase.stripe_payment_intent_id in ("", payment_intent_id) else None
+    session = stripe_api.session_retrieve(account=account, session_id=str(purchase.stripe_session_id))
     return purchase.pk if session.payment_intent == payment_intent_id else None
 
 
@@ -102,13 +133,15 @@ def _apply_dispute(account: StripeAccount, fetched) -> str:
 
 
 HANDLERS: dict[str, Handler] = {
-    "checkout.session.completed": Handler(_fetch_session, _apply_session_done),
-    "checkout.session.async_payment_succeeded": Handler(_fetch_session, _apply_session_done),
+    "checkout.session.completed": Handler(_fetch_session_done, _apply_session_done),
+    "checkout.session.async_payment_succeeded": Handler(_fetch_session, _apply_session_paid),
     "checkout.session.async_payment_failed": Handler(_fetch_session, _apply_session_failed),
     "checkout.session.expired": Handler(_fetch_session, _apply_session_expired),
     "charge.refunded": Handler(_fetch_charge, _apply_refund),
     "charge.dispute.created": Handler(_fetch_dispute, _apply_dispute),
     "charge.dispute.closed": Handler(_fetch_dispute, _apply_dispute),
+    "payment_intent.succeeded": Handler(_fetch_intent, _apply_intent),
+    "payment_intent.payment_failed": Handler(_fetch_intent, _apply_intent),
 }
 
 

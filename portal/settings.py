@@ -85,6 +85,8 @@ PLATFORM_MINUTES_MIN_PURCHASE = env_int("PLATFORM_MINUTES_MIN_PURCHASE", 1000)
 PLATFORM_MINUTES_MAX_PURCHASE = env_int("PLATFORM_MINUTES_MAX_PURCHASE", 10_000_000)
 # Whether PLATFORM_MINUTE_PRICE_CENTS includes VAT; by default VAT is added on top (a B2B price).
 PLATFORM_PRICES_INCLUDE_VAT = env_bool("PLATFORM_PRICES_INCLUDE_VAT", False)
+# Top-ups of a saved payment method (billing.topup): the smallest amount, in minor units.
+TOPUP_MIN_CENTS = env_int("TOPUP_MIN_CENTS", 1000)
 
 # --- Invoices ------------------------------------------------------------------
 # The platform as a seller (call minutes bought by agencies): printed on its invoices.

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from billing import auto_reload as reloads, reload_methods
+from billing import auto_reload as reloads, reload_methods, stripe_api
 
 from .api import ApiError, Caller, api_endpoint, json_body, organization_for, query_int
 from .api_views import _timestamp
@@ -87,13 +87,21 @@ def auto_reload(request, caller: Caller):
     if request.method == "PUT":
         prefix = ApiKey.objects.values_list("prefix", flat=True).get(pk=caller.owner.api_key_id)
         agency = organization.agency if organization is not None else caller.agency
-        methods = reload_methods.methods_list(agency=agency, organization=organization)
+        changes = _changes(body)
+        method_ids = None
+        if changes.get("payment_method_id"):  # only a method being chosen is looked up at Stripe
+            try:
+                method_ids = [m.id for m in reload_methods.methods_list(agency=agency, organization=organization)]
+            except stripe_api.StripeUnavailable:
+                raise ApiError(503, "stripe_unavailable", "Stripe cannot be reached; please retry.") from None
+            except stripe_api.StripeRejected:
+                raise ApiError(409, "stripe_not_configured", "Payments are not set up for this account.") from None
         try:
             reloads.auto_reload_update(
                 **owner,
-                changes=_changes(body),
+                changes=changes,
                 by=f"API key {prefix}",
-                method_ids=None if methods is None else [m.id for m in methods],
+                method_ids=method_ids,
             )
         except reloads.ReloadRefused as refused:
             status = 404 if refused.code == "payment_method_not_found" else 400

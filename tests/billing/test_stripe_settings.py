@@ -31,6 +31,8 @@ def _register_webhook(agency):
                 "charge.refunded",
                 "charge.dispute.created",
                 "charge.dispute.closed",
+                "payment_intent.succeeded",
+                "payment_intent.payment_failed",
             ],
         }
     )
