@@ -173,3 +173,15 @@ def test_a_charge_the_bank_wants_confirmed_emails_the_link(shop):
     (message,) = mail.outbox
     assert message.to == ["owner@example.com"] and attempt.authentication_url in message.body
     assert _balance(org) == 40
+
+
+def test_detaching_the_method_it_charges_turns_it_off_and_tells_the_owner(shop, django_capture_on_commit_callbacks):
+    from billing import payment_methods
+
+    agency, org = shop
+    setting = _enable(shop)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_methods.method_detach(agency=agency, organization=org, payment_method_id=setting.payment_method_id)
+    setting.refresh_from_db()
+    assert not setting.enabled and setting.payment_method_id == ""
+    assert [m.subject.split(" (")[0] for m in mail.outbox] == ["Auto-reload is off: its payment method was removed"]
