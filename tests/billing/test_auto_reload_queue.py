@@ -123,3 +123,37 @@ def test_twenty_concurrent_debits_crossing_the_threshold_queue_one_reload(org):
     assert attempt.status == Status.QUEUED and attempt.balance < 50
     # Its charge was queued for the worker when the debit committed.
     assert DBTaskResult.objects.filter(task_path="billing.tasks.auto_reload_charge").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_usage_syncs_crossing_the_threshold_queue_one_reload_per_account(org):
+    agency = org.agency
+    minutes_add(agency, 100)
+    _enable(organization=org)
+    _enable(agency=agency)
+    barrier = threading.Barrier(20)
+    errors = []
+
+    def sync(n):
+        try:
+            barrier.wait()
+            with transaction.atomic():
+                locked = ledger.accounts_lock(agency_id=agency.pk, organization_ids=[org.pk])
+                debit = ledger.PairedDebit(organization_id=org.pk, amount=3, reference=f"sync-{n}")
+                ledger.paired_debits_post(locked=locked, debits=[debit])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sync, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    owners = sorted(
+        (a.auto_reload.organization_id or 0, a.auto_reload.agency_id or 0) for a in AutoReloadAttempt.objects.all()
+    )
+    assert owners == sorted([(org.pk, 0), (0, agency.pk)])

@@ -103,3 +103,20 @@ def test_the_sweep_queues_a_charge_for_a_queued_reload_whose_task_was_lost_and_o
     assert tasks.auto_reload_queue_due() == [attempt.pk]
     assert tasks.auto_reload_queue_due() == []
     assert DBTaskResult.objects.filter(task_path="billing.tasks.auto_reload_charge").count() == 1
+
+
+@time_machine.travel(NOW, tick=False)
+def test_the_task_puts_a_reload_held_by_the_hourly_limit_back_in_the_queue_for_when_it_is_due(org):
+    from django_tasks_db.models import DBTaskResult
+
+    from billing import tasks
+
+    setting = AutoReload.objects.get()
+    charged = timezone.now() - timedelta(minutes=5)
+    AutoReloadAttempt.objects.create(
+        auto_reload=setting, status=Status.SUCCEEDED, threshold=50, balance=40, reference="x", charged_at=charged
+    )
+    attempt = _cross(org)
+    assert tasks.auto_reload_charge.call(attempt.pk) == "waiting"
+    queued = DBTaskResult.objects.get(task_path="billing.tasks.auto_reload_charge")
+    assert queued.args_kwargs["args"] == [attempt.pk] and queued.run_after == charged + timedelta(hours=1)
