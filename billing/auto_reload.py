@@ -15,9 +15,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from agencies.models import Agency, CreditPackage, Organization
+from agencies.models import Agency, Organization
 
-from . import payment_methods, reload_emails
+from . import payment_methods, reload_emails, topup
 from .models import AutoReload, AutoReloadAttempt, AutoReloadConsent
 from .reload_owner import account_of  # noqa: F401  (re-exported for callers)
 
@@ -40,14 +40,8 @@ def account_currency(*, organization: Organization | None, agency: Agency | None
     """A client pays in its agency's package currency; an agency pays the platform in the platform's."""
     if organization is None:
         return settings.PLATFORM_CURRENCY
-    currency = (
-        CreditPackage.objects.current()
-        .filter(agency_id=organization.agency_id)
-        .order_by("position", "pk")
-        .values_list("currency", flat=True)
-        .first()
-    )
-    return currency or "EUR"
+    rate = topup.topup_rate(agency=organization.agency)  # the currency top-ups are charged in
+    return rate[1] if rate else "EUR"
 
 
 def min_amount_cents() -> int:
@@ -157,7 +151,7 @@ def auto_reload_update(
         if setting.amount_cents is not None and setting.monthly_cap_cents is not None:
             if setting.monthly_cap_cents < setting.amount_cents:
                 raise ReloadRefused("monthly_cap", "monthly_cap must be at least the amount.")
-        setting.currency = setting.currency or account_currency(organization=organization, agency=agency)
+        setting.currency = account_currency(organization=organization, agency=agency)
         after = (setting.threshold, setting.amount_cents, setting.payment_method_id, setting.monthly_cap_cents)
         turned_on = setting.enabled and (not was_enabled or (changes.get("enabled") is True and was_paused))
         if turned_on:

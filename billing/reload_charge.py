@@ -54,6 +54,7 @@ class Charge:
     currency: str
     payment_method_id: str
     description: str
+    refused: topup.TopupRefused | None = None  # the quote was refused: record it, charge nothing
 
 
 def attempts_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -94,6 +95,7 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
         if attempt.status not in AutoReloadAttempt.OPEN:
             return attempt.status, None, emails
         setting = attempt.auto_reload
+        refused: topup.TopupRefused | None = None
         if attempt.status == Status.QUEUED:
             if not setting.enabled or setting.paused:
                 return _close(attempt, Status.SKIPPED_DISABLED, "Auto-reload was off or paused.", now), None, emails
@@ -121,12 +123,11 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
                     amount_cents=setting.amount_cents,
                     currency=setting.currency,
                 )
-            except topup.TopupRefused as refused:
-                attempt.decline_code = refused.code
-                attempt.save(update_fields=["decline_code"])
-                return _close(attempt, Status.FAILED, str(refused), now), None, emails
+            except topup.TopupRefused as exc:  # recorded like a failed charge: counted, told, paused at 3
+                refused = exc
+                quote = topup.TopupQuote(units=0, amount_cents=0, charged_cents=0, currency=setting.currency)
             spent = charged_this_month(setting=setting, now=now)
-            if spent + quote.charged_cents > setting.monthly_cap_cents:
+            if refused is None and spent + quote.charged_cents > setting.monthly_cap_cents:
                 attempt.amount_cents, attempt.currency = setting.amount_cents, setting.currency
                 reason = (
                     f"{quote.charged_cents} more would take this month's automatic charges to "
@@ -162,6 +163,7 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
                 attempt.currency,
                 setting.payment_method_id,
                 attempt.reason,
+                refused,
             ),
             emails,
         )
@@ -209,9 +211,8 @@ def _record(charge: Charge, outcome: topup.TopupOutcome | None, refused: topup.T
                 setting.paused_reason = f"{setting.consecutive_declines} automatic charges in a row did not go through."
             if status == Status.AUTHENTICATION_REQUIRED and attempt.authentication_url:
                 emails.append((reload_emails.authentication_required, {"setting": setting, "attempt": attempt}))
-            elif setting.consecutive_declines == 1 or setting.paused_at is None:
-                if setting.consecutive_declines == 1:
-                    emails.append((reload_emails.declined, {"setting": setting, "attempt": attempt}))
+            elif setting.consecutive_declines == 1:  # the first of a run; the pause tells of the last
+                emails.append((reload_emails.declined, {"setting": setting, "attempt": attempt}))
             if setting.paused_at is not None:
                 emails.append((reload_emails.paused, {"setting": setting, "attempt": attempt}))
         setting.save()
@@ -230,7 +231,11 @@ def attempt_process(*, attempt_id: int, now: datetime | None = None) -> str:
     _send(emails)
     if charge is None:
         return status
-    outcome, refused = None, None
+    outcome, refused = None, charge.refused
+    if refused is not None:
+        status, emails = _record(charge, None, refused, timezone.now())
+        _send(emails)
+        return status
     try:
         outcome = topup.topup_charge(
             agency=charge.agency,

@@ -69,12 +69,14 @@ def _what(attempt: AutoReloadAttempt) -> str:
 
 
 def declined(*, setting: AutoReload, attempt: AutoReloadAttempt) -> int:
+    """The first of a run of declined (or otherwise failed) automatic charges."""
     code = f" (decline code: {attempt.decline_code})" if attempt.decline_code else ""
+    card = attempt.status == AutoReloadAttempt.Status.DECLINED
     return _send(
         setting,
-        "Auto-reload: your card was declined",
+        "Auto-reload: your card was declined" if card else "Auto-reload: the automatic charge did not go through",
         [
-            f"The automatic reload of {_what(attempt)} was declined{code}.",
+            f"The automatic reload of {_what(attempt)} {'was declined' if card else 'failed'}{code}.",
             attempt.reason or "",
             (
                 "We will try again the next time the balance is below the threshold, at most once an hour. "

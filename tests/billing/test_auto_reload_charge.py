@@ -185,3 +185,16 @@ def test_detaching_the_method_it_charges_turns_it_off_and_tells_the_owner(shop, 
     setting.refresh_from_db()
     assert not setting.enabled and setting.payment_method_id == ""
     assert [m.subject.split(" (")[0] for m in mail.outbox] == ["Auto-reload is off: its payment method was removed"]
+
+
+def test_a_method_removed_at_stripe_fails_the_reload_and_the_owner_hears_of_it(shop):
+    agency, org = shop
+    setting = _enable(shop)
+    agency.stripe.client.v1.payment_methods.detach(setting.payment_method_id)  # outside the portal
+    attempt = _drop_below(org)
+    assert reload_charge.attempt_process(attempt_id=attempt.pk) == Status.FAILED
+    attempt.refresh_from_db()
+    assert attempt.decline_code and attempt.charged_cents == 0 and _balance(org) == 40
+    setting.refresh_from_db()
+    assert setting.consecutive_declines == 1 and setting.armed  # the next drop tries again, an hour on
+    assert [m.subject.split(" (")[0] for m in mail.outbox] == ["Auto-reload: the automatic charge did not go through"]
