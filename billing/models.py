@@ -593,6 +593,7 @@ class AutoReloadAttempt(models.Model):
     amount_cents = models.PositiveIntegerField(null=True, blank=True)
     charged_cents = models.PositiveIntegerField(default=0, help_text="What the card was charged, VAT included.")
     currency = models.CharField(max_length=3, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True, help_text="The method charged.")
     reason = models.CharField(max_length=300, blank=True)
     decline_code = models.CharField(max_length=100, blank=True)
     authentication_url = models.URLField(max_length=1000, blank=True)

@@ -147,8 +147,18 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
                 setting.currency,
                 quote.charged_cents,
             )
-            attempt.reason = description
-            attempt.save(update_fields=["status", "charged_at", "amount_cents", "currency", "charged_cents", "reason"])
+            attempt.reason, attempt.payment_method_id = description, setting.payment_method_id
+            attempt.save(
+                update_fields=[
+                    "status",
+                    "charged_at",
+                    "amount_cents",
+                    "currency",
+                    "charged_cents",
+                    "reason",
+                    "payment_method_id",
+                ]
+            )
         else:  # PROCESSING past STALE: charge again with the same key; it answers the first charge's outcome
             agency, organization = account_of(setting)
             attempt.charged_at = now
@@ -161,7 +171,7 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
                 organization,
                 int(attempt.amount_cents or 0),
                 attempt.currency,
-                setting.payment_method_id,
+                attempt.payment_method_id,  # a retry charges what the first try did, under the same key
                 attempt.reason,
                 refused,
             ),
