@@ -138,7 +138,7 @@ def methods_list(*, agency: Agency, organization: Organization | None) -> list[S
     methods = stripe_api.customer_payment_methods(account=account, customer_id=customer_id)
     default_id = _default_id(account, customer_id)
     saved = [_saved(m, default_id) for m in methods]
-    return sorted(saved, key=lambda m: (m.created_at, m.id), reverse=True)
+    return sorted(saved, key=lambda m: m.created_at, reverse=True)  # stable: Stripe lists newest first
 
 
 def method_find(*, agency: Agency, organization: Organization | None, payment_method_id: str) -> SavedMethod:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
 
 from agencies import tenancy
@@ -26,9 +25,10 @@ from agencies.models import Agency, CreditPackage, Organization
 from core.money import money_format as money
 from invoices import platform as platform_invoices, selectors as invoice_terms
 
-from . import accounts, checkout, connect, payment_methods, stripe_api
+from . import connect, payment_methods, stripe_api
 from .models import Purchase
 from .stripe_api import StripeAccount
+from .topup_settle import topup_confirm as topup_confirm, topup_fulfil  # topup_confirm: for the pages
 
 logger = logging.getLogger(__name__)
 Status = Purchase.Status
@@ -84,6 +84,14 @@ def topup_rate(*, agency: Agency) -> tuple[int, str] | None:
         return None
     best = min(same, key=lambda p: (p.price_cents / p.credits, p.pk))
     return math.ceil(best.price_cents / best.credits), currency
+
+
+def topup_rate_set(*, agency: Agency, rate_cents: int | None) -> None:
+    """The agency's top-up price per credit (minor units), or None for its best package's rate."""
+    if rate_cents is not None and rate_cents < 1:
+        raise ValueError("A top-up rate is at least 1 cent a credit.")
+    Agency.objects.filter(pk=agency.pk).update(topup_rate_cents=rate_cents)
+    agency.topup_rate_cents = rate_cents
 
 
 def topup_quote(*, agency: Agency, organization: Organization | None, amount_cents: int, currency: str) -> TopupQuote:
@@ -185,21 +193,22 @@ def topup_charge(
         raise ValueError(f"not a top-up kind: {kind}")
     if not idempotency_key or len(idempotency_key) > 255:
         raise TopupRefused("invalid_idempotency_key", "The idempotency key must be 1 to 255 characters.")
-    quote = topup_quote(agency=agency, organization=organization, amount_cents=amount_cents, currency=currency)
-    account = payment_methods.buyer_account(agency=agency, organization=organization)
-    if not account.configured:
-        raise TopupRefused("stripe_not_configured", "Payments are not set up yet.", status=409)
     fingerprint = _fingerprint(
         agency=agency.pk,
         organization=organization.pk if organization else None,
         amount=amount_cents,
-        currency=quote.currency,
+        currency=(currency or "").upper(),
         payment_method=payment_method_id,
         kind=kind,
     )
+    # The key first: a replay answers the first outcome even if prices or methods changed since.
     purchase = _by_key(agency=agency, organization=organization, idempotency_key=idempotency_key)
     replayed = purchase is not None
+    account = payment_methods.buyer_account(agency=agency, organization=organization)
     if purchase is None:
+        quote = topup_quote(agency=agency, organization=organization, amount_cents=amount_cents, currency=currency)
+        if not account.configured:
+            raise TopupRefused("stripe_not_configured", "Payments are not set up yet.", status=409)
         _method_check(account=account, agency=agency, organization=organization, payment_method_id=payment_method_id)
         purchase, replayed = _purchase_claim(
             agency=agency,
@@ -362,69 +371,3 @@ def _unpaid_record(*, purchase: Purchase, payment_intent_id: str, status: str, d
         locked.failure_message, locked.authentication_url = message[:300], authentication_url[:1000]
         locked.save()
     return locked
-
-
-# --- Settling: the synchronous answer and the webhook -------------------------------
-
-
-def _intent_problem(*, account: StripeAccount, purchase: Purchase, intent) -> str:
-    metadata = intent.metadata.to_dict() if intent.metadata else {}
-    if metadata.get("purchase") != purchase.reference:
-        return "The PaymentIntent does not name this top-up."
-    if (intent.currency or "").upper() != purchase.currency or intent.amount != purchase.amount_cents:
-        charged = money(intent.amount or 0, (intent.currency or "").upper())
-        return f"Stripe charged {charged}, the top-up costs {money(purchase.amount_cents, purchase.currency)}."
-    if account.livemode and not intent.livemode:
-        return "A test-mode payment cannot credit an account that uses live Stripe keys."
-    return ""
-
-
-def topup_fulfil(*, account: StripeAccount, intent) -> Purchase | None:
-    """Apply what Stripe says of a top-up's PaymentIntent (fetched with `account`'s key): credit it once when
-    it succeeded, mark it processing or failed otherwise. None when the PaymentIntent is not a top-up of ours."""
-    metadata = intent.metadata.to_dict() if intent.metadata else {}
-    mine = accounts.purchases_on(account).exclude(kind=Purchase.Kind.CHECKOUT)
-    match = Q(stripe_payment_intent_id=intent.id)
-    if metadata.get("purchase"):
-        match |= Q(reference=metadata["purchase"], stripe_payment_intent_id__in=["", intent.id])
-    found = mine.filter(match).values_list("pk", flat=True).first()
-    if found is None:
-        return None
-    with transaction.atomic():
-        purchase = Purchase.objects.select_for_update().get(pk=found)
-        if purchase.fulfilled_at is not None or purchase.status == Status.MISMATCH:
-            return purchase
-        purchase.stripe_payment_intent_id = purchase.stripe_payment_intent_id or intent.id
-        problem = _intent_problem(account=account, purchase=purchase, intent=intent)
-        if problem:
-            logger.warning("Top-up %s not credited: %s", purchase.pk, problem)
-            purchase.status, purchase.mismatch_reason = Status.MISMATCH, problem
-        elif intent.status == "succeeded":
-            purchase.decline_code = purchase.failure_message = purchase.authentication_url = ""
-            checkout.purchase_credit(purchase=purchase)
-        elif intent.status == "processing":
-            purchase.status = Status.PROCESSING
-        elif intent.status in ("requires_payment_method", "canceled") and intent.last_payment_error:
-            error = intent.last_payment_error.to_dict()
-            code = error.get("decline_code") or error.get("code") or "payment_failed"
-            if code != "authentication_required":  # the cardholder may still confirm it on-session
-                purchase.status, purchase.decline_code = Status.FAILED, code[:100]
-                purchase.failure_message = (error.get("message") or "The payment failed.")[:300]
-                purchase.authentication_url = ""
-        purchase.save()
-    return purchase
-
-
-def topup_confirm(*, purchase: Purchase) -> Purchase:
-    """What the top-up page does when the customer comes back from authenticating: ask Stripe and settle."""
-    if purchase.fulfilled_at is not None or not purchase.stripe_payment_intent_id:
-        return purchase
-    agency = Agency.objects.get(pk=purchase.agency_id)
-    account = payment_methods.buyer_account(agency=agency, organization=purchase.organization)
-    try:
-        intent = stripe_api.payment_intent_retrieve(
-            account=account, payment_intent_id=purchase.stripe_payment_intent_id
-        )
-    except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
-        return purchase
-    return topup_fulfil(account=account, intent=intent) or purchase

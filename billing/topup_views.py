@@ -231,6 +231,47 @@ def _topup(request, console: bool):
     return _topup_page(request, side, form, methods, problem, outcome=outcome, status=status)
 
 
+# --- The agency's top-up price for its clients ---------------------------------------
+
+
+class TopupRateForm(forms.Form):
+    rate = forms.DecimalField(
+        label="Top-up price per credit",
+        required=False,
+        min_value=Decimal("0.01"),
+        max_digits=7,
+        decimal_places=2,
+        help_text="What a client pays per credit when it tops up a saved card, in your packages' currency, "
+        "e.g. 0.40. Leave empty to use your best package's price per credit, rounded up.",
+        error_messages={"min_value": "Enter at least 0.01.", "invalid": "Enter a price such as 0.40."},
+    )
+
+    def clean_rate(self) -> int | None:
+        rate = self.cleaned_data["rate"]
+        return None if rate is None else int(rate * 100)
+
+
+@login_required
+def topup_rate(request):
+    """Console: set the price per credit a client pays on a top-up (empty: the best package's rate)."""
+    agency = access.agency_or_404(request)
+    initial = {"rate": Decimal(agency.topup_rate_cents) / 100 if agency.topup_rate_cents else None}
+    form = TopupRateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        topup.topup_rate_set(agency=agency, rate_cents=form.cleaned_data["rate"])
+        messages.success(request, "Top-up price saved.")
+        return redirect("console_billing:topup_rate")
+    found = topup.topup_rate(agency=agency)
+    context = {
+        "form": form,
+        "rate": found,
+        "custom": agency.topup_rate_cents is not None,
+        "min_cents": settings.TOPUP_MIN_CENTS,
+        "currency": found[1] if found else "EUR",
+    }
+    return render(request, "billing/console/topup_rate.html", context, status=400 if form.errors else 200)
+
+
 # --- Routes: the client's portal and the agency's console ---------------------------
 
 

@@ -16,6 +16,7 @@ urlpatterns = [
     path("minutes/success/", views.minutes_success, name="minutes_success"),
     path("minutes/auto-reload/", reload_views.console_auto_reload, name="auto_reload"),
     path("minutes/topup/", topup_views.console_topup, name="topup"),
+    path("topup-price/", topup_views.topup_rate, name="topup_rate"),
     path("minutes/payment-methods/", topup_views.console_payment_methods, name="payment_methods"),
     path("minutes/payment-methods/add/", topup_views.console_payment_method_add, name="payment_method_add"),
     path(

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from . import accounts, checkout, payment_methods, refunds, stripe_api, topup
+from . import accounts, checkout, payment_methods, refunds, stripe_api, topup_settle
 from .models import Purchase, StripeEvent
 from .stripe_api import StripeAccount
 
@@ -67,7 +67,7 @@ def _fetch_intent(account: StripeAccount, obj):
 def _apply_intent(account: StripeAccount, intent) -> str:
     """A top-up's PaymentIntent changed (SEPA settled, 3-D Secure done, declined): settle it as Stripe says now.
     Checkout's own PaymentIntents are ignored here; their session events credit them."""
-    purchase = topup.topup_fulfil(account=account, intent=intent)
+    purchase = topup_settle.topup_fulfil(account=account, intent=intent)
     if purchase is None:
         return "ignored: not a top-up of this portal"
     return f"purchase {purchase.pk} {purchase.status}"

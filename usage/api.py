@@ -28,13 +28,18 @@ _QUERY_INT = re.compile(r"[0-9]{1,19}")  # ASCII digits only: "²".isdigit() is 
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+    """An error answer; `extra` adds keys beside code and message (e.g. decline_code)."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None, extra: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+        self.extra = extra or {}
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None) -> JsonResponse:
-    response = JsonResponse({"error": {"code": code, "message": message}}, status=status)
+def error_response(
+    status: int, code: str, message: str, headers: dict | None = None, extra: dict | None = None
+) -> JsonResponse:
+    response = JsonResponse({"error": {**(extra or {}), "code": code, "message": message}}, status=status)
     for name, value in (headers or {}).items():
         response[name] = value
     return response
@@ -149,7 +154,7 @@ def api_endpoint(*methods: str):
                 keys.api_key_touch(owner=caller.owner)
                 return view(request, caller, *args, **kwargs)
             except ApiError as error:
-                return error_response(error.status, error.code, error.message, error.headers)
+                return error_response(error.status, error.code, error.message, error.headers, error.extra)
             except Exception:
                 logger.exception("API error on %s %s", request.method, request.path)
                 return error_response(500, "internal_error", "Something went wrong on our side. Please retry.")
