@@ -198,3 +198,28 @@ def test_a_method_removed_at_stripe_fails_the_reload_and_the_owner_hears_of_it(s
     setting.refresh_from_db()
     assert setting.consecutive_declines == 1 and setting.armed  # the next drop tries again, an hour on
     assert [m.subject.split(" (")[0] for m in mail.outbox] == ["Auto-reload: the automatic charge did not go through"]
+
+
+def test_an_agency_reloads_its_platform_minutes_on_the_platform_account(make_agency, stripe_platform):
+    from tests.conftest import minutes_add
+
+    agency = make_agency(active=True)
+    minutes_add(agency, 600)
+    auto_reload.auto_reload_update(
+        agency=agency,
+        changes={
+            "enabled": True,
+            "threshold": 500,
+            "amount_cents": 7000,
+            "payment_method_id": saved_method(agency, None, stand_in=stripe_platform),
+            "monthly_cap_cents": 50000,
+        },
+        by=agency.admin.email,
+    )
+    ledger.entry_post(agency=agency, amount=-200, kind="usage", reference="calls")
+    attempt = AutoReloadAttempt.objects.get()
+    assert reload_charge.attempt_process(attempt_id=attempt.pk) == Status.SUCCEEDED
+    agency.refresh_from_db()
+    assert agency.minutes_balance == 1400
+    entry = LedgerEntry.objects.get(purchase=AutoReloadAttempt.objects.get().purchase)
+    assert entry.description == "Auto-reload: balance 400 fell below 500; reloading 1000 minutes"
