@@ -20,7 +20,7 @@ from django.utils import timezone
 from agencies.models import Agency, Organization
 from core import db
 
-from . import crossings
+from . import crossings, reload_queue
 from .models import LedgerEntry, Purchase
 
 Kind = LedgerEntry.Kind
@@ -72,8 +72,15 @@ def entry_post(
         raise ValueError("amount must be a non-zero integer")
     model, pk, column, owner = _account(organization, agency)
     with transaction.atomic():
-        # The alert threshold comes with the lock: a debit below it records the crossing (billing.crossings).
-        balance, threshold = model.objects.select_for_update().values_list(column, "low_balance_threshold").get(pk=pk)
+        # The alert threshold comes with the lock: a debit below it records the crossing (billing.crossings),
+        # and so does the auto-reload's: a debit below that queues one reload (billing.reload_queue).
+        owner_field = "organization" if organization is not None else "agency"
+        balance, threshold, reload_threshold, reload_armed = (
+            model.objects.select_for_update()
+            .annotate(**reload_queue.lock_annotations(owner_field))
+            .values_list(column, "low_balance_threshold", "reload_threshold", "reload_armed")
+            .get(pk=pk)
+        )
         existing = LedgerEntry.objects.filter(reference=reference, **owner).first()
         if existing is not None:
             return Posted(existing, created=False)
@@ -103,6 +110,16 @@ def entry_post(
                     )
                 ]
             )
+        if amount < 0 and reload_threshold is not None:
+            reload_due = reload_queue.due(
+                setting=reload_queue.setting(reload_threshold, reload_armed),
+                organization_id=organization.pk if organization is not None else None,
+                agency_id=agency.pk if agency is not None else None,
+                before=balance,
+                steps=[(reference, balance + amount)],
+            )
+            if reload_due is not None:
+                reload_queue.reloads_queue([reload_due])
     return Posted(entry, created=True)
 
 
@@ -259,6 +276,9 @@ class LockedAccounts:
     organization_balances: dict[int, int]  # only clients of agency_id
     agency_threshold: int | None = None
     organization_thresholds: dict[int, int | None] = field(default_factory=dict)
+    # Each account's live auto-reload (billing.reload_queue), read in the same statements.
+    agency_reload: reload_queue.Setting | None = None
+    organization_reloads: dict[int, reload_queue.Setting | None] = field(default_factory=dict)
 
 
 def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
@@ -273,7 +293,8 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
     ids = sorted(set(organization_ids))
     with db.hot_cursor() as cursor:
         cursor.execute(
-            f"SELECT {db.column(Agency, 'minutes_balance')}, {db.column(Agency, 'low_balance_threshold')} "
+            f"SELECT {db.column(Agency, 'minutes_balance')}, {db.column(Agency, 'low_balance_threshold')}"
+            f"{reload_queue.lock_columns_sql(account_table=db.table(Agency), owner_column='agency_id')} "
             f"FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
             [agency_id],
         )
@@ -284,7 +305,9 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
         if ids:
             cursor.execute(
                 f"SELECT id, {db.column(Organization, 'credits_balance')}, "
-                f"{db.column(Organization, 'low_balance_threshold')} FROM {db.table(Organization)} "
+                f"{db.column(Organization, 'low_balance_threshold')}"
+                f"{reload_queue.lock_columns_sql(account_table=db.table(Organization), owner_column='organization_id')} "
+                f"FROM {db.table(Organization)} "
                 f"WHERE {db.column(Organization, 'agency')} = %s AND id IN ({db.placeholders(len(ids))}) "
                 f"ORDER BY id{db.for_update()}",
                 [agency_id, *ids],
@@ -293,9 +316,11 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
     return LockedAccounts(
         agency_id,
         row[0],
-        {pk: balance for pk, balance, _ in rows},
+        {r[0]: r[1] for r in rows},
         agency_threshold=row[1],
-        organization_thresholds={pk: limit for pk, _, limit in rows},
+        organization_thresholds={r[0]: r[2] for r in rows},
+        agency_reload=reload_queue.setting(row[2], row[3]),
+        organization_reloads={r[0]: reload_queue.setting(r[3], r[4]) for r in rows},
     )
 
 
@@ -397,8 +422,10 @@ def paired_debits_post(
             if balance != locked.organization_balances[pk]
         },
     )
-    # Still under the locks: a debit that takes a balance below its alert threshold records the crossing.
+    # Still under the locks: a debit that takes a balance below its alert threshold records the crossing,
+    # and one below its auto-reload threshold queues the reload.
     _paired_crossings_record(locked, debits, postings)
+    reload_queue.reloads_queue(reload_queue.paired_dues(locked=locked, debits=debits, postings=postings))
     return postings
 
 

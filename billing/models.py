@@ -490,6 +490,143 @@ class Refund(models.Model):
         return f"{self.stripe_refund_id} ({self.amount_cents} {self.currency})"
 
 
+# --- Auto-reload (billing.auto_reload) ----------------------------------------------
+
+
+def _one_account() -> Q:
+    return (Q(organization__isnull=False) & Q(agency__isnull=True)) | (
+        Q(organization__isnull=True) & Q(agency__isnull=False)
+    )
+
+
+class AutoReload(models.Model):
+    """An account's auto-reload: when a debit takes its balance below `threshold`, charge `amount_cents`.
+
+    One row per account: a client's credits (`organization`) or an agency's platform minutes
+    (`agency`, with no organization). `armed` says the next debit below the threshold may queue a
+    reload although it crosses nothing (a failed reload wants another try); a crossing (from the
+    threshold or more to below it) always may. Queueing clears it (billing.reload_queue).
+    """
+
+    organization = models.OneToOneField(
+        Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="auto_reload"
+    )
+    agency = models.OneToOneField(Agency, null=True, blank=True, on_delete=models.CASCADE, related_name="auto_reload")
+    enabled = models.BooleanField(default=False)
+    threshold = models.PositiveIntegerField(null=True, blank=True, help_text="Credits or minutes.")
+    amount_cents = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    monthly_cap_cents = models.PositiveIntegerField(null=True, blank=True)
+    armed = models.BooleanField(default=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    consecutive_declines = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=_one_account(), name="auto_reload_one_account"),
+            models.CheckConstraint(
+                condition=Q(enabled=False)
+                | (
+                    Q(threshold__gte=1, amount_cents__gt=0, monthly_cap_cents__gte=F("amount_cents"))
+                    & ~Q(payment_method_id="")
+                    & ~Q(currency="")
+                ),
+                name="auto_reload_enabled_is_complete",
+            ),
+        ]
+
+    def __str__(self):
+        owner = f"organization {self.organization_id}" if self.organization_id else f"agency {self.agency_id}"
+        return f"auto-reload of {owner}"
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
+
+    @property
+    def unit(self) -> str:
+        return "credits" if self.organization_id else "minutes"
+
+
+class AutoReloadConsent(models.Model):
+    """Someone agreed to automatic charges: who, when, and to what amount and monthly cap. Append-only."""
+
+    auto_reload = models.ForeignKey(AutoReload, on_delete=models.CASCADE, related_name="consents")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    by = models.CharField(max_length=254, help_text='The person\'s email, or "API key <prefix>".')
+    threshold = models.PositiveIntegerField()
+    amount_cents = models.PositiveIntegerField()
+    monthly_cap_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    payment_method_id = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self):
+        return f"consent by {self.by} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ReloadStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    PROCESSING = "processing", "Charging"
+    SUCCEEDED = "succeeded", "Succeeded"
+    PENDING = "pending", "Paid, settling"  # accepted by Stripe, credited when it settles (SEPA)
+    DECLINED = "declined", "Declined"
+    AUTHENTICATION_REQUIRED = "authentication_required", "Needs authentication"
+    FAILED = "failed", "Failed"
+    SKIPPED_RECOVERED = "skipped_recovered", "Skipped: balance recovered"
+    SKIPPED_CAP = "skipped_cap", "Skipped: monthly cap reached"
+    SKIPPED_DISABLED = "skipped_disabled", "Skipped: auto-reload off or paused"
+
+
+class AutoReloadAttempt(models.Model):
+    """One automatic reload: queued by the debit that took the balance below the threshold, charged by the worker."""
+
+    Status = ReloadStatus
+    OPEN = (Status.QUEUED, Status.PROCESSING)
+    CHARGED = (Status.PROCESSING, Status.SUCCEEDED, Status.PENDING)  # count against the monthly cap
+
+    auto_reload = models.ForeignKey(AutoReload, on_delete=models.CASCADE, related_name="attempts")
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.QUEUED)
+    threshold = models.PositiveIntegerField(help_text="The threshold when it was queued.")
+    balance = models.BigIntegerField(help_text="The balance the debit left, below the threshold.")
+    reference = models.CharField(max_length=200, help_text="The ledger reference of the debit that queued it.")
+    amount_cents = models.PositiveIntegerField(null=True, blank=True)
+    charged_cents = models.PositiveIntegerField(default=0, help_text="What the card was charged, VAT included.")
+    currency = models.CharField(max_length=3, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True, help_text="The method charged.")
+    reason = models.CharField(max_length=300, blank=True)
+    decline_code = models.CharField(max_length=100, blank=True)
+    authentication_url = models.URLField(max_length=1000, blank=True)
+    purchase = models.ForeignKey(
+        "billing.Purchase", null=True, blank=True, on_delete=models.SET_NULL, related_name="auto_reload_attempts"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    run_after = models.DateTimeField(default=timezone.now, help_text="Not charged before (the hourly limit).")
+    charged_at = models.DateTimeField(null=True, blank=True, help_text="When the charge was sent to Stripe.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["auto_reload"], condition=Q(status__in=["queued", "processing"]), name="auto_reload_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReloadStatus.values), name="auto_reload_attempt_status_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["run_after"], condition=Q(status="queued"), name="auto_reload_queued")]
+
+    def __str__(self):
+        return f"auto-reload attempt {self.pk} ({self.status})"
+
+
 class StripeCustomer(models.Model):
     """The Stripe customer a buyer's saved payment methods live on, on one Stripe account.
 

@@ -10,7 +10,8 @@ from django_tasks import task
 
 from core import periodic
 
-from . import reconcile
+from . import reconcile, reload_charge
+from .models import AutoReloadAttempt
 
 
 @task()
@@ -27,3 +28,36 @@ def stripe_reconcile_sweep() -> dict:
 
 
 periodic.periodic_register(task=stripe_reconcile_sweep, every="STRIPE_RECONCILE_SECONDS")
+
+
+# --- Auto-reload (billing.reload_charge) ---------------------------------------------
+# An attempt is queued for charging when the debit that queued it commits
+# (billing.reload_queue), one task per attempt; the sweep, every
+# AUTO_RELOAD_SWEEP_SECONDS, queues any due attempt without a live task, so an
+# enqueue that was lost, a worker that died mid-charge, or an attempt waiting out
+# the hourly limit is picked up.
+
+
+@task()
+def auto_reload_charge(attempt_id: int) -> str:
+    """Charge one queued auto-reload (or record why not); one held back by the hourly limit is queued for then."""
+    status = reload_charge.attempt_process(attempt_id=attempt_id)
+    if status in ("waiting", AutoReloadAttempt.Status.QUEUED):
+        due = AutoReloadAttempt.objects.values_list("run_after", flat=True).get(pk=attempt_id)
+        auto_reload_charge.using(run_after=due).enqueue(attempt_id)
+    return status
+
+
+def auto_reload_queue_due() -> list[int]:
+    """Queue a charge task for every due attempt that has none live; the attempt ids queued."""
+    return periodic.tasks_enqueue_once(task=auto_reload_charge, keys=reload_charge.attempts_due())
+
+
+@task()
+def auto_reload_sweep() -> dict:
+    """Queue the next sweep, then every due auto-reload attempt."""
+    periodic.sweep_continue(task=auto_reload_sweep)
+    return {"queued": len(auto_reload_queue_due())}
+
+
+periodic.periodic_register(task=auto_reload_sweep, every="AUTO_RELOAD_SWEEP_SECONDS")

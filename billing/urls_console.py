@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import connect_views, console_views as views, topup_views
+from . import connect_views, console_views as views, reload_views, topup_views
 
 app_name = "console_billing"
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("clients/<int:org_id>/allocate/", views.allocate, name="allocate"),
     path("minutes/", views.minutes_buy, name="minutes"),
     path("minutes/success/", views.minutes_success, name="minutes_success"),
+    path("minutes/auto-reload/", reload_views.console_auto_reload, name="auto_reload"),
     path("minutes/topup/", topup_views.console_topup, name="topup"),
     path("topup-price/", topup_views.topup_rate, name="topup_rate"),
     path("minutes/payment-methods/", topup_views.console_payment_methods, name="payment_methods"),

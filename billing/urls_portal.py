@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import portal_views as views, topup_views
+from . import portal_views as views, reload_views, topup_views
 
 app_name = "billing"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("buy/<int:package_id>/", views.buy_package, name="buy_package"),
     path("buy/success/", views.purchase_success, name="success"),
     path("buy/cancelled/<str:reference>/", views.purchase_cancelled, name="cancelled"),
+    path("auto-reload/", reload_views.portal_auto_reload, name="auto_reload"),
     path("payment-methods/", topup_views.payment_methods_page, name="payment_methods"),
     path("payment-methods/add/", topup_views.payment_method_add, name="payment_method_add"),
     path("payment-methods/<str:method_id>/remove/", topup_views.payment_method_remove, name="payment_method_remove"),

@@ -63,6 +63,8 @@ STRIPE_CHECK_EVERY_HOURS = env_int("STRIPE_CHECK_EVERY_HOURS", 24)
 # How often the worker compares each Stripe account's recent events with those the portal processed (billing.reconcile).
 STRIPE_RECONCILE_MINUTES = env_int("STRIPE_RECONCILE_MINUTES", 15)
 STRIPE_RECONCILE_SECONDS = STRIPE_RECONCILE_MINUTES * 60
+# Auto-reload (billing.auto_reload): how often the worker looks for queued reloads it was not told about.
+AUTO_RELOAD_SWEEP_SECONDS = env_int("AUTO_RELOAD_SWEEP_SECONDS", 300)
 
 # The platform's own Stripe account, on which agencies buy call minutes (Checkout; webhook at
 # /api/webhooks/stripe/platform). Empty: buying minutes is switched off. `make run` uses the stand-in.

@@ -15,7 +15,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from billing.stripe_check import stripe_check_daily
-from billing.tasks import stripe_reconcile_sweep
+from billing.tasks import auto_reload_sweep, stripe_reconcile_sweep
 from core import periodic
 from ops.tasks import ops_sweep
 from usage.tasks import reservations_release_expired
@@ -114,6 +114,7 @@ def test_the_worker_watchdog_rearms_every_dead_chain_once(db, clock):
             reservations_release_expired.module_path,
             stripe_reconcile_sweep.module_path,
             stripe_check_daily.module_path,
+            auto_reload_sweep.module_path,
         ]
     )
     assert periodic.periodic_check() == []
@@ -128,6 +129,7 @@ def test_the_worker_watchdog_leaves_live_chains_alone(db, clock):
     periodic.sweep_schedule(task=reservations_release_expired, delay_seconds=60)
     periodic.sweep_schedule(task=stripe_reconcile_sweep, delay_seconds=900)
     periodic.sweep_schedule(task=stripe_check_daily, delay_seconds=60)
+    periodic.sweep_schedule(task=auto_reload_sweep, delay_seconds=60)
     running(ops_sweep, started_ago=timedelta(seconds=5))
 
     assert periodic.periodic_check() == []
