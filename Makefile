@@ -38,6 +38,7 @@ run: install
 	$(RUN_ENV) $(PY) manage.py ops_schedule && \
 	$(RUN_ENV) $(PY) manage.py stripe_check_schedule && \
 	$(RUN_ENV) $(PY) manage.py stripe_reconcile_schedule && \
+	$(RUN_ENV) $(PY) manage.py auto_reload_schedule && \
 	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 # Lint, format, types and layers: every tool runs, then the target fails if any of them failed.

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agencies', '0008_payments_topups'),
-        ('billing', '0011_payments_topups'),
+        ('billing', '0012_reports_ledger_usage_reference'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
