@@ -11,7 +11,9 @@ Rules people rely on: at most one automatic charge per account per rolling hour 
 waits, it is not dropped); never above the monthly cap (what cards were charged this calendar
 month, UTC, VAT included); 3 declines in a row pause it, and so does at once a card reported
 lost or stolen or a charge refused as fraudulent; the owner hears of the first decline, the
-pause, the cap, and any charge the bank wants confirmed (with the link).
+pause, the cap (once a month, however many reloads it stops), and any charge the bank wants
+confirmed (with the link). A skip for the cap is recorded each time; the reload restarts when
+the cap is raised, or on the 1st of the next month if the balance is still low (the sweep).
 """
 
 import logging
@@ -24,7 +26,7 @@ from django.utils import timezone
 from agencies.models import Agency, Organization
 
 from . import reload_emails, stripe_api, topup
-from .auto_reload import charged_this_month
+from .auto_reload import charged_this_month, month_start
 from .models import AutoReload, AutoReloadAttempt
 from .reload_owner import account_of
 
@@ -135,7 +137,11 @@ def _claim(attempt_id: int, now: datetime) -> tuple[str, Charge | None, list]:
                     f"({setting.currency})."
                 )
                 attempt.save(update_fields=["amount_cents", "currency"])
-                emails.append((reload_emails.cap_reached, {"setting": setting, "attempt": attempt}))
+                told = AutoReloadAttempt.objects.filter(  # one cap email a month, however many skips
+                    auto_reload=setting, status=Status.SKIPPED_CAP, finished_at__gte=month_start(now)
+                ).exists()
+                if not told:
+                    emails.append((reload_emails.cap_reached, {"setting": setting, "attempt": attempt}))
                 return _close(attempt, Status.SKIPPED_CAP, reason, now), None, emails
             unit = "credits" if organization is not None else "minutes"
             description = (

@@ -115,7 +115,11 @@ def cap_reached(*, setting: AutoReload, attempt: AutoReloadAttempt) -> int:
         "Auto-reload: monthly cap reached",
         [
             f"An automatic reload of {_what(attempt)} was not made: {attempt.reason}",
-            "Top up by hand or raise the monthly cap in the settings: auto-reload starts again when you do.",
+            (
+                "Auto-reload starts again when you raise the monthly cap in the settings, or on the 1st of next "
+                "month (UTC) if the balance is still below the threshold. Until then you can top up by hand. "
+                "We will not email you about the cap again this month."
+            ),
         ],
     )
 

@@ -9,16 +9,24 @@ and one of them queues the reload; the partial unique index
 queued one, and the insert yields to it instead of failing the debit. The
 worker charges after commit (billing.tasks.auto_reload_charge), never the
 request that debited.
+
+A reload skipped for the monthly cap stays disarmed: later debits in that
+month queue nothing (the owner raises the cap, or tops up and crosses again).
+When the UTC month turns, the sweep (`month_rollover_queue`) queues one reload
+for each account whose last attempt was that skip and whose balance is still
+below its threshold.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from agencies.models import Agency, Organization
 from core import db
 
 from .models import AutoReload, AutoReloadAttempt
@@ -161,6 +169,50 @@ def reloads_queue(dues: Sequence[Due]) -> int:
     AutoReload.objects.filter(pk__in=[a.auto_reload_id for a in attempts]).update(armed=False)
     transaction.on_commit(_enqueue, robust=True)  # a lost enqueue is the sweep's
     return len(attempts)
+
+
+def month_rollover_queue(*, now: datetime | None = None) -> int:
+    """Queue one reload for every live auto-reload whose latest attempt was skipped for the monthly cap in an
+    earlier UTC month and whose balance is still below its threshold; how many were queued.
+
+    Run by the sweep (billing.tasks.auto_reload_sweep). Each account is re-checked under its row lock, the
+    lock a debit takes, so a debit and the sweep never both queue; once queued, the latest attempt is no
+    longer the skip, so later sweeps leave it alone.
+    """
+    now = now or timezone.now()
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    latest = AutoReloadAttempt.objects.filter(auto_reload=OuterRef("pk")).order_by("-created_at", "-pk")
+    candidates = (
+        AutoReload.objects.filter(enabled=True, paused_at__isnull=True, threshold__isnull=False)
+        .filter(Q(organization__credits_balance__lt=F("threshold")) | Q(agency__minutes_balance__lt=F("threshold")))
+        .annotate(
+            last_status=Subquery(latest.values("status")[:1]), last_finished=Subquery(latest.values("finished_at")[:1])
+        )
+        .filter(last_status=AutoReloadAttempt.Status.SKIPPED_CAP, last_finished__lt=start)
+    )
+    return sum(_rollover_one(pk, start=start) for pk in candidates.values_list("pk", flat=True))
+
+
+def _rollover_one(pk: int, *, start: datetime) -> int:
+    with transaction.atomic():
+        owner = AutoReload.objects.filter(pk=pk).values("organization_id", "agency_id").first()
+        if owner is None:
+            return 0
+        if owner["organization_id"] is not None:
+            accounts = Organization.objects.select_for_update().filter(pk=owner["organization_id"])
+            balance = accounts.values_list("credits_balance", flat=True).first()
+        else:
+            accounts = Agency.objects.select_for_update().filter(pk=owner["agency_id"])
+            balance = accounts.values_list("minutes_balance", flat=True).first()
+        row = AutoReload.objects.filter(pk=pk, enabled=True, paused_at__isnull=True).first()
+        if balance is None or row is None or row.threshold is None or balance >= row.threshold:
+            return 0
+        last = row.attempts.order_by("-created_at", "-pk").first()
+        skipped = AutoReloadAttempt.Status.SKIPPED_CAP
+        if last is None or last.status != skipped or last.finished_at is None or last.finished_at >= start:
+            return 0
+        due = Due(row.organization_id, row.agency_id, row.threshold, int(balance), f"month-start-{start:%Y-%m}")
+        return reloads_queue([due])
 
 
 def _enqueue() -> None:

@@ -10,7 +10,7 @@ from django_tasks import task
 
 from core import periodic
 
-from . import reconcile, reload_charge
+from . import reconcile, reload_charge, reload_queue
 from .models import AutoReloadAttempt
 
 
@@ -35,7 +35,9 @@ periodic.periodic_register(task=stripe_reconcile_sweep, every="STRIPE_RECONCILE_
 # (billing.reload_queue), one task per attempt; the sweep, every
 # AUTO_RELOAD_SWEEP_SECONDS, queues any due attempt without a live task, so an
 # enqueue that was lost, a worker that died mid-charge, or an attempt waiting out
-# the hourly limit is picked up.
+# the hourly limit is picked up. Once a UTC month turns, it also queues one reload
+# for each account the cap stopped in an earlier month whose balance is still low
+# (billing.reload_queue.month_rollover_queue).
 
 
 @task()
@@ -55,9 +57,11 @@ def auto_reload_queue_due() -> list[int]:
 
 @task()
 def auto_reload_sweep() -> dict:
-    """Queue the next sweep, then every due auto-reload attempt."""
+    """Queue the next sweep, then a reload for each account the cap stopped in an earlier month whose balance
+    is still low, then every due auto-reload attempt."""
     periodic.sweep_continue(task=auto_reload_sweep)
-    return {"queued": len(auto_reload_queue_due())}
+    restarted = reload_queue.month_rollover_queue()
+    return {"restarted": restarted, "queued": len(auto_reload_queue_due())}
 
 
 periodic.periodic_register(task=auto_reload_sweep, every="AUTO_RELOAD_SWEEP_SECONDS")
