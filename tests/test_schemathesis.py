@@ -1,3 +1,4 @@
+# ruff: noqa: F811 -- the stand-in's fixtures are imported here and named as test arguments
 """Schemathesis against the live test server, from docs/openapi.yaml as the server serves it (PostgreSQL pass).
 
 For every built operation, bounded examples generated from the document are sent over HTTP with a real
@@ -19,6 +20,13 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import credits_add, minutes_add
 from tests.openapi_check import NOT_YET_BUILT
+from tests.stripe_fixtures import (  # noqa: F401 -- fixtures
+    stripe_account,
+    stripe_agency,
+    stripe_base,
+    stripe_platform,
+    stripe_standin,
+)
 from usage import keys
 
 CHECKS = [
@@ -31,11 +39,13 @@ CHECKS = [
 
 
 @pytest.fixture
-def tenant(transactional_db, make_agency, make_client_user, settings):
-    """An agency with minutes, its client with credits, and a key for each."""
+def tenant(transactional_db, stripe_agency, stripe_platform, make_client_user, settings):
+    """An agency with minutes, its client with credits, and a key for each. Its Stripe account and the
+    platform's are real accounts on the stand-in, so the payment endpoints answer as they would in production
+    (a 503 stripe_unavailable would be a server error here, and rightly so)."""
     # Generated requests are many and quick: the per-key limit is not what is under test here.
     settings.API_RATE_LIMIT_PER_MINUTE = 100_000
-    agency = make_agency(active=True)
+    agency = stripe_agency()
     minutes_add(agency, 10_000)
     organization = make_client_user(agency, company_name="Fuzzed Client").organization
     credits_add(organization, 1_000)
