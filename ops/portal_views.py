@@ -41,7 +41,9 @@ def usage_report(request):
             "end": end,
             "period_problem": problem,
             "page": page,
-            "totals": usage_selectors.usage_totals(records),
+            "totals": usage_selectors.usage_totals(
+                agency_id=organization.agency_id, organization=organization, start=start, end=end
+            ),
             "daily": daily,
             "chart": charts.daily_minutes_chart(
                 daily, color=request.agency.primary_color, label="Minutes used per day, last 30 days"

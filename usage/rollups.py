@@ -1,0 +1,310 @@
+"""Daily usage rollups: every summary reads these, never the raw calls.
+
+Two tables, both keyed by the UTC day the calls happened (UsageRecord.created_at):
+- UsageDay: one row per organization and day (calls, seconds, billed minutes,
+  the day's last call). Account minutes, range totals, the per-day and
+  per-client summaries, the billing history, dashboards and charts read it; an
+  agency's figures are the sum of its organizations' rows (index on agency, day).
+- UsageDayNumber: one row per organization, day, direction and number, for the
+  two summaries grouped by number or by direction. Kept apart so that a client
+  with thousands of numbers does not make every other summary read thousands
+  of rows a day.
+
+Writers, all under the agency's row lock (the one the ingest takes first), so
+a rebuild and an ingest of the same agency never interleave:
+- rollups_add: the ingest's batch, one statement for every (organization, day,
+  direction, number) it touched, in the ingest's transaction (on PostgreSQL one
+  statement for both tables, a data-modifying WITH; SQLite runs it as two);
+- usage_rollups_rebuild / rollups_rebuild_rows: recompute a range from the raw
+  rows (DELETE, then INSERT ... SELECT ... GROUP BY);
+- usage_rollups_check: the raw rows grouped against the rollups, a FULL OUTER
+  JOIN in SQL that returns only the rows that differ.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Model
+
+from agencies.models import Agency, Organization
+from core import db
+
+from .models import UsageDay, UsageDayNumber, UsageRecord
+from .records import Incoming
+
+DAY_FIELDS = ("agency", "organization", "day", "calls", "seconds", "minutes", "last_call_at")
+NUMBER_FIELDS = ("agency", "organization", "day", "direction", "number_id", "calls", "seconds", "minutes")
+
+
+def utc_day(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()
+
+
+def _day_of(column: str) -> str:
+    """SQL for the UTC day of a timestamp column (SQLite stores naive UTC text)."""
+    if connection.vendor == "postgresql":
+        return f"(({column}) AT TIME ZONE 'UTC')::date"
+    return f"date({column})"
+
+
+def _max_params() -> int:
+    return connection.features.max_query_params or db.DEFAULT_MAX_PARAMS
+
+
+# --- The ingest's upsert ----------------------------------------------------------------------------------
+
+
+def _upsert_sql(model: type[Model], fields: Sequence[str], keys: Sequence[str], count: int) -> str:
+    target = db.table(model)
+    sums = ("calls", "seconds", "minutes")
+    assignments = [
+        f"{db.column(model, f)} = {target}.{db.column(model, f)} + excluded.{db.column(model, f)}" for f in sums
+    ]
+    if "last_call_at" in fields:
+        last = db.column(model, "last_call_at")
+        assignments.append(
+            f"{last} = CASE WHEN excluded.{last} > {target}.{last} THEN excluded.{last} ELSE {target}.{last} END"
+        )
+    row = f"({db.placeholders(len(fields))})"
+    return (
+        f"INSERT INTO {target} ({', '.join(db.column(model, f) for f in fields)}) VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT ({', '.join(db.column(model, k) for k in keys)}) DO UPDATE SET {', '.join(assignments)}"
+    )
+
+
+def _prepared(model: type[Model], fields: Sequence[str], rows: list[tuple]) -> list[Any]:
+    if connection.vendor == "postgresql":  # psycopg adapts dates and aware datetimes itself
+        return [value for row in rows for value in row]
+    model_fields = [model._meta.get_field(name) for name in fields]
+    return [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(model_fields, row)]  # type: ignore[union-attr]
+
+
+def _statements(model: type[Model], fields: Sequence[str], keys: Sequence[str], rows: list[tuple]):
+    step = max(1, _max_params() // len(fields))
+    for start in range(0, len(rows), step):
+        part = rows[start : start + step]
+        yield _upsert_sql(model, fields, keys, len(part)), _prepared(model, fields, part)
+
+
+def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
+    """Add the applied `records` to their days' rollups: one statement per batch (two on SQLite).
+
+    Inside the ingest's transaction, under its agency lock: the calls and their
+    sums commit together or not at all.
+    """
+    days: dict[tuple[int, date], list] = {}
+    numbers: dict[tuple[int, date, str, str], list[int]] = {}
+    for r in records:
+        day = utc_day(r.created_at)
+        totals = days.setdefault((r.organization_id, day), [0, 0, 0, r.created_at])
+        totals[0] += 1
+        totals[1] += r.duration_sec
+        totals[2] += r.minutes
+        totals[3] = max(totals[3], r.created_at)
+        by_number = numbers.setdefault((r.organization_id, day, r.direction, r.number_id), [0, 0, 0])
+        by_number[0] += 1
+        by_number[1] += r.duration_sec
+        by_number[2] += r.minutes
+    if not days:
+        return
+    # In key order, so that two writers of the same rows would take their locks in the same order.
+    day_rows = [(agency_id, o, d, *totals) for (o, d), totals in sorted(days.items())]
+    number_rows = [(agency_id, *key, *totals) for key, totals in sorted(numbers.items())]
+    statements = [
+        *_statements(UsageDay, DAY_FIELDS, ("organization", "day"), day_rows),
+        *_statements(UsageDayNumber, NUMBER_FIELDS, ("organization", "day", "direction", "number_id"), number_rows),
+    ]
+    with db.hot_cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) == 2:
+            # One round trip: PostgreSQL runs a data-modifying WITH to completion even when nothing reads it.
+            (first_sql, first_params), (second_sql, second_params) = statements
+            cursor.execute(f"WITH day_rollup AS ({first_sql}) {second_sql}", [*first_params, *second_params])
+            return
+        for sql, params in statements:
+            cursor.execute(sql, params)
+
+
+# --- Rebuilding from the raw rows ---------------------------------------------------------------------------
+
+
+def _raw_where(
+    raw: type[Model], *, organization_id: int | None, start: date | None, end: date | None
+) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    created = db.column(raw, "created_at")
+    if organization_id is not None:
+        clauses.append(f"{db.column(raw, 'organization')} = %s")
+        params.append(organization_id)
+    if start is not None:
+        clauses.append(f"{created} >= %s")
+        params.append(connection.ops.adapt_datetimefield_value(datetime.combine(start, time.min, tzinfo=UTC)))
+    if end is not None:
+        clauses.append(f"{created} < %s")
+        params.append(
+            connection.ops.adapt_datetimefield_value(datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC))
+        )
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _rollup_where(
+    model: type[Model], *, organization_id: int | None, start: date | None, end: date | None
+) -> tuple[str, list]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if organization_id is not None:
+        clauses.append(f"{db.column(model, 'organization')} = %s")
+        params.append(organization_id)
+    if start is not None:
+        clauses.append(f"{db.column(model, 'day')} >= %s")
+        params.append(connection.ops.adapt_datefield_value(start))
+    if end is not None:
+        clauses.append(f"{db.column(model, 'day')} <= %s")
+        params.append(connection.ops.adapt_datefield_value(end))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _grouped_sql(raw: type[Model], *, numbers: bool, where: str, names: Sequence[str] = ()) -> str:
+    """The raw rows summed per rollup key, columns in the order of DAY_FIELDS / NUMBER_FIELDS."""
+    c = {f: db.column(raw, f) for f in ("agency", "organization", "created_at", "direction", "number_id")}
+    keys = [c["agency"], c["organization"], _day_of(c["created_at"])]
+    if numbers:
+        keys += [c["direction"], c["number_id"]]
+    sums = [
+        "COUNT(*)",
+        f"SUM({db.column(raw, 'duration_sec')})",
+        f"SUM({db.column(raw, 'minutes')})",
+    ]
+    if not numbers:
+        sums.append(f"MAX({c['created_at']})")
+    positions = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    selected = [f"{sql} AS {name}" for sql, name in zip(keys + sums, names)] if names else keys + sums
+    return f"SELECT {', '.join(selected)} FROM {db.table(raw)}{where} GROUP BY {positions}"
+
+
+def rollups_rebuild_rows(
+    *,
+    organization_id: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    models: tuple[type[Model], type[Model], type[Model]] = (UsageRecord, UsageDay, UsageDayNumber),
+) -> int:
+    """Replace the rollups of the UTC days start..end (None: unbounded) with the raw rows' sums.
+
+    Runs in the caller's transaction, which must hold the agency lock when ingests may run
+    (usage_rollups_rebuild does). `models` lets a migration pass its historical models.
+    Returns the number of UsageDay rows written.
+    """
+    raw, day_model, number_model = models
+    where, params = _raw_where(raw, organization_id=organization_id, start=start, end=end)
+    written = 0
+    with connection.cursor() as cursor:
+        for model, fields, numbers in ((day_model, DAY_FIELDS, False), (number_model, NUMBER_FIELDS, True)):
+            rollup_where, rollup_params = _rollup_where(model, organization_id=organization_id, start=start, end=end)
+            cursor.execute(f"DELETE FROM {db.table(model)}{rollup_where}", rollup_params)
+            columns = ", ".join(db.column(model, f) for f in fields)
+            cursor.execute(
+                f"INSERT INTO {db.table(model)} ({columns}) {_grouped_sql(raw, numbers=numbers, where=where)}", params
+            )
+            if not numbers:
+                written = cursor.rowcount
+    return written
+
+
+def usage_rollups_rebuild(
+    *, organization_id: int | None = None, start: date | None = None, end: date | None = None
+) -> dict[int, int]:
+    """Rebuild the rollups of each organization (or of one) for a range: one transaction per organization.
+
+    Each transaction first locks the organization's agency row, the lock every ingest of
+    that agency takes first: an ingest already running finishes before the rebuild reads,
+    and one that starts meanwhile waits for the rebuild's commit. Under READ COMMITTED
+    the rebuild's statements then see every committed call, and no call can land between
+    its DELETE and its INSERT. Returns UsageDay rows written per organization id.
+    """
+    organizations = Organization.objects.order_by("pk").values_list("pk", "agency_id")
+    if organization_id is not None:
+        organizations = organizations.filter(pk=organization_id)
+    written = {}
+    for pk, agency_id in organizations:
+        with transaction.atomic():
+            list(Agency.objects.select_for_update().filter(pk=agency_id).values_list("pk"))
+            written[pk] = rollups_rebuild_rows(organization_id=pk, start=start, end=end)
+    return written
+
+
+# --- Proof -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    table: str  # "day" or "number"
+    organization_id: int
+    day: str  # as the database writes it (a year-0 day is no Python date)
+    key: str  # direction and number, for the number table
+    raw: tuple | None  # (calls, seconds, minutes[, last call]) of the raw rows; None: no calls that day
+    rollup: tuple | None  # the same from the rollup row; None: no rollup row
+
+    def __str__(self) -> str:
+        where = f"organization {self.organization_id}, day {self.day}" + (f", {self.key}" if self.key else "")
+        return f"{where}: raw rows {self._shown(self.raw)}, rollup {self._shown(self.rollup)}"
+
+    @staticmethod
+    def _shown(values: tuple | None) -> str:
+        if values is None:
+            return "none"
+        shown = f"{values[0]} calls, {values[1]} s, {values[2]} min"
+        return shown + (f", last call {values[3]}" if len(values) > 3 else "")
+
+
+def _check_sql(*, numbers: bool) -> str:
+    model = UsageDayNumber if numbers else UsageDay
+    fields = NUMBER_FIELDS if numbers else DAY_FIELDS
+    names = ["a", "o", "d", *(["dr", "n"] if numbers else []), "c", "s", "m", *([] if numbers else ["l"])]
+    keys = ["o", "d", *(["dr", "n"] if numbers else [])]
+    rollup_cols = ", ".join(f"{db.column(model, f)} AS {n}" for f, n in zip(fields, names))
+    raw_sql = _grouped_sql(UsageRecord, numbers=numbers, where="", names=names)
+    joined = " AND ".join(f"r.{k} = u.{k}" for k in keys)
+    differs = " OR ".join(f"r.{n} <> u.{n}" for n in names if n not in keys)
+    key_cols = ", ".join(f"COALESCE(r.{k}, u.{k})" for k in ["o"])
+    day_col = "CAST(COALESCE(r.d, u.d) AS TEXT)"
+    extra = ", COALESCE(r.dr, u.dr), COALESCE(r.n, u.n)" if numbers else ""
+    values = (
+        ", ".join(f"r.{n}" for n in names[len(keys) + 1 :]) + ", " + ", ".join(f"u.{n}" for n in names[len(keys) + 1 :])
+    )
+    return (
+        f"SELECT {key_cols}, {day_col}{extra}, r.o IS NULL, u.o IS NULL, {values} "
+        f"FROM ({raw_sql}) AS r "
+        f"FULL OUTER JOIN (SELECT {rollup_cols} FROM {db.table(model)}) AS u ON {joined} "
+        f"WHERE r.o IS NULL OR u.o IS NULL OR {differs} ORDER BY 1, 2"
+    )
+
+
+def usage_rollups_check() -> list[Mismatch]:
+    """Every (organization, day[, direction, number]) where the rollups differ from the raw rows' sums."""
+    found = []
+    with connection.cursor() as cursor:
+        for numbers in (False, True):
+            cursor.execute(_check_sql(numbers=numbers))
+            for row in cursor.fetchall():
+                if numbers:
+                    organization_id, day, direction, number, no_raw, no_rollup, *values = row
+                    key = f"{direction} {number}"
+                else:
+                    organization_id, day, no_raw, no_rollup, *values = row
+                    key = ""
+                half = len(values) // 2
+                found.append(
+                    Mismatch(
+                        "number" if numbers else "day",
+                        organization_id,
+                        str(day),
+                        key,
+                        None if no_raw else tuple(values[:half]),
+                        None if no_rollup else tuple(values[half:]),
+                    )
+                )
+    return found
