@@ -9,8 +9,10 @@ from fractions import Fraction
 from typing import Any
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from agencies.models import Agency, CreditPackage, Organization
 from core.money import round_half_up
@@ -129,6 +131,18 @@ def usage_totals(*, agency_id: int, organization: Organization | None, start: da
 def calls_count(*, agency_id: int, organization: Organization | None, start: date, end: date) -> int:
     """How many calls a listing of the range holds, for its pager: from the rollups, not a COUNT(*) of the calls."""
     return usage_totals(agency_id=agency_id, organization=organization, start=start, end=end).calls
+
+
+class CountedPaginator(Paginator):  # type: ignore[type-arg]  # generic in the stubs only
+    """A Paginator told how many rows there are (calls_count), so paging never counts the calls themselves."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int):
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
 
 
 class BadCursor(ValueError):
