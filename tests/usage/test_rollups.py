@@ -30,7 +30,7 @@ def _raw_sums() -> dict[tuple[int, date], tuple[int, int, int]]:
         row[0] += 1
         row[1] += seconds
         row[2] += minutes
-    return {key: tuple(value) for key, value in sums.items()}
+    return {key: (value[0], value[1], value[2]) for key, value in sums.items()}
 
 
 def _rollup_sums() -> dict[tuple[int, date], tuple[int, int, int]]:
