@@ -399,3 +399,46 @@ def test_concurrent_ingests_for_one_client_leave_the_rollups_exact(make_agency, 
     assert Organization.objects.get(pk=org.pk).credits_balance == 100_000 - sum(
         stored.values_list("minutes", flat=True)
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_rebuilds_running_beside_ingests_leave_the_rollups_exact(make_agency, make_client_user):
+    from tests.usage.test_concurrency import in_threads
+
+    agency = make_agency(active=True)
+    minutes_add(agency, 100_000)
+    org = make_client_user(agency, company_name="Busy").organization
+    credits_add(org, 100_000)
+    key = keys.api_key_create(name="sync", agency=agency).secret
+
+    def work(t):
+        if t % 2:  # a rebuild holds the agency lock from its DELETE to its INSERT: no ingest lands between
+            return [rollups.usage_rollups_rebuild(organization_id=org.pk) for _ in range(5)]
+        api = Api()
+        batches = [[record(org, id=f"t{t}-{b}-{n}", duration_sec=10 * n) for n in range(10)] for b in range(5)]
+        return [api.post("usage", {"records": batch}, key).status_code for batch in batches]
+
+    results = in_threads(6, work)
+    assert [codes for t, codes in enumerate(results) if t % 2 == 0] == [[200] * 5] * 3
+    assert UsageRecord.objects.count() == 150
+    assert rollups.usage_rollups_check() == []
+    assert UsageDay.objects.get(organization=org).calls == 150
+
+
+@pytest.mark.now("2026-05-13T12:00:00Z")
+def test_recent_daily_use_counts_the_last_14_utc_days_today_included(world):
+    from usage import history, selectors
+
+    first, _, (alpha, _, _) = world
+    usage_ingest(
+        agency_id=first.pk,
+        records=[
+            record(alpha, duration_sec=600, created_at="2026-04-29T23:59:00Z"),  # 15th day back: outside
+            record(alpha, duration_sec=840, created_at="2026-04-30T00:00:00Z"),  # 14th day back: 14 minutes
+            record(alpha, duration_sec=1260, created_at="2026-05-13T11:00:00Z"),  # today: 21 minutes
+        ],
+    )
+    assert history.daily_rate(organization=alpha, days=14) == (14 + 21) / 14
+    first.refresh_from_db()
+    assert selectors.minutes_coverage(agency=first).daily_minutes == 3  # 35 / 14, rounded up
