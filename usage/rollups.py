@@ -57,7 +57,11 @@ def _max_params() -> int:
 # --- The ingest's upsert ----------------------------------------------------------------------------------
 
 
-def _upsert_sql(model: type[Model], fields: Sequence[str], keys: Sequence[str], count: int) -> str:
+# PostgreSQL array types of the rollup columns, for the ingest's unnest() upsert.
+_ARRAY_TYPES = {"day": "date", "last_call_at": "timestamptz", "direction": "text", "number_id": "text"}
+
+
+def _upsert_sql(model: type[Model], fields: Sequence[str], keys: Sequence[str], source: str) -> str:
     target = db.table(model)
     sums = ("calls", "seconds", "minutes")
     assignments = [
@@ -68,16 +72,19 @@ def _upsert_sql(model: type[Model], fields: Sequence[str], keys: Sequence[str], 
         assignments.append(
             f"{last} = CASE WHEN excluded.{last} > {target}.{last} THEN excluded.{last} ELSE {target}.{last} END"
         )
-    row = f"({db.placeholders(len(fields))})"
     return (
-        f"INSERT INTO {target} ({', '.join(db.column(model, f) for f in fields)}) VALUES {', '.join([row] * count)} "
+        f"INSERT INTO {target} ({', '.join(db.column(model, f) for f in fields)}) {source} "
         f"ON CONFLICT ({', '.join(db.column(model, k) for k in keys)}) DO UPDATE SET {', '.join(assignments)}"
     )
 
 
+def _unnest(model: type[Model], fields: Sequence[str], keys: Sequence[str], rows: list[tuple]) -> tuple[str, list]:
+    """PostgreSQL: one array per column, so the statement has one shape (and is prepared) whatever the batch."""
+    arrays = ", ".join(f"%s::{_ARRAY_TYPES.get(f, 'bigint')}[]" for f in fields)
+    return _upsert_sql(model, fields, keys, f"SELECT * FROM unnest({arrays})"), [list(column) for column in zip(*rows)]
+
+
 def _prepared(model: type[Model], fields: Sequence[str], rows: list[tuple]) -> list[Any]:
-    if connection.vendor == "postgresql":  # psycopg adapts dates and aware datetimes itself
-        return [value for row in rows for value in row]
     model_fields = [model._meta.get_field(name) for name in fields]
     return [f.get_db_prep_save(value, connection) for row in rows for f, value in zip(model_fields, row)]  # type: ignore[union-attr]
 
@@ -86,11 +93,12 @@ def _statements(model: type[Model], fields: Sequence[str], keys: Sequence[str], 
     step = max(1, _max_params() // len(fields))
     for start in range(0, len(rows), step):
         part = rows[start : start + step]
-        yield _upsert_sql(model, fields, keys, len(part)), _prepared(model, fields, part)
+        values = f"VALUES {', '.join([f'({db.placeholders(len(fields))})'] * len(part))}"
+        yield _upsert_sql(model, fields, keys, values), _prepared(model, fields, part)
 
 
 def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
-    """Add the applied `records` to their days' rollups: one statement per batch (two on SQLite).
+    """Add the applied `records` to their days' rollups: one statement per batch (two or more on SQLite).
 
     Inside the ingest's transaction, under its agency lock: the calls and their
     sums commit together or not at all.
@@ -113,16 +121,19 @@ def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
     # In key order, so that two writers of the same rows would take their locks in the same order.
     day_rows = [(agency_id, o, d, *totals) for (o, d), totals in sorted(days.items())]
     number_rows = [(agency_id, *key, *totals) for key, totals in sorted(numbers.items())]
-    statements = [
-        *_statements(UsageDay, DAY_FIELDS, ("organization", "day"), day_rows),
-        *_statements(UsageDayNumber, NUMBER_FIELDS, ("organization", "day", "direction", "number_id"), number_rows),
-    ]
+    day_keys, number_keys = ("organization", "day"), ("organization", "day", "direction", "number_id")
     with db.hot_cursor() as cursor:
-        if connection.vendor == "postgresql" and len(statements) == 2:
-            # One round trip: PostgreSQL runs a data-modifying WITH to completion even when nothing reads it.
-            (first_sql, first_params), (second_sql, second_params) = statements
-            cursor.execute(f"WITH day_rollup AS ({first_sql}) {second_sql}", [*first_params, *second_params])
+        if connection.vendor == "postgresql":
+            # One round trip, one statement shape (prepared) for any batch: arrays through unnest(), and the
+            # day rollup as a data-modifying WITH, which PostgreSQL runs to completion though nothing reads it.
+            day_sql, day_params = _unnest(UsageDay, DAY_FIELDS, day_keys, day_rows)
+            number_sql, number_params = _unnest(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows)
+            cursor.execute(f"WITH day_rollup AS ({day_sql}) {number_sql}", [*day_params, *number_params])
             return
+        statements = [
+            *_statements(UsageDay, DAY_FIELDS, day_keys, day_rows),
+            *_statements(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows),
+        ]
         for sql, params in statements:
             cursor.execute(sql, params)
 
