@@ -9,9 +9,22 @@ EXCHANGE_RATES, the margin calculator's rates, rounded half up once per currency
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Case, Count, F, IntegerField, OuterRef, Subquery, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -20,7 +33,7 @@ from billing.models import Purchase
 from core import money
 from invoices.models import CreditNote
 from usage import selectors as usage_selectors
-from usage.models import UsageDay
+from usage.models import UsageAgencyDay, UsageDay
 
 CHART_DAYS = 30
 MAX_RANGE_DAYS = 366
@@ -47,8 +60,11 @@ def daily_minutes(
     *, start: date, end: date, organization: Organization | None = None, agency: Agency | None = None
 ) -> list[tuple[date, int]]:
     """Billed minutes per UTC day from start to end, days without calls as 0 (one query, on the daily rollups)."""
-    days = UsageDay.objects.filter(day__gte=start, day__lte=end)
-    days = days.filter(organization=organization) if organization is not None else days.filter(agency=agency)
+    days: QuerySet[Any]
+    if organization is not None:
+        days = UsageDay.objects.filter(organization=organization, day__gte=start, day__lte=end)
+    else:  # a row a day for the whole agency, however many clients it has
+        days = UsageAgencyDay.objects.filter(agency=agency, day__gte=start, day__lte=end)
     rows = days.order_by().values("day").annotate(total=Sum("minutes")).values_list("day", "total")
     by_day = dict(rows)
     return [

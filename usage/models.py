@@ -226,3 +226,27 @@ class UsageDayNumber(models.Model):
 
     def __str__(self):
         return f"{self.organization_id} {self.day} {self.direction} {self.number_id}: {self.calls} calls"
+
+
+class UsageAgencyDay(models.Model):
+    """All of one agency's calls of one UTC day, summed: the agency's own figures in one row a day.
+
+    The sum of its organizations' UsageDay rows, kept beside them by the same
+    statement, so an agency's month or chart reads a row a day however many
+    clients it has.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    calls = models.BigIntegerField()
+    seconds = models.BigIntegerField()
+    minutes = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "day"], name="usage_agency_day_unique"),
+            models.CheckConstraint(condition=Q(calls__gt=0), name="usage_agency_day_has_calls"),
+        ]
+
+    def __str__(self):
+        return f"agency {self.agency_id} {self.day}: {self.calls} calls"

@@ -19,6 +19,10 @@ a rebuild and an ingest of the same agency never interleave:
   rows (DELETE, then INSERT ... SELECT ... GROUP BY);
 - usage_rollups_check: the raw rows grouped against the rollups, a FULL OUTER
   JOIN in SQL that returns only the rows that differ.
+
+A third table, UsageAgencyDay, holds each agency's day (the sum of its
+organizations' UsageDay rows), so an agency's month, chart or coverage reads a
+row a day however many clients it has; the same statement keeps it.
 """
 
 from collections.abc import Iterable, Sequence
@@ -32,11 +36,12 @@ from django.db.models import Model
 from agencies.models import Agency, Organization
 from core import db
 
-from .models import UsageDay, UsageDayNumber, UsageRecord
+from .models import UsageAgencyDay, UsageDay, UsageDayNumber, UsageRecord
 from .records import Incoming
 
 DAY_FIELDS = ("agency", "organization", "day", "calls", "seconds", "minutes", "last_call_at")
 NUMBER_FIELDS = ("agency", "organization", "day", "direction", "number_id", "calls", "seconds", "minutes")
+AGENCY_FIELDS = ("agency", "day", "calls", "seconds", "minutes")
 
 
 def utc_day(moment: datetime) -> date:
@@ -121,17 +126,29 @@ def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
     # In key order, so that two writers of the same rows would take their locks in the same order.
     day_rows = [(agency_id, o, d, *totals) for (o, d), totals in sorted(days.items())]
     number_rows = [(agency_id, *key, *totals) for key, totals in sorted(numbers.items())]
+    by_day: dict[date, list[int]] = {}
+    for (_, day), (calls, seconds, minutes, _last) in sorted(days.items(), key=lambda item: item[0][1]):
+        agency_totals = by_day.setdefault(day, [0, 0, 0])
+        agency_totals[0] += calls
+        agency_totals[1] += seconds
+        agency_totals[2] += minutes
+    agency_rows = [(agency_id, day, *totals) for day, totals in sorted(by_day.items())]
     day_keys, number_keys = ("organization", "day"), ("organization", "day", "direction", "number_id")
     with db.hot_cursor() as cursor:
         if connection.vendor == "postgresql":
             # One round trip, one statement shape (prepared) for any batch: arrays through unnest(), and the
             # day rollup as a data-modifying WITH, which PostgreSQL runs to completion though nothing reads it.
             day_sql, day_params = _unnest(UsageDay, DAY_FIELDS, day_keys, day_rows)
+            agency_sql, agency_params = _unnest(UsageAgencyDay, AGENCY_FIELDS, ("agency", "day"), agency_rows)
             number_sql, number_params = _unnest(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows)
-            cursor.execute(f"WITH day_rollup AS ({day_sql}) {number_sql}", [*day_params, *number_params])
+            cursor.execute(
+                f"WITH day_rollup AS ({day_sql}), agency_rollup AS ({agency_sql}) {number_sql}",
+                [*day_params, *agency_params, *number_params],
+            )
             return
         statements = [
             *_statements(UsageDay, DAY_FIELDS, day_keys, day_rows),
+            *_statements(UsageAgencyDay, AGENCY_FIELDS, ("agency", "day"), agency_rows),
             *_statements(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows),
         ]
         for sql, params in statements:
@@ -162,13 +179,14 @@ def _raw_where(
 
 
 def _rollup_where(
-    model: type[Model], *, organization_id: int | None, start: date | None, end: date | None
+    model: type[Model], *, owner: tuple[str, int | None], start: date | None, end: date | None
 ) -> tuple[str, list]:
+    """Rows of one organization or agency (owner: field name and id; None: every owner) in the day range."""
     clauses: list[str] = []
     params: list[Any] = []
-    if organization_id is not None:
-        clauses.append(f"{db.column(model, 'organization')} = %s")
-        params.append(organization_id)
+    if owner[1] is not None:
+        clauses.append(f"{db.column(model, owner[0])} = %s")
+        params.append(owner[1])
     if start is not None:
         clauses.append(f"{db.column(model, 'day')} >= %s")
         params.append(connection.ops.adapt_datefield_value(start))
@@ -178,7 +196,7 @@ def _rollup_where(
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _grouped_sql(raw: type[Model], *, numbers: bool, where: str, names: Sequence[str] = ()) -> str:
+def _grouped_sql(raw: type[Model], *, numbers: bool, where: str) -> str:
     """The raw rows summed per rollup key, columns in the order of DAY_FIELDS / NUMBER_FIELDS."""
     c = {f: db.column(raw, f) for f in ("agency", "organization", "created_at", "direction", "number_id")}
     keys = [c["agency"], c["organization"], _day_of(c["created_at"])]
@@ -192,8 +210,7 @@ def _grouped_sql(raw: type[Model], *, numbers: bool, where: str, names: Sequence
     if not numbers:
         sums.append(f"MAX({c['created_at']})")
     positions = ", ".join(str(n) for n in range(1, len(keys) + 1))
-    selected = [f"{sql} AS {name}" for sql, name in zip(keys + sums, names)] if names else keys + sums
-    return f"SELECT {', '.join(selected)} FROM {db.table(raw)}{where} GROUP BY {positions}"
+    return f"SELECT {', '.join(keys + sums)} FROM {db.table(raw)}{where} GROUP BY {positions}"
 
 
 def rollups_rebuild_rows(
@@ -201,20 +218,28 @@ def rollups_rebuild_rows(
     organization_id: int | None = None,
     start: date | None = None,
     end: date | None = None,
-    models: tuple[type[Model], type[Model], type[Model]] = (UsageRecord, UsageDay, UsageDayNumber),
+    models: tuple[type[Model], type[Model], type[Model], type[Model]] = (
+        UsageRecord,
+        UsageDay,
+        UsageDayNumber,
+        UsageAgencyDay,
+    ),
 ) -> int:
     """Replace the rollups of the UTC days start..end (None: unbounded) with the raw rows' sums.
 
     Runs in the caller's transaction, which must hold the agency lock when ingests may run
-    (usage_rollups_rebuild does). `models` lets a migration pass its historical models.
-    Returns the number of UsageDay rows written.
+    (usage_rollups_rebuild does). The organization's agency's days in the range are summed again
+    from the agency's raw rows. `models` lets a migration pass its historical models
+    (UsageRecord, UsageDay, UsageDayNumber, UsageAgencyDay). Returns the UsageDay rows written.
     """
-    raw, day_model, number_model = models
+    raw, day_model, number_model, agency_model = models
     where, params = _raw_where(raw, organization_id=organization_id, start=start, end=end)
     written = 0
     with connection.cursor() as cursor:
         for model, fields, numbers in ((day_model, DAY_FIELDS, False), (number_model, NUMBER_FIELDS, True)):
-            rollup_where, rollup_params = _rollup_where(model, organization_id=organization_id, start=start, end=end)
+            rollup_where, rollup_params = _rollup_where(
+                model, owner=("organization", organization_id), start=start, end=end
+            )
             cursor.execute(f"DELETE FROM {db.table(model)}{rollup_where}", rollup_params)
             columns = ", ".join(db.column(model, f) for f in fields)
             cursor.execute(
@@ -222,6 +247,30 @@ def rollups_rebuild_rows(
             )
             if not numbers:
                 written = cursor.rowcount
+        agency_id = None
+        if organization_id is not None:
+            cursor.execute(
+                f"SELECT {db.column(Organization, 'agency')} FROM {db.table(Organization)} "
+                f"WHERE {db.column(Organization, 'id')} = %s",
+                [organization_id],
+            )
+            agency_id = cursor.fetchone()[0]
+        # The agency's days from its raw rows too (not from its organizations' rollups, which may be
+        # the very thing being repaired); the (agency, created_at) index serves the range.
+        agency_where, agency_params = _rollup_where(agency_model, owner=("agency", agency_id), start=start, end=end)
+        cursor.execute(f"DELETE FROM {db.table(agency_model)}{agency_where}", agency_params)
+        raw_where, raw_params = _raw_where(raw, organization_id=None, start=start, end=end)
+        if agency_id is not None:
+            raw_where = f"{raw_where} AND " if raw_where else " WHERE "
+            raw_where += f"{db.column(raw, 'agency')} = %s"
+            raw_params.append(agency_id)
+        sums = f"COUNT(*), SUM({db.column(raw, 'duration_sec')}), SUM({db.column(raw, 'minutes')})"
+        cursor.execute(
+            f"INSERT INTO {db.table(agency_model)} ({', '.join(db.column(agency_model, f) for f in AGENCY_FIELDS)}) "
+            f"SELECT {db.column(raw, 'agency')}, {_day_of(db.column(raw, 'created_at'))}, {sums} "
+            f"FROM {db.table(raw)}{raw_where} GROUP BY 1, 2",
+            raw_params,
+        )
     return written
 
 
@@ -252,15 +301,15 @@ def usage_rollups_rebuild(
 
 @dataclass(frozen=True)
 class Mismatch:
-    table: str  # "day" or "number"
-    organization_id: int
+    table: str  # "day", "number" or "agency"
+    owner: str  # "organization 12" or "agency 3"
     day: str  # as the database writes it (a year-0 day is no Python date)
     key: str  # direction and number, for the number table
     raw: tuple | None  # (calls, seconds, minutes[, last call]) of the raw rows; None: no calls that day
     rollup: tuple | None  # the same from the rollup row; None: no rollup row
 
     def __str__(self) -> str:
-        where = f"organization {self.organization_id}, day {self.day}" + (f", {self.key}" if self.key else "")
+        where = f"{self.owner}, day {self.day}" + (f", {self.key}" if self.key else "")
         return f"{where}: raw rows {self._shown(self.raw)}, rollup {self._shown(self.rollup)}"
 
     @staticmethod
@@ -271,51 +320,87 @@ class Mismatch:
         return shown + (f", last call {values[3]}" if len(values) > 3 else "")
 
 
-def _check_sql(*, numbers: bool) -> str:
-    model = UsageDayNumber if numbers else UsageDay
-    fields = NUMBER_FIELDS if numbers else DAY_FIELDS
-    names = ["a", "o", "d", *(["dr", "n"] if numbers else []), "c", "s", "m", *([] if numbers else ["l"])]
-    keys = ["o", "d", *(["dr", "n"] if numbers else [])]
-    rollup_cols = ", ".join(f"{db.column(model, f)} AS {n}" for f, n in zip(fields, names))
-    raw_sql = _grouped_sql(UsageRecord, numbers=numbers, where="", names=names)
+# Per rollup table: its model, its key columns and its value columns (aliases in the check's SQL).
+_CHECKED: dict[str, tuple[type[Model], list[str], list[str]]] = {
+    "day": (UsageDay, ["o", "d"], ["c", "s", "m", "l"]),
+    "number": (UsageDayNumber, ["o", "d", "dr", "n"], ["c", "s", "m"]),
+    "agency": (UsageAgencyDay, ["a", "d"], ["c", "s", "m"]),
+}
+_ALIAS_FIELD = {
+    "a": "agency",
+    "o": "organization",
+    "d": "day",
+    "dr": "direction",
+    "n": "number_id",
+    "c": "calls",
+    "s": "seconds",
+    "m": "minutes",
+    "l": "last_call_at",
+}
+
+
+def _raw_sums_sql(kind: str) -> str:
+    """The raw rows summed per key of the `kind` rollup, with the check's aliases."""
+    c = {f: db.column(UsageRecord, f) for f in ("agency", "organization", "created_at", "direction", "number_id")}
+    keys = {
+        "day": [(c["agency"], "a"), (c["organization"], "o"), (_day_of(c["created_at"]), "d")],
+        "number": [
+            (c["agency"], "a"),
+            (c["organization"], "o"),
+            (_day_of(c["created_at"]), "d"),
+            (c["direction"], "dr"),
+            (c["number_id"], "n"),
+        ],
+        "agency": [(c["agency"], "a"), (_day_of(c["created_at"]), "d")],
+    }[kind]
+    sums = [
+        ("COUNT(*)", "c"),
+        (f"SUM({db.column(UsageRecord, 'duration_sec')})", "s"),
+        (f"SUM({db.column(UsageRecord, 'minutes')})", "m"),
+    ]
+    if kind == "day":
+        sums.append((f"MAX({c['created_at']})", "l"))
+    positions = ", ".join(str(n) for n in range(1, len(keys) + 1))
+    selected = ", ".join(f"{sql} AS {alias}" for sql, alias in keys + sums)
+    return f"SELECT {selected} FROM {db.table(UsageRecord)} GROUP BY {positions}"
+
+
+def _check_sql(kind: str) -> str:
+    model, keys, values = _CHECKED[kind]
+    columns = [*keys, *values] if kind == "agency" else ["a", *keys, *values]
+    rollup = ", ".join(f"{db.column(model, _ALIAS_FIELD[n])} AS {n}" for n in columns)
     joined = " AND ".join(f"r.{k} = u.{k}" for k in keys)
-    differs = " OR ".join(f"r.{n} <> u.{n}" for n in names if n not in keys)
-    key_cols = ", ".join(f"COALESCE(r.{k}, u.{k})" for k in ["o"])
-    day_col = "CAST(COALESCE(r.d, u.d) AS TEXT)"
-    extra = ", COALESCE(r.dr, u.dr), COALESCE(r.n, u.n)" if numbers else ""
-    values = (
-        ", ".join(f"r.{n}" for n in names[len(keys) + 1 :]) + ", " + ", ".join(f"u.{n}" for n in names[len(keys) + 1 :])
-    )
+    differs = " OR ".join(f"r.{n} <> u.{n}" for n in ([] if kind == "agency" else ["a"]) + values)
+    shown_keys = [f"COALESCE(r.{keys[0]}, u.{keys[0]})", "CAST(COALESCE(r.d, u.d) AS TEXT)"]
+    shown_keys += [f"COALESCE(r.{k}, u.{k})" for k in keys[2:]]
+    shown_values = [f"r.{n}" for n in values] + [f"u.{n}" for n in values]
     return (
-        f"SELECT {key_cols}, {day_col}{extra}, r.o IS NULL, u.o IS NULL, {values} "
-        f"FROM ({raw_sql}) AS r "
-        f"FULL OUTER JOIN (SELECT {rollup_cols} FROM {db.table(model)}) AS u ON {joined} "
-        f"WHERE r.o IS NULL OR u.o IS NULL OR {differs} ORDER BY 1, 2"
+        f"SELECT {', '.join(shown_keys)}, r.{keys[0]} IS NULL, u.{keys[0]} IS NULL, {', '.join(shown_values)} "
+        f"FROM ({_raw_sums_sql(kind)}) AS r FULL OUTER JOIN (SELECT {rollup} FROM {db.table(model)}) AS u "
+        f"ON {joined} WHERE r.{keys[0]} IS NULL OR u.{keys[0]} IS NULL OR {differs} ORDER BY 1, 2"
     )
 
 
 def usage_rollups_check() -> list[Mismatch]:
-    """Every (organization, day[, direction, number]) where the rollups differ from the raw rows' sums."""
+    """Every rollup row that differs from the raw rows' sums, and every day of calls without its rollup row.
+
+    Three FULL OUTER JOINs in SQL (organization days, number days, agency days), returning only differences.
+    """
     found = []
     with connection.cursor() as cursor:
-        for numbers in (False, True):
-            cursor.execute(_check_sql(numbers=numbers))
+        for kind, (_model, keys, values) in _CHECKED.items():
+            cursor.execute(_check_sql(kind))
             for row in cursor.fetchall():
-                if numbers:
-                    organization_id, day, direction, number, no_raw, no_rollup, *values = row
-                    key = f"{direction} {number}"
-                else:
-                    organization_id, day, no_raw, no_rollup, *values = row
-                    key = ""
-                half = len(values) // 2
+                owner_id, day, *rest = row
+                extra, (no_raw, no_rollup, *sums) = rest[: len(keys) - 2], rest[len(keys) - 2 :]
                 found.append(
                     Mismatch(
-                        "number" if numbers else "day",
-                        organization_id,
+                        kind,
+                        f"{'agency' if kind == 'agency' else 'organization'} {owner_id}",
                         str(day),
-                        key,
-                        None if no_raw else tuple(values[:half]),
-                        None if no_rollup else tuple(values[half:]),
+                        " ".join(str(part) for part in extra),
+                        None if no_raw else tuple(sums[: len(values)]),
+                        None if no_rollup else tuple(sums[len(values) :]),
                     )
                 )
     return found

@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 from agencies.models import Agency, CreditPackage, Organization
 from core.money import round_half_up
 
-from .models import Reservation, UsageDay, UsageDayNumber, UsageRecord
+from .models import Reservation, UsageAgencyDay, UsageDay, UsageDayNumber, UsageRecord
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,12 @@ def month_start(now: datetime | None = None) -> datetime:
 
 def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organization | None = None) -> int:
     """Billed minutes of calls made since the start of this calendar month (UTC), from the daily rollups."""
-    days = UsageDay.objects.filter(day__gte=month_start().astimezone(UTC).date())
-    days = days.filter(organization=organization) if organization is not None else days.filter(agency=agency)
+    first = month_start().astimezone(UTC).date()
+    days: QuerySet[Any]
+    if organization is not None:
+        days = UsageDay.objects.filter(organization=organization, day__gte=first)
+    else:
+        days = UsageAgencyDay.objects.filter(agency=agency, day__gte=first)
     return days.aggregate(total=Sum("minutes"))["total"] or 0
 
 
@@ -91,9 +95,15 @@ class UsageRange:
     end: date
 
     def rollups(self, model: type[UsageDay] | type[UsageDayNumber] = UsageDay) -> QuerySet[Any]:
-        """The range's rollup rows: UsageDay, or UsageDayNumber for sums by number or direction."""
+        """The range's rollup rows per organization: UsageDay, or UsageDayNumber for sums by number or direction."""
         rows: QuerySet[Any] = model.objects.filter(agency_id=self.agency_id, day__gte=self.start, day__lte=self.end)
         return rows.filter(organization=self.organization) if self.organization is not None else rows
+
+    def days(self) -> QuerySet[Any]:
+        """A row per day with calls, seconds and minutes: the client's UsageDay, or the agency's UsageAgencyDay."""
+        if self.organization is not None:
+            return self.rollups()
+        return UsageAgencyDay.objects.filter(agency_id=self.agency_id, day__gte=self.start, day__lte=self.end)
 
 
 # --- Usage listings ------------------------------------------------------------
@@ -123,7 +133,7 @@ class UsageTotals:
 
 def usage_totals(*, agency_id: int, organization: Organization | None, start: date, end: date) -> UsageTotals:
     """Calls, seconds and billed minutes from `start` to `end` (UTC days), summed from the daily rollups."""
-    days = UsageRange(agency_id, organization, start, end).rollups()
+    days = UsageRange(agency_id, organization, start, end).days()
     totals = days.aggregate(calls=Sum("calls"), seconds=Sum("seconds"), minutes=Sum("minutes"))
     return UsageTotals(totals["calls"] or 0, totals["seconds"] or 0, totals["minutes"] or 0)
 
@@ -266,6 +276,6 @@ def minutes_coverage(*, agency: Agency, now: datetime | None = None) -> Coverage
     )
     # The last COVERAGE_DAYS UTC days, today included (whole days: the rollups' grain); the (agency, day) index.
     first = now.astimezone(UTC).date() - timedelta(days=COVERAGE_DAYS - 1)
-    recent = UsageDay.objects.filter(agency=agency, day__gte=first).aggregate(total=Sum("minutes"))["total"] or 0
+    recent = UsageAgencyDay.objects.filter(agency=agency, day__gte=first).aggregate(total=Sum("minutes"))["total"] or 0
     daily = -(-recent // COVERAGE_DAYS)
     return Coverage(client_credits=credits, minutes=agency.minutes_balance, daily_minutes=daily)

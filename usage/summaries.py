@@ -2,7 +2,7 @@
 
 Minutes are the sum of each call's billed whole minutes (UsageRecord.minutes, ceil(sec/60) per call,
 what the ledger charged), never ceil(total seconds / 60). One aggregate query per summary over the
-daily rollups (usage.rollups: UsageDay, or UsageDayNumber by number or direction), plus one for the
+daily rollups (usage.rollups: UsageAgencyDay or UsageDay, UsageDayNumber by number or direction), plus one for the
 organization names when grouping by client; none reads the calls themselves.
 """
 
@@ -36,7 +36,7 @@ def usage_range(*, agency_id: int, organization: Organization | None, start: dat
 
 
 def usage_total(calls: UsageRange) -> Summary:
-    totals = calls.rollups().aggregate(**_SUMS)
+    totals = calls.days().aggregate(**_SUMS)
     return Summary("total", None, totals["calls"] or 0, totals["seconds"] or 0, totals["minutes"] or 0)
 
 
@@ -45,7 +45,10 @@ def usage_grouped(calls: UsageRange, *, group_by: str) -> list[Summary]:
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}")
     field = _FIELD[group_by]
-    rollups = calls.rollups(UsageDayNumber if group_by in ("number", "direction") else UsageDay)
+    if group_by == "day":
+        rollups = calls.days()  # a row a day, for an agency too
+    else:
+        rollups = calls.rollups(UsageDayNumber if group_by in ("number", "direction") else UsageDay)
     rows = rollups.order_by().values(field).annotate(**_SUMS).order_by(field)
     names: dict[int, str] = {}
     if group_by == "organization":

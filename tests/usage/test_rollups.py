@@ -15,7 +15,7 @@ from tests.conftest import credits_add, host, minutes_add
 from tests.usage.conftest import Api, record
 from usage import keys, rollups
 from usage.ingest import usage_ingest
-from usage.models import UsageDay, UsageDayNumber, UsageRecord
+from usage.models import UsageAgencyDay, UsageDay, UsageDayNumber, UsageRecord
 
 RAW = UsageRecord._meta.db_table
 
@@ -115,6 +115,11 @@ def test_rollups_equal_the_calls_after_duplicates_conflicts_and_rejections_acros
         (date(2026, 1, 31), "outbound", "number-1", 2, 5),
         (date(2026, 2, 1), "outbound", "n-2", 1, 1),
     ]
+    assert sorted(UsageAgencyDay.objects.values_list("agency_id", "day", "calls", "seconds", "minutes")) == [
+        (first.pk, date(2026, 1, 31), 3, 182, 5),
+        (first.pk, date(2026, 2, 1), 1, 60, 1),
+        (second.pk, date(2026, 2, 1), 1, 600, 10),
+    ]
     assert rollups.usage_rollups_check() == []
 
 
@@ -167,6 +172,7 @@ def test_usage_check_names_the_organization_and_day_of_a_tampered_missing_or_ext
         last_call_at=datetime(2025, 11, 1, tzinfo=UTC),
     )
     UsageDayNumber.objects.filter(organization=alpha).update(calls=7)
+    UsageAgencyDay.objects.filter(agency=first, day=date(2025, 12, 13)).update(seconds=1)
 
     with pytest.raises(CommandError) as failed:
         call_command("usage_check", stdout=io.StringIO())
@@ -177,6 +183,7 @@ def test_usage_check_names_the_organization_and_day_of_a_tampered_missing_or_ext
     assert f"organization {beta.pk}, day 2025-11-01: raw rows none, rollup 1 calls, 1 s, 1 min" in message
     assert f"organization {alpha.pk}, day 2025-12-13, outbound number-1: raw rows 1 calls, 84 s, 2 min" in message
     assert "rollup none" in message  # beta's missing day
+    assert f"agency {first.pk}, day 2025-12-13: raw rows 1 calls, 84 s, 2 min, rollup 1 calls, 1 s, 2 min" in message
 
 
 def test_rebuild_for_a_range_and_an_organization_fixes_only_that(world, usage_broken_on_purpose):
@@ -191,6 +198,7 @@ def test_rebuild_for_a_range_and_an_organization_fixes_only_that(world, usage_br
     )
     UsageDay.objects.update(calls=50)
     UsageDayNumber.objects.update(minutes=50)
+    UsageAgencyDay.objects.update(seconds=50)
 
     out = io.StringIO()
     call_command(
@@ -204,9 +212,12 @@ def test_rebuild_for_a_range_and_an_organization_fixes_only_that(world, usage_br
         stdout=out,
     )
     assert "1 organization(s)" in out.getvalue()
-    assert {(m.organization_id, m.day) for m in rollups.usage_rollups_check()} == {
-        (alpha.pk, "2025-12-02"),
-        (beta.pk, "2025-12-01"),
+    assert {(m.table, m.owner, m.day) for m in rollups.usage_rollups_check()} == {
+        ("day", f"organization {alpha.pk}", "2025-12-02"),
+        ("day", f"organization {beta.pk}", "2025-12-01"),
+        ("number", f"organization {alpha.pk}", "2025-12-02"),
+        ("number", f"organization {beta.pk}", "2025-12-01"),
+        ("agency", f"agency {first.pk}", "2025-12-02"),  # the agency's day on 2025-12-01 is rebuilt from raw rows
     }
 
     call_command("usage_rollup_rebuild", stdout=io.StringIO())
@@ -236,6 +247,7 @@ def test_the_migration_builds_rollups_from_calls_already_stored(world):
     expected = _rollup_sums()
     UsageDay.objects.all().delete()
     UsageDayNumber.objects.all().delete()
+    UsageAgencyDay.objects.all().delete()
 
     import_module("usage.migrations.0004_rollups_build").build(apps, None)
 

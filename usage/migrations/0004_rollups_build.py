@@ -1,6 +1,6 @@
 """Build the daily rollups from the usage records already stored (works on a populated database).
 
-One INSERT ... SELECT ... GROUP BY per rollup table, in the migration's transaction. An
+One INSERT ... SELECT ... GROUP BY per rollup table (the agencies' days from the organizations' days), in the migration's transaction. An
 ingest by the previous release while this runs is not rolled up: run
 `manage.py usage_check` after the deploy, and `manage.py usage_rollup_rebuild` for
 any day it names.
@@ -12,12 +12,12 @@ from django.db import migrations
 def build(apps, schema_editor):
     from usage.rollups import rollups_rebuild_rows
 
-    models = (apps.get_model("usage", "UsageRecord"), apps.get_model("usage", "UsageDay"), apps.get_model("usage", "UsageDayNumber"))
+    models = tuple(apps.get_model("usage", name) for name in ("UsageRecord", "UsageDay", "UsageDayNumber", "UsageAgencyDay"))
     rollups_rebuild_rows(models=models)
 
 
 def empty(apps, schema_editor):
-    for name in ("UsageDay", "UsageDayNumber"):
+    for name in ("UsageDay", "UsageDayNumber", "UsageAgencyDay"):
         apps.get_model("usage", name).objects.all().delete()
 
 
