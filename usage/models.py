@@ -173,8 +173,8 @@ class UsageDay(models.Model):
 
     Written only by usage.rollups, in the transaction that stores the calls (or
     that rebuilds them from the raw rows); `manage.py usage_check` proves it
-    equals the UsageRecord rows it sums. An agency's figures are the sum over
-    its organizations' rows.
+    equals the UsageRecord rows it sums. An agency's figures are in
+    UsageAgencyDay, the sum over its organizations' rows.
     """
 
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")

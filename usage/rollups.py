@@ -1,28 +1,26 @@
 """Daily usage rollups: every summary reads these, never the raw calls.
 
-Two tables, both keyed by the UTC day the calls happened (UsageRecord.created_at):
+Three tables, keyed by the UTC day the calls happened (UsageRecord.created_at):
 - UsageDay: one row per organization and day (calls, seconds, billed minutes,
-  the day's last call). Account minutes, range totals, the per-day and
-  per-client summaries, the billing history, dashboards and charts read it; an
-  agency's figures are the sum of its organizations' rows (index on agency, day).
-- UsageDayNumber: one row per organization, day, direction and number, for the
-  two summaries grouped by number or by direction. Kept apart so that a client
-  with thousands of numbers does not make every other summary read thousands
-  of rows a day.
+  the day's last call): a client's figures, history and chart, and the
+  summaries grouped by client.
+- UsageAgencyDay: one row per agency and day, the sum of the above, so an
+  agency's month, chart, coverage and per-day summaries read a row a day
+  however many clients it has.
+- UsageDayNumber: one row per organization, day, direction and number, read
+  only by the summaries grouped by number or by direction, so a client with
+  thousands of numbers does not make every other summary read thousands of
+  rows a day.
 
 Writers, all under the agency's row lock (the one the ingest takes first), so
 a rebuild and an ingest of the same agency never interleave:
-- rollups_add: the ingest's batch, one statement for every (organization, day,
-  direction, number) it touched, in the ingest's transaction (on PostgreSQL one
-  statement for both tables, a data-modifying WITH; SQLite runs it as two);
+- rollups_add: the ingest's batch, in the ingest's transaction; on PostgreSQL
+  one statement for the three tables (data-modifying WITHs over unnest()
+  arrays, one prepared shape for any batch), on SQLite one per table;
 - usage_rollups_rebuild / rollups_rebuild_rows: recompute a range from the raw
   rows (DELETE, then INSERT ... SELECT ... GROUP BY);
-- usage_rollups_check: the raw rows grouped against the rollups, a FULL OUTER
+- usage_rollups_check: the raw rows grouped against each table, a FULL OUTER
   JOIN in SQL that returns only the rows that differ.
-
-A third table, UsageAgencyDay, holds each agency's day (the sum of its
-organizations' UsageDay rows), so an agency's month, chart or coverage reads a
-row a day however many clients it has; the same statement keeps it.
 """
 
 from collections.abc import Iterable, Sequence

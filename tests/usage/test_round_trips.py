@@ -2,7 +2,7 @@
 
 The floor (bench/README.md) was 9: BEGIN, lock the agency, lock the client, look
 for an earlier record, insert the ledger entries, move each balance, insert the
-record, COMMIT. The daily rollups add one: a single upsert statement for both
+record, COMMIT. The daily rollups add one: a single upsert statement for the three
 rollup tables, whatever the batch touched (usage.rollups). The eleventh is the
 API-key lookup, which doubles as the connection health check
 (core.db.first_read), so no `SELECT 1` goes first.
@@ -26,7 +26,7 @@ STATEMENTS = [
     'UPDATE "agencies_agency"',
     'UPDATE "agencies_organization"',
     'INSERT INTO "usage_usagerecord"',
-    'WITH day_rollup AS (INSERT INTO "usage_usageday"',  # the day's rollups, both tables in one statement
+    'WITH day_rollup AS (INSERT INTO "usage_usageday"',  # the day's rollups, all three tables in one statement
 ]
 
 
