@@ -3,7 +3,6 @@
 import csv
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -26,9 +25,13 @@ def usage_report(request):
     records = usage_selectors.usage_in_range(
         agency_id=organization.agency_id, organization=organization, start=start, end=end
     )
-    page = Paginator(
+    totals = usage_selectors.usage_totals(
+        agency_id=organization.agency_id, organization=organization, start=start, end=end
+    )
+    page = usage_selectors.CountedPaginator(
         records.only("pk", "record_id", "created_at", "number_id", "direction", "duration_sec", "minutes", "overdraft"),
         REPORT_PAGE_SIZE,
+        count=totals.calls,  # from the rollups: paging never counts the calls
     ).get_page(request.GET.get("page"))
     chart_start, chart_end = dashboards.last_days()
     daily = dashboards.daily_minutes(organization=organization, start=chart_start, end=chart_end)
@@ -41,7 +44,7 @@ def usage_report(request):
             "end": end,
             "period_problem": problem,
             "page": page,
-            "totals": usage_selectors.usage_totals(records),
+            "totals": totals,
             "daily": daily,
             "chart": charts.daily_minutes_chart(
                 daily, color=request.agency.primary_color, label="Minutes used per day, last 30 days"

@@ -214,15 +214,24 @@ def ledger_broken_on_purpose():
     """Requested by tests that corrupt the ledger to see ledger_check catch it."""
 
 
+@pytest.fixture
+def usage_broken_on_purpose():
+    """Requested by tests that corrupt the usage rollups to see usage_check catch it."""
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     # Every scenario that touched the database ends with `manage.py ledger_check`
     # passing: each balance equals the sum of its entries, and purchases hold
-    # exactly the credits Stripe says were paid for.
+    # exactly the credits Stripe says were paid for. Beside it, `manage.py usage_check`: the daily
+    # usage rollups equal the calls they sum.
     result = yield
     uses_db = {"db", "transactional_db"} & set(item.fixturenames) or item.get_closest_marker("django_db")
     if uses_db and "ledger_broken_on_purpose" not in item.fixturenames:
         call_command("ledger_check", stdout=io.StringIO())
+    if uses_db and "usage_broken_on_purpose" not in item.fixturenames:
+        call_command("usage_check", stdout=io.StringIO())
+    if uses_db:
         if "live_server" in item.fixturenames and not connection.in_atomic_block:
             # With Playwright's greenlets running, this hook sees another context's connection than the
             # test's teardown does, so nothing else would close it: left open, it keeps PostgreSQL from

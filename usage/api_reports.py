@@ -52,7 +52,7 @@ def billing_usage(request, caller: Caller):
     first = query_month(request)
     organization = _organization(request, caller)
     last = first.replace(day=monthrange(first.year, first.month)[1])
-    records = summaries.records_between(agency_id=caller.agency_id, organization=organization, start=first, end=last)
+    records = summaries.usage_range(agency_id=caller.agency_id, organization=organization, start=first, end=last)
     unit, price = _unit_and_price(caller, organization)
     return JsonResponse(
         {
@@ -83,7 +83,7 @@ def billing_usage_detailed(request, caller: Caller):
     organization = _organization(request, caller)
     if group_by == "organization" and not caller.is_agency:
         raise ApiError(403, "agency_key_required", "Only an agency's API key can group usage by organization.")
-    records = summaries.records_between(agency_id=caller.agency_id, organization=organization, start=start, end=end)
+    records = summaries.usage_range(agency_id=caller.agency_id, organization=organization, start=start, end=end)
     unit, price = _unit_and_price(caller, organization)
     return JsonResponse(
         {

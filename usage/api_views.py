@@ -75,7 +75,7 @@ def _usage_list(request, caller: Caller):
         page, next_cursor = selectors.usage_page(records, cursor=request.GET.get("cursor"), limit=limit)
     except selectors.BadCursor as problem:
         raise ApiError(400, "invalid_cursor", str(problem)) from None
-    totals = selectors.usage_totals(records)
+    totals = selectors.usage_totals(agency_id=caller.agency_id, organization=organization, start=start, end=end)
     # An agency pays the platform price per minute; a client pays for its credits.
     price: selectors.MinutePrice | None
     if caller.is_agency:

@@ -6,7 +6,8 @@ Python cannot load it, so every read of that row failed. This finds such rows
 without loading them (the time is read as text) and repairs them by moving
 created_at to received_at, the moment we took the record: a real time, in the
 same month the call was charged. The charge itself (its ledger entries) is
-not touched.
+not touched; the daily rollups move with the calls (rebuilt from the raw rows
+for each organization repaired, in the repair's transaction).
 """
 
 from dataclasses import dataclass
@@ -15,8 +16,11 @@ from datetime import datetime
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from agencies.models import Agency
+
 from .models import UsageRecord
 from .records import EARLIEST_CREATED_AT, FUTURE_TOLERANCE
+from .rollups import rollups_rebuild_rows
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,29 @@ def usage_odd_records(*, now: datetime | None = None) -> list[OddRecord]:
 
 
 def usage_odd_records_repair(*, now: datetime | None = None) -> int:
-    """Move the created_at of every odd record to its received_at; the number of records repaired."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {UsageRecord._meta.db_table} SET {_column('created_at')} = {_column('received_at')} "
-            f"WHERE {_where()}",
-            _bounds(now),
-        )
-        return cursor.rowcount
+    """Move the created_at of every odd record to its received_at; the number of records repaired.
+
+    The agencies of the odd records are locked first (in id order, as the ingest locks them), so no
+    ingest interleaves; then each repaired organization's rollups are rebuilt from its raw rows. Rare
+    and one-off: rebuilding all of an organization's days is simpler than tracking the days that moved.
+    """
+    bounds = _bounds(now)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT {_column('agency')}, {_column('organization')} FROM {UsageRecord._meta.db_table} "
+                f"WHERE {_where()}",
+                bounds,
+            )
+            owners = cursor.fetchall()
+        list(Agency.objects.select_for_update().filter(pk__in={a for a, _ in owners}).order_by("pk").values_list("pk"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {UsageRecord._meta.db_table} SET {_column('created_at')} = {_column('received_at')} "
+                f"WHERE {_where()}",
+                bounds,
+            )
+            repaired = cursor.rowcount
+        for organization_id in sorted({o for _, o in owners}):
+            rollups_rebuild_rows(organization_id=organization_id)
+        return repaired

@@ -3,22 +3,23 @@
 Usage is one ledger entry per call; a history of those buries the purchases.
 Here every other entry (purchases, allocations, deductions, refunds, disputes)
 is a row of its own, and calls are one row per day, dated by when the calls
-happened (the usage records' time, not when they were reported). One SQL query
-(a UNION) per page, and one to count, however many rows there are.
+happened (the usage records' time, not when they were reported), read from the
+daily rollups (usage.rollups), never from the calls. One SQL query (a UNION) per
+page, and one to count, however many calls there are.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
-from django.db.models import Count, F, IntegerField, Max, QuerySet, Sum, Value
+from django.db.models import F, IntegerField, QuerySet, Sum, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from agencies.models import Organization
 from billing.models import LedgerEntry
 
-from .models import UsageRecord
+from .models import UsageDay, UsageRecord
 
 Kind = LedgerEntry.Kind
 USAGE = "usage"
@@ -59,17 +60,14 @@ def history_rows(*, organization: Organization, kind: str = "") -> QuerySet:
 
     Wrap each row of a page in HistoryRow."""
     days = (
-        UsageRecord.objects.filter(organization=organization)
+        UsageDay.objects.filter(organization=organization)
         .order_by()
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
         .annotate(
-            at=Max("created_at"),
+            at=F("last_call_at"),
             kind=Value(USAGE),
             description=Value(""),
-            amount=-Sum("minutes"),
+            amount=-F("minutes"),
             balance_after=Value(None, output_field=IntegerField()),
-            calls=Count("pk"),
         )
         .values_list(*COLUMNS)
     )
@@ -83,14 +81,12 @@ def history_rows(*, organization: Organization, kind: str = "") -> QuerySet:
 
 
 def daily_rate(*, organization: Organization, days: int = 14, now: datetime | None = None) -> Fraction:
-    """Minutes a day the organization used over the last `days` days (calls' time), as an exact ratio."""
-    since = (now or timezone.now()) - timedelta(days=days)
-    used = (
-        UsageRecord.objects.filter(organization=organization, created_at__gte=since).aggregate(total=Sum("minutes"))[
-            "total"
-        ]
-        or 0
-    )
+    """Minutes a day the organization used over the last `days` UTC days, today included, as an exact ratio.
+
+    Whole days (the rollups' grain), by the calls' time."""
+    first = (now or timezone.now()).astimezone(UTC).date() - timedelta(days=days - 1)
+    used = UsageDay.objects.filter(organization=organization, day__gte=first).aggregate(total=Sum("minutes"))["total"]
+    used = used or 0
     return Fraction(used, days)
 
 

@@ -13,7 +13,9 @@ and any later pull sync. A batch is applied in one transaction:
 4. the new records are inserted in bulk, their ledger entries (client and
    agency, reference `usage:<record id>`) in bulk, and each balance moves by
    one conditional UPDATE (billing.ledger.paired_debits_post);
-5. reservations named by the records are settled, releasing what they held.
+5. the day's rollups (usage.rollups) grow by the new records' sums: one
+   upsert for every organization, day and number the batch touched;
+6. reservations named by the records are settled, releasing what they held.
 
 Records are checked so that nothing the database or its driver would refuse
 reaches it. Should one get through anyway (or an old row fail to load), the
@@ -39,6 +41,7 @@ from core import db
 
 from .models import Reservation, UsageRecord
 from .records import Incoming, Rejected, record_check
+from .rollups import rollups_add
 
 logger = logging.getLogger(__name__)
 MAX_BATCH = 1000
@@ -165,7 +168,7 @@ def _stored(agency_id: int, record_ids: list[str]) -> dict[str, tuple]:
 
 
 def _apply(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> None:
-    """Steps 2-5 of the module docstring, inside the caller's transaction."""
+    """Steps 2-6 of the module docstring, inside the caller's transaction."""
     locked = ledger.accounts_lock(agency_id=agency_id, organization_ids={r.organization_id for r in candidates})
     stored = _stored(agency_id, [r.record_id for r in candidates])
     wanted = {r.reservation_id for r in candidates if r.reservation_id is not None}
@@ -244,6 +247,7 @@ def _apply(agency_id: int, candidates: list[Incoming], outcomes: list, now) -> N
             "received_at",
         ],
     )
+    rollups_add(agency_id=agency_id, records=new)  # only what was applied: never duplicates or refusals
     settled = {r.reservation_id for r in new if r.reservation_id is not None}
     if settled:
         # Charged at the real minutes above; whatever the reservation held beyond them is free again.

@@ -166,3 +166,87 @@ class UsageRecord(models.Model):
 
     def __str__(self):
         return f"{self.record_id}: {self.duration_sec}s"
+
+
+class UsageDay(models.Model):
+    """One organization's calls of one UTC day, summed: what every usage summary reads.
+
+    Written only by usage.rollups, in the transaction that stores the calls (or
+    that rebuilds them from the raw rows); `manage.py usage_check` proves it
+    equals the UsageRecord rows it sums. An agency's figures are in
+    UsageAgencyDay, the sum over its organizations' rows.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The UTC day the calls happened (UsageRecord.created_at).")
+    calls = models.BigIntegerField()
+    seconds = models.BigIntegerField()
+    minutes = models.BigIntegerField(help_text="Billed minutes: the sum of each call's UsageRecord.minutes.")
+    last_call_at = models.DateTimeField(help_text="The latest created_at among the day's calls.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day"], name="usage_day_unique"),
+            models.CheckConstraint(condition=Q(calls__gt=0), name="usage_day_has_calls"),
+        ]
+        indexes = [
+            models.Index(fields=["agency", "day"], name="usage_day_agency", include=["calls", "seconds", "minutes"]),
+        ]
+
+    def __str__(self):
+        return f"{self.organization_id} {self.day}: {self.calls} calls"
+
+
+class UsageDayNumber(models.Model):
+    """One organization's calls of one UTC day on one number in one direction, summed.
+
+    Read only by the summaries grouped by number or direction; the other
+    summaries read UsageDay, which stays one row per organization and day
+    however many numbers a client has.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    direction = models.CharField(max_length=8, choices=UsageRecord.Direction.choices)
+    number_id = models.CharField(max_length=100)
+    calls = models.BigIntegerField()
+    seconds = models.BigIntegerField()
+    minutes = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "direction", "number_id"], name="usage_day_number_unique"
+            ),
+            models.CheckConstraint(condition=Q(calls__gt=0), name="usage_day_number_has_calls"),
+        ]
+        indexes = [models.Index(fields=["agency", "day"], name="usage_day_number_agency")]
+
+    def __str__(self):
+        return f"{self.organization_id} {self.day} {self.direction} {self.number_id}: {self.calls} calls"
+
+
+class UsageAgencyDay(models.Model):
+    """All of one agency's calls of one UTC day, summed: the agency's own figures in one row a day.
+
+    The sum of its organizations' UsageDay rows, kept beside them by the same
+    statement, so an agency's month or chart reads a row a day however many
+    clients it has.
+    """
+
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    calls = models.BigIntegerField()
+    seconds = models.BigIntegerField()
+    minutes = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agency", "day"], name="usage_agency_day_unique"),
+            models.CheckConstraint(condition=Q(calls__gt=0), name="usage_agency_day_has_calls"),
+        ]
+
+    def __str__(self):
+        return f"agency {self.agency_id} {self.day}: {self.calls} calls"

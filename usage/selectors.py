@@ -6,15 +6,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from agencies.models import Agency, CreditPackage, Organization
 from core.money import round_half_up
 
-from .models import Reservation, UsageRecord
+from .models import Reservation, UsageAgencyDay, UsageDay, UsageDayNumber, UsageRecord
 
 
 @dataclass(frozen=True)
@@ -69,10 +72,38 @@ def month_start(now: datetime | None = None) -> datetime:
 
 
 def monthly_usage_minutes(*, agency: Agency | None = None, organization: Organization | None = None) -> int:
-    """Billed minutes of calls made since the start of this calendar month (UTC)."""
-    records = UsageRecord.objects.filter(created_at__gte=month_start())
-    records = records.filter(organization=organization) if organization is not None else records.filter(agency=agency)
-    return records.aggregate(total=Sum("minutes"))["total"] or 0
+    """Billed minutes of calls made since the start of this calendar month (UTC), from the daily rollups."""
+    first = month_start().astimezone(UTC).date()
+    days: QuerySet[Any]
+    if organization is not None:
+        days = UsageDay.objects.filter(organization=organization, day__gte=first)
+    else:
+        days = UsageAgencyDay.objects.filter(agency=agency, day__gte=first)
+    return days.aggregate(total=Sum("minutes"))["total"] or 0
+
+
+# --- Sums over UTC days, from the rollups (usage.rollups) -------------------------------
+
+
+@dataclass(frozen=True)
+class UsageRange:
+    """The calls of an agency's clients (or of one client) made from `start` to `end`, inclusive UTC days."""
+
+    agency_id: int
+    organization: Organization | None
+    start: date
+    end: date
+
+    def rollups(self, model: type[UsageDay] | type[UsageDayNumber] = UsageDay) -> QuerySet[Any]:
+        """The range's rollup rows per organization: UsageDay, or UsageDayNumber for sums by number or direction."""
+        rows: QuerySet[Any] = model.objects.filter(agency_id=self.agency_id, day__gte=self.start, day__lte=self.end)
+        return rows.filter(organization=self.organization) if self.organization is not None else rows
+
+    def days(self) -> QuerySet[Any]:
+        """A row per day with calls, seconds and minutes: the client's UsageDay, or the agency's UsageAgencyDay."""
+        if self.organization is not None:
+            return self.rollups()
+        return UsageAgencyDay.objects.filter(agency_id=self.agency_id, day__gte=self.start, day__lte=self.end)
 
 
 # --- Usage listings ------------------------------------------------------------
@@ -100,9 +131,28 @@ class UsageTotals:
     minutes: int
 
 
-def usage_totals(records: QuerySet[UsageRecord]) -> UsageTotals:
-    totals = records.order_by().aggregate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
-    return UsageTotals(totals["calls"], totals["seconds"] or 0, totals["minutes"] or 0)
+def usage_totals(*, agency_id: int, organization: Organization | None, start: date, end: date) -> UsageTotals:
+    """Calls, seconds and billed minutes from `start` to `end` (UTC days), summed from the daily rollups."""
+    days = UsageRange(agency_id, organization, start, end).days()
+    totals = days.aggregate(calls=Sum("calls"), seconds=Sum("seconds"), minutes=Sum("minutes"))
+    return UsageTotals(totals["calls"] or 0, totals["seconds"] or 0, totals["minutes"] or 0)
+
+
+def calls_count(*, agency_id: int, organization: Organization | None, start: date, end: date) -> int:
+    """How many calls a listing of the range holds, for its pager: from the rollups, not a COUNT(*) of the calls."""
+    return usage_totals(agency_id=agency_id, organization=organization, start=start, end=end).calls
+
+
+class CountedPaginator(Paginator):  # type: ignore[type-arg]  # generic in the stubs only
+    """A Paginator told how many rows there are (calls_count), so paging never counts the calls themselves."""
+
+    def __init__(self, object_list: Any, per_page: int, *, count: int):
+        super().__init__(object_list, per_page)
+        self.known_count = count
+
+    @cached_property
+    def count(self) -> int:
+        return self.known_count
 
 
 class BadCursor(ValueError):
@@ -224,12 +274,8 @@ def minutes_coverage(*, agency: Agency, now: datetime | None = None) -> Coverage
         ]
         or 0
     )
-    # The (agency, created_at) index serves this range.
-    recent = (
-        UsageRecord.objects.filter(agency=agency, created_at__gte=now - timedelta(days=COVERAGE_DAYS)).aggregate(
-            total=Sum("minutes")
-        )["total"]
-        or 0
-    )
+    # The last COVERAGE_DAYS UTC days, today included (whole days: the rollups' grain); the (agency, day) index.
+    first = now.astimezone(UTC).date() - timedelta(days=COVERAGE_DAYS - 1)
+    recent = UsageAgencyDay.objects.filter(agency=agency, day__gte=first).aggregate(total=Sum("minutes"))["total"] or 0
     daily = -(-recent // COVERAGE_DAYS)
     return Coverage(client_credits=credits, minutes=agency.minutes_balance, daily_minutes=daily)

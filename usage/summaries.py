@@ -1,23 +1,24 @@
-"""Reads: calls, seconds and billed minutes summed by day, number, direction or client, in SQL.
+"""Reads: calls, seconds and billed minutes summed by day, number, direction or client, from the rollups.
 
 Minutes are the sum of each call's billed whole minutes (UsageRecord.minutes, ceil(sec/60) per call,
-what the ledger charged), never ceil(total seconds / 60). One aggregate query per summary, plus one
-for the organization names when grouping by client.
+what the ledger charged), never ceil(total seconds / 60). One aggregate query per summary over the
+daily rollups (usage.rollups: UsageAgencyDay or UsageDay, UsageDayNumber by number or direction), plus one for the
+organization names when grouping by client; none reads the calls themselves.
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date
 
-from django.db.models import Count, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Sum
 
 from agencies.models import Organization
 
-from .models import UsageRecord
-from .selectors import MinutePrice
+from .models import UsageDay, UsageDayNumber
+from .selectors import MinutePrice, UsageRange
 
 GROUPINGS = ("day", "number", "direction", "organization")
 _FIELD = {"day": "day", "number": "number_id", "direction": "direction", "organization": "organization_id"}
+_SUMS = {"calls": Sum("calls"), "seconds": Sum("seconds"), "minutes": Sum("minutes")}
 
 
 @dataclass(frozen=True)
@@ -29,36 +30,26 @@ class Summary:
     minutes: int
 
 
-def records_between(*, agency_id: int, organization: Organization | None, start: date, end: date) -> QuerySet:
+def usage_range(*, agency_id: int, organization: Organization | None, start: date, end: date) -> UsageRange:
     """The calls of an agency's clients (or of one client) made from `start` to `end`, inclusive UTC days."""
-    records = UsageRecord.objects.filter(
-        agency_id=agency_id,
-        created_at__gte=datetime.combine(start, time.min, tzinfo=UTC),
-        created_at__lt=datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
-    )
-    if organization is not None:
-        records = records.filter(organization=organization)
-    return records
+    return UsageRange(agency_id, organization, start, end)
 
 
-def usage_total(records: QuerySet) -> Summary:
-    totals = records.order_by().aggregate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
-    return Summary("total", None, totals["calls"], totals["seconds"] or 0, totals["minutes"] or 0)
+def usage_total(calls: UsageRange) -> Summary:
+    totals = calls.days().aggregate(**_SUMS)
+    return Summary("total", None, totals["calls"] or 0, totals["seconds"] or 0, totals["minutes"] or 0)
 
 
-def usage_grouped(records: QuerySet, *, group_by: str) -> list[Summary]:
+def usage_grouped(calls: UsageRange, *, group_by: str) -> list[Summary]:
     """Sums per group (only groups with calls), ordered by key: days and names oldest/alphabetical first."""
     if group_by not in GROUPINGS:
         raise ValueError(f"unknown grouping {group_by!r}")
     field = _FIELD[group_by]
     if group_by == "day":
-        records = records.annotate(day=TruncDate("created_at", tzinfo=UTC))
-    rows = (
-        records.order_by()
-        .values(field)
-        .annotate(calls=Count("pk"), seconds=Sum("duration_sec"), minutes=Sum("minutes"))
-        .order_by(field)
-    )
+        rollups = calls.days()  # a row a day, for an agency too
+    else:
+        rollups = calls.rollups(UsageDayNumber if group_by in ("number", "direction") else UsageDay)
+    rows = rollups.order_by().values(field).annotate(**_SUMS).order_by(field)
     names: dict[int, str] = {}
     if group_by == "organization":
         rows = list(rows)

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -30,12 +29,15 @@ LOADABLE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 def usage_page(request):
     organization = access.organization_or_404(request)
     records = organization.usage_records.filter(created_at__range=LOADABLE).order_by("-created_at", "-pk")
+    first, last = date.min, date.max  # the loadable days, as LOADABLE
     day = _day(request.GET.get("day", ""))
     if day is not None:  # a day of the billing history: that day's calls (UTC)
         records = selectors.usage_in_range(
             agency_id=organization.agency_id, organization=organization, start=day, end=day
         )
-    page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
+        first = last = day
+    count = selectors.calls_count(agency_id=organization.agency_id, organization=organization, start=first, end=last)
+    page = selectors.CountedPaginator(records, USAGE_PAGE_SIZE, count=count).get_page(request.GET.get("page"))
     return render(
         request,
         "usage/portal_usage.html",

@@ -11,6 +11,7 @@ from agencies.models import Agency
 from billing import readiness
 from tests.conftest import credits_add, minutes_add, seller_details_add
 from usage.models import UsageRecord
+from usage.rollups import usage_rollups_rebuild
 
 ACTIVATION = "/console/activation/"
 
@@ -45,6 +46,9 @@ def _calls(agency, organization, minutes_each: int, count: int, *, days_ago: int
         )
         for n in range(count)
     )
+    # Stored straight into the table, not through the ingest: sum them into the daily rollups as
+    # `manage.py usage_rollup_rebuild` would.
+    usage_rollups_rebuild(organization_id=organization.pk)
 
 
 # --- The checklist ----------------------------------------------------------------

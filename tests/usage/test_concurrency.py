@@ -85,6 +85,7 @@ def test_eight_threads_with_overlapping_batches_apply_every_record_exactly_once(
     assert agency.minutes_balance == 100_000 + 1000 - sum(minutes.values())
     assert ledger.balances_check() == []
     call_command("ledger_check", stdout=io.StringIO())
+    call_command("usage_check", stdout=io.StringIO())
 
 
 def test_fifty_concurrent_authorizations_against_ten_credits_grant_exactly_ten(agency, make_client_user):

@@ -1,9 +1,11 @@
-"""A single-record usage sync costs 10 database round trips on PostgreSQL, and every statement is Django-visible.
+"""A single-record usage sync costs 11 database round trips on PostgreSQL, and every statement is Django-visible.
 
-The floor (bench/README.md) is 9: BEGIN, lock the agency, lock the client, look
+The floor (bench/README.md) was 9: BEGIN, lock the agency, lock the client, look
 for an earlier record, insert the ledger entries, move each balance, insert the
-record, COMMIT. The tenth is the API-key lookup, which doubles as the
-connection health check (core.db.first_read), so no `SELECT 1` goes first.
+record, COMMIT. The daily rollups add one: a single upsert statement for the three
+rollup tables, whatever the batch touched (usage.rollups). The eleventh is the
+API-key lookup, which doubles as the connection health check
+(core.db.first_read), so no `SELECT 1` goes first.
 """
 
 import tempfile
@@ -24,6 +26,7 @@ STATEMENTS = [
     'UPDATE "agencies_agency"',
     'UPDATE "agencies_organization"',
     'INSERT INTO "usage_usagerecord"',
+    'WITH day_rollup AS (INSERT INTO "usage_usageday"',  # the day's rollups, all three tables in one statement
 ]
 
 
@@ -32,7 +35,7 @@ def _round_trips(trace: str) -> int:
     return sum(1 for line in trace.splitlines() if line.split("\t")[:1] == ["B"] and "ReadyForQuery" in line)
 
 
-def test_a_single_record_sync_is_eight_statements_and_ten_round_trips(api, org, agency_key):
+def test_a_single_record_sync_is_nine_statements_and_eleven_round_trips(api, org, agency_key):
     from psycopg import pq
 
     # A first request connects and prepares the statements; the next request on that connection is measured.
@@ -57,9 +60,9 @@ def test_a_single_record_sync_is_eight_statements_and_ten_round_trips(api, org, 
 
     assert response.status_code == 201, response.content
     assert [next((s for s in STATEMENTS if sql.startswith(s)), sql) for sql in seen] == STATEMENTS
-    assert _round_trips(protocol) == 10, protocol
+    assert _round_trips(protocol) == 11, protocol
     simple_queries = [
         line.split("\t")[-1].strip() for line in protocol.splitlines() if line.startswith("F\t") and "\tQuery\t" in line
     ]
     assert simple_queries == ['"BEGIN"', '"COMMIT"']  # no `SELECT 1` health check
-    assert "\tParse\t" not in protocol  # all eight ran as statements prepared by the first request
+    assert "\tParse\t" not in protocol  # all nine ran as statements prepared by the first request
