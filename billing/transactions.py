@@ -49,10 +49,6 @@ _ONE_DAY = timedelta(days=1)
 _LAST_MICROSECOND = timedelta(days=1, microseconds=-1)
 
 
-def _purchase_has_kind() -> bool:
-    return any(field.name == "kind" for field in Purchase._meta.get_fields())
-
-
 def purchase_kind(purchase: Purchase | None) -> str:
     """ "purchase" (Checkout), or the top-up kind of a purchase paid by a saved method."""
     kind = getattr(purchase, "kind", "checkout") if purchase is not None else "checkout"
@@ -105,7 +101,8 @@ class Page:
     next_key: Key | None
 
 
-def _account_entries(*, agency: Agency | None, organization: Organization | None) -> QuerySet[LedgerEntry]:
+def account_entries(*, agency: Agency | None, organization: Organization | None) -> QuerySet[LedgerEntry]:
+    """Every ledger entry of one account: the organization's credits, or (organization None) the agency's minutes."""
     if organization is not None:
         return LedgerEntry.objects.filter(organization=organization)
     assert agency is not None  # one account or the other
@@ -126,12 +123,9 @@ def _entries_of_kind(entries: QuerySet[LedgerEntry], kind: str | None) -> QueryS
     if kind is None:
         return entries
     if kind in PURCHASE_KINDS:
-        if not _purchase_has_kind():
-            return entries.none()
         return entries.filter(kind=Kind.PURCHASE, purchase__kind=kind)
-    if kind == "purchase" and _purchase_has_kind():
-        # (lookup, value) form: Purchase.kind comes with the top-ups, and the type checker may not know it yet.
-        return entries.filter(kind=Kind.PURCHASE).exclude(Q(("purchase__kind__in", PURCHASE_KINDS)))
+    if kind == "purchase":
+        return entries.filter(kind=Kind.PURCHASE).exclude(purchase__kind__in=PURCHASE_KINDS)
     return entries.filter(kind=kind)
 
 
@@ -168,14 +162,18 @@ def _entry_rows(entries: QuerySet[LedgerEntry], after: Key | None, limit: int) -
     return rows
 
 
-def _newest_groups(usage: QuerySet[Any, Any], count: int) -> list[dict]:
-    """The `count` newest (day, client) groups of `usage`, summed over a window of days that widens as needed.
+def newest_day_groups(
+    rows: QuerySet[Any, Any], *, field: str, group_by: tuple[str, ...], sums: dict[str, Any], count: int
+) -> list[dict]:
+    """The `count` newest groups of `rows` by (day, ...), `sums` aggregated, over a window of days that widens
+    as needed. `rows` carries a `day` annotation (the UTC day of `field`); groups come newest day first, then
+    by the other keys descending.
 
     Aggregating a deep history for every page would cost the whole history each time; the newest groups
     lie in the newest days, so the window starts at `count` days (a day is never cut in two) and widens
-    only while it holds too few groups and older entries exist.
+    only while it holds too few groups and older rows exist.
     """
-    newest = usage.order_by("-created_at").values_list("created_at", flat=True).first()
+    newest = rows.order_by(f"-{field}").values_list(field, flat=True).first()
     if newest is None:
         return []
     last_day = datetime.combine(newest.astimezone(UTC).date(), time.min, tzinfo=UTC)
@@ -183,13 +181,13 @@ def _newest_groups(usage: QuerySet[Any, Any], count: int) -> list[dict]:
     while True:
         since = last_day - timedelta(days=days - 1)
         groups = list(
-            usage.filter(created_at__gte=since)
+            rows.filter(**{f"{field}__gte": since})
             .order_by()
-            .values("day", "client")
-            .annotate(calls=Count("pk"), amount=Sum("amount"), latest=Max("created_at"), last_pk=Max("pk"))
-            .order_by("-day", "-client")[:count]
+            .values("day", *group_by)
+            .annotate(**sums)
+            .order_by("-day", *(f"-{key}" for key in group_by))[:count]
         )
-        if len(groups) == count or not usage.filter(created_at__lt=since).exists():
+        if len(groups) == count or not rows.filter(**{f"{field}__lt": since}).exists():
             return groups
         days *= 4
 
@@ -216,7 +214,13 @@ def _usage_rows(
             elif after.rank > USAGE_DAY:  # a higher layer's day row: the whole day's usage lies below it
                 below |= Q(day=day)
         usage = usage.filter(below)
-    groups = _newest_groups(usage, limit + 1)
+    groups = newest_day_groups(
+        usage,
+        field="created_at",
+        group_by=("client",),
+        sums={"calls": Count("pk"), "amount": Sum("amount"), "latest": Max("created_at"), "last_pk": Max("pk")},
+        count=limit + 1,
+    )
     # Entries of one account are posted under its row lock, so the highest id is the day's last entry.
     balances = dict(
         LedgerEntry.objects.filter(pk__in=[g["last_pk"] for g in groups]).values_list("pk", "balance_after")
@@ -262,7 +266,7 @@ def transactions_page(
         raise ValueError(f"unknown kind {kind!r}")
     if kind in NOT_ON_LEDGER:
         return Page([], None)
-    entries = _in_range(_account_entries(agency=agency, organization=organization), start, end)
+    entries = _in_range(account_entries(agency=agency, organization=organization), start, end)
     rows: list[Transaction] = []
     if kind != "usage":
         rows += _entry_rows(_entries_of_kind(entries, kind), after, limit)

@@ -29,7 +29,6 @@ from django.db.models.functions import TruncDate
 
 from agencies.models import Agency, Organization
 from billing import transactions as ledger_rows
-from billing.models import LedgerEntry
 
 from .models import Reservation
 
@@ -58,12 +57,6 @@ def _account_reservations(*, agency: Agency | None, organization: Organization |
     return Reservation.objects.filter(agency=agency)
 
 
-def _account_ledger(*, agency: Agency | None, organization: Organization | None) -> QuerySet[LedgerEntry]:
-    if organization is not None:
-        return LedgerEntry.objects.filter(organization=organization)
-    return LedgerEntry.objects.filter(agency=agency)
-
-
 def _below(field: str, rank: int, after: ledger_rows.Key) -> Q:
     """The day rows of this stream whose key is below `after` (rows ordered by day, then organization)."""
     day = after.moment.date()
@@ -74,34 +67,6 @@ def _below(field: str, rank: int, after: ledger_rows.Key) -> Q:
         elif rank == after.rank:
             below |= Q(day=day, organization_id__lt=after.id)
     return below
-
-
-def _newest_groups(reservations: QuerySet[Any, Any], field: str, count: int) -> list[dict]:
-    """The `count` newest (day, client) groups, summed over a window of the newest days that widens as needed
-    (as billing.transactions does for usage): a page never aggregates the whole history."""
-    newest = reservations.order_by(f"-{field}").values_list(field, flat=True).first()
-    if newest is None:
-        return []
-    last_day = _day_start(newest.astimezone(UTC).date())
-    days = count
-    while True:
-        since = last_day - timedelta(days=days - 1)
-        groups = list(
-            reservations.filter(**{f"{field}__gte": since})
-            .order_by()
-            .values("day", "organization_id")
-            .annotate(
-                calls=Count("pk"),
-                held=Sum("minutes"),
-                latest=Max(field),
-                expired_calls=Count("pk", filter=_EXPIRED),
-                expired_minutes=Sum("minutes", filter=_EXPIRED),
-            )
-            .order_by("-day", "-organization_id")[:count]
-        )
-        if len(groups) == count or not reservations.filter(**{f"{field}__lt": since}).exists():
-            return groups
-        days *= 4
 
 
 def _description(kind: str, group: dict, unit: str) -> str:
@@ -140,7 +105,19 @@ def _stream_rows(
         reservations = reservations.filter(**{f"{field}__lt": _day_start(end) + timedelta(days=1)})
     if after is not None:
         reservations = reservations.filter(_below(field, rank, after))
-    groups = _newest_groups(reservations, field, limit + 1)
+    groups = ledger_rows.newest_day_groups(
+        reservations,
+        field=field,
+        group_by=("organization_id",),
+        sums={
+            "calls": Count("pk"),
+            "held": Sum("minutes"),
+            "latest": Max(field),
+            "expired_calls": Count("pk", filter=_EXPIRED),
+            "expired_minutes": Sum("minutes", filter=_EXPIRED),
+        },
+        count=limit + 1,
+    )
     unit = "credit" if organization is not None else "minute"
     sign = -1 if kind == HOLD else 1
     prefix = "rh" if kind == HOLD else "rr"
@@ -173,7 +150,7 @@ def _with_day_end_balances(
     days = sorted({row.key.moment.date() for row in rows if row.key.rank in (HOLD_DAY, RELEASE_DAY)})
     if not days:
         return rows
-    ledger = _account_ledger(agency=agency, organization=organization).order_by("-created_at", "-pk")
+    ledger = ledger_rows.account_entries(agency=agency, organization=organization).order_by("-created_at", "-pk")
     subqueries = {
         f"d{n}": Subquery(
             ledger.filter(created_at__lt=_day_start(day) + timedelta(days=1)).values("balance_after")[:1],
