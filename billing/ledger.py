@@ -4,11 +4,16 @@ Every change is a LedgerEntry written in the same transaction as the balance
 column it moves, so a balance always equals the sum of its entries. Writes are
 idempotent by (account, reference): a repeated reference changes nothing.
 
-Locking: a write locks the account row (SELECT ... FOR UPDATE) before it looks
-for the reference, so concurrent writers of one account queue up and the
-second sees the first's entry. Code that moves an agency and one of its
+Locking: a write locks the account row (SELECT ... FOR NO KEY UPDATE) before
+it looks for the reference, so concurrent writers of one account queue up and
+the second sees the first's entry. Code that moves an agency and one of its
 clients together locks the agency first, then the client, always in that
-order, so two such writers cannot deadlock.
+order, so two such writers cannot deadlock. The lock is NO KEY UPDATE, not
+UPDATE: it excludes the other writers of the balance just the same, but an
+insert that refers to the locked row (a foreign key check takes KEY SHARE)
+does not wait for it. With FOR UPDATE, a purchase credit holding its client
+(then inserting its invoice, which refers to the agency) and a usage sync
+holding the agency (then locking that client) deadlocked.
 """
 
 from dataclasses import dataclass, field
@@ -76,7 +81,7 @@ def entry_post(
         # and so does the auto-reload's: a debit below that queues one reload (billing.reload_queue).
         owner_field = "organization" if organization is not None else "agency"
         balance, threshold, reload_threshold, reload_armed = (
-            model.objects.select_for_update()
+            model.objects.select_for_update(no_key=True)
             .annotate(**reload_queue.lock_annotations(owner_field))
             .values_list(column, "low_balance_threshold", "reload_threshold", "reload_armed")
             .get(pk=pk)
@@ -295,7 +300,7 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
         cursor.execute(
             f"SELECT {db.column(Agency, 'minutes_balance')}, {db.column(Agency, 'low_balance_threshold')}"
             f"{reload_queue.lock_columns_sql(account_table=db.table(Agency), owner_column='agency_id')} "
-            f"FROM {db.table(Agency)} WHERE id = %s{db.for_update()}",
+            f"FROM {db.table(Agency)} WHERE id = %s{db.for_update(no_key=True)}",
             [agency_id],
         )
         row = cursor.fetchone()
@@ -309,7 +314,7 @@ def accounts_lock(*, agency_id: int, organization_ids) -> LockedAccounts:
                 f"{reload_queue.lock_columns_sql(account_table=db.table(Organization), owner_column='organization_id')} "
                 f"FROM {db.table(Organization)} "
                 f"WHERE {db.column(Organization, 'agency')} = %s AND id IN ({db.placeholders(len(ids))}) "
-                f"ORDER BY id{db.for_update()}",
+                f"ORDER BY id{db.for_update(no_key=True)}",
                 [agency_id, *ids],
             )
             rows = cursor.fetchall()

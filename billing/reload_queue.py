@@ -199,10 +199,10 @@ def _rollover_one(pk: int, *, start: datetime) -> int:
         if owner is None:
             return 0
         if owner["organization_id"] is not None:
-            accounts = Organization.objects.select_for_update().filter(pk=owner["organization_id"])
+            accounts = Organization.objects.select_for_update(no_key=True).filter(pk=owner["organization_id"])
             balance = accounts.values_list("credits_balance", flat=True).first()
         else:
-            accounts = Agency.objects.select_for_update().filter(pk=owner["agency_id"])
+            accounts = Agency.objects.select_for_update(no_key=True).filter(pk=owner["agency_id"])
             balance = accounts.values_list("minutes_balance", flat=True).first()
         row = AutoReload.objects.filter(pk=pk, enabled=True, paused_at__isnull=True).first()
         if balance is None or row is None or row.threshold is None or balance >= row.threshold:

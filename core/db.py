@@ -66,16 +66,20 @@ def placeholders(count: int) -> str:
 
 
 @cache
-def for_update(of: str | None = None) -> str:
+def for_update(of: str | None = None, *, no_key: bool = False) -> str:
     """Row locks where the database has them (SQLite serializes writers on its own).
 
-    `of` names the table alias whose rows are locked when the query joins others.
+    `of` names the table alias whose rows are locked when the query joins others. `no_key`
+    takes PostgreSQL's FOR NO KEY UPDATE: as exclusive as FOR UPDATE against other writers of
+    the row, but it lets other transactions insert rows that refer to it (a foreign key check
+    takes FOR KEY SHARE), so a balance lock never makes an unrelated insert wait.
     """
     if not connection.features.has_select_for_update:
         return ""
+    strength = "NO KEY UPDATE" if no_key and connection.features.has_select_for_no_key_update else "UPDATE"
     if of is not None and connection.features.has_select_for_update_of:
-        return f" FOR UPDATE OF {of}"
-    return " FOR UPDATE"
+        return f" FOR {strength} OF {of}"
+    return f" FOR {strength}"
 
 
 @cache
