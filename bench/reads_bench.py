@@ -614,6 +614,29 @@ def report(small: dict, big: dict, args) -> None:
     )
 
 
+def measure_again(args) -> None:
+    """--reuse: new keys and sessions for the big client and its agency's admin, then the figures at today's size."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+    big = Organization.objects.get(name="Big client")
+    tenants = {
+        "big": big.pk,
+        "client_key": keys.api_key_create(name="bench", organization=big).secret,
+        "agency_key": keys.api_key_create(name="bench", agency=big.agency).secret,
+        "client_session": _session(big.owner),
+        "admin_session": _session(User.objects.get(managed_agency=big.agency)),
+        "slug": big.agency.slug,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM usage_usagerecord")
+        calls = cursor.fetchone()[0]
+    figures = measure_all(tenants, args)
+    print(f"\nRead latency in ms at {calls:,} calls (big client {_big_calls(tenants):,}), as loaded earlier:")
+    print(f"{'request':44} {'p50':>7} {'p99':>7} {'8 conn p50/p99':>15}")
+    for label, (p50, p99) in figures[1].items():
+        c50, c99 = figures[8][label]
+        print(f"{label:44} {p50:7.1f} {p99:7.1f} {c50:7.1f}/{c99:<7.1f}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=10_000_000, help="calls at the large size (default 10 M)")
@@ -622,9 +645,15 @@ def main():
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (default 4, as the README)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (default 4, as the README)")
     parser.add_argument("--fresh", action="store_true", help="drop and create the database first")
+    parser.add_argument(
+        "--reuse", action="store_true", help="load nothing: measure again the database an earlier run loaded"
+    )
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run against PostgreSQL: DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_readsbench")
+    if args.reuse:
+        measure_again(args)
+        return
     if args.fresh:
         _fresh_database()
     call_command("migrate", verbosity=0)
