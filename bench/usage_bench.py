@@ -8,9 +8,20 @@ started here on a free loopback port, one keep-alive connection), beside a
 floor: psycopg alone doing the same work in one transaction per request
 (lock the agency and its clients, look for earlier records, insert records
 and ledger entries, one conditional UPDATE per account), and the ratio.
-Then the correctness totals. Rounds of API and floor alternate, so load from
-elsewhere on the machine hits both alike. The database must be PostgreSQL;
-the script migrates it and adds fresh agencies, so it can be run again.
+Then the correctness totals, ledger_check and usage_check. Rounds of API and
+floor alternate, so load from elsewhere on the machine hits both alike. The
+database must be PostgreSQL; the script migrates it and adds fresh agencies,
+so it can be run again.
+
+Two other modes (bench/README.md has their figures):
+  --sustained [ROWS]  from an empty usage table to ROWS (10,000,000) records in
+                      batches of 1,000, one request at a time over 10 agencies
+                      x 100 clients; records/s per million (per tenth below
+                      10 M), then table and index sizes. --path floor for the floor.
+  --hot               16 single-record ingests in flight (16 client threads,
+                      gunicorn 2 workers x 8 threads), all for one agency, then
+                      spread over 16; records/s, p50/p99, and what the holder of
+                      the contended lock was doing (sampled from pg_stat_activity).
 """
 
 import argparse
