@@ -29,6 +29,7 @@ import json
 import os
 import queue
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -481,6 +482,10 @@ def sustained(args) -> None:
     rates = []
     done = 0
     began = time.perf_counter()
+    # SIGINT or SIGTERM stops at the step reached and still reports; explicit, because a shell's
+    # background job starts with SIGINT ignored, and Python then installs no handler of its own.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
     try:
         while done < total:  # Ctrl-C (SIGINT) stops at the step reached and still reports it
             before = _probe(monitor)
@@ -504,15 +509,15 @@ def sustained(args) -> None:
                 flush=True,
             )
     except KeyboardInterrupt:
-        print(f"stopped by SIGINT during the step after {done:,} rows")
+        print(f"stopped by a signal during the step after {done:,} rows")
     finally:
         if server:
             server.terminate()
             server.wait(10)
     print(f"{done:,} records in {time.perf_counter() - began:,.0f} s")
-    ratio = rates[-1] / rates[0]
+    ratio = rates[-1] / rates[0] if rates else 0.0
     print(
-        f"last step / first step: {rates[-1]:,.0f} / {rates[0]:,.0f} records/s = {ratio:.0%} "
+        f"last step / first step: {rates[-1] if rates else 0:,.0f} / {rates[0] if rates else 0:,.0f} records/s = {ratio:.0%} "
         f"(target >= 70%: {'met' if ratio >= 0.7 else 'MISSED'})"
     )
     print("\nSizes (table + indexes; table; indexes)")
