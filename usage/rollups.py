@@ -100,12 +100,9 @@ def _statements(model: type[Model], fields: Sequence[str], keys: Sequence[str], 
         yield _upsert_sql(model, fields, keys, values), _prepared(model, fields, part)
 
 
-def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
-    """Add the applied `records` to their days' rollups: one statement per batch (two or more on SQLite).
-
-    Inside the ingest's transaction, under its agency lock: the calls and their
-    sums commit together or not at all.
-    """
+def rollup_rows(*, agency_id: int, records: Iterable[Incoming]) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """The rows `records` add to UsageDay, UsageAgencyDay and UsageDayNumber (in DAY_FIELDS, AGENCY_FIELDS,
+    NUMBER_FIELDS order), each list in key order so that two writers of the same rows lock them alike."""
     days: dict[tuple[int, date], list] = {}
     numbers: dict[tuple[int, date, str, str], list[int]] = {}
     for r in records:
@@ -119,9 +116,6 @@ def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
         by_number[0] += 1
         by_number[1] += r.duration_sec
         by_number[2] += r.minutes
-    if not days:
-        return
-    # In key order, so that two writers of the same rows would take their locks in the same order.
     day_rows = [(agency_id, o, d, *totals) for (o, d), totals in sorted(days.items())]
     number_rows = [(agency_id, *key, *totals) for key, totals in sorted(numbers.items())]
     by_day: dict[date, list[int]] = {}
@@ -131,23 +125,47 @@ def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
         agency_totals[1] += seconds
         agency_totals[2] += minutes
     agency_rows = [(agency_id, day, *totals) for day, totals in sorted(by_day.items())]
-    day_keys, number_keys = ("organization", "day"), ("organization", "day", "direction", "number_id")
+    return day_rows, agency_rows, number_rows
+
+
+_DAY_KEYS = ("organization", "day")
+_NUMBER_KEYS = ("organization", "day", "direction", "number_id")
+_AGENCY_KEYS = ("agency", "day")
+
+
+def rollups_upsert_pg(day_rows: list[tuple], agency_rows: list[tuple], number_rows: list[tuple]) -> tuple[str, list]:
+    """PostgreSQL: the one statement (and its parameters) that adds rollup_rows' rows to the three tables.
+
+    One round trip, one statement shape (prepared) for any batch: arrays through unnest(), and the
+    day rollups as data-modifying WITHs, which PostgreSQL runs to completion though nothing reads them.
+    bench/usage_bench.py's floor sends it too.
+    """
+    day_sql, day_params = _unnest(UsageDay, DAY_FIELDS, _DAY_KEYS, day_rows)
+    agency_sql, agency_params = _unnest(UsageAgencyDay, AGENCY_FIELDS, _AGENCY_KEYS, agency_rows)
+    number_sql, number_params = _unnest(UsageDayNumber, NUMBER_FIELDS, _NUMBER_KEYS, number_rows)
+    return (
+        f"WITH day_rollup AS ({day_sql}), agency_rollup AS ({agency_sql}) {number_sql}",
+        [*day_params, *agency_params, *number_params],
+    )
+
+
+def rollups_add(*, agency_id: int, records: Iterable[Incoming]) -> None:
+    """Add the applied `records` to their days' rollups: one statement per batch (two or more on SQLite).
+
+    Inside the ingest's transaction, under its agency lock: the calls and their
+    sums commit together or not at all.
+    """
+    day_rows, agency_rows, number_rows = rollup_rows(agency_id=agency_id, records=records)
+    if not day_rows:
+        return
     with db.hot_cursor() as cursor:
         if connection.vendor == "postgresql":
-            # One round trip, one statement shape (prepared) for any batch: arrays through unnest(), and the
-            # day rollup as a data-modifying WITH, which PostgreSQL runs to completion though nothing reads it.
-            day_sql, day_params = _unnest(UsageDay, DAY_FIELDS, day_keys, day_rows)
-            agency_sql, agency_params = _unnest(UsageAgencyDay, AGENCY_FIELDS, ("agency", "day"), agency_rows)
-            number_sql, number_params = _unnest(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows)
-            cursor.execute(
-                f"WITH day_rollup AS ({day_sql}), agency_rollup AS ({agency_sql}) {number_sql}",
-                [*day_params, *agency_params, *number_params],
-            )
+            cursor.execute(*rollups_upsert_pg(day_rows, agency_rows, number_rows))
             return
         statements = [
-            *_statements(UsageDay, DAY_FIELDS, day_keys, day_rows),
-            *_statements(UsageAgencyDay, AGENCY_FIELDS, ("agency", "day"), agency_rows),
-            *_statements(UsageDayNumber, NUMBER_FIELDS, number_keys, number_rows),
+            *_statements(UsageDay, DAY_FIELDS, _DAY_KEYS, day_rows),
+            *_statements(UsageAgencyDay, AGENCY_FIELDS, _AGENCY_KEYS, agency_rows),
+            *_statements(UsageDayNumber, NUMBER_FIELDS, _NUMBER_KEYS, number_rows),
         ]
         for sql, params in statements:
             cursor.execute(sql, params)
