@@ -962,6 +962,13 @@ def main() -> int:
     for name in sorted(STATS):
         value = STATS[name]
         print(f"  {name:66} {value:>10,}" if isinstance(value, int) else f"  {name:66} {value:>10}")
+    if STATS["server logs: deadlock detected"]:
+        print(
+            "\nNote: the servers logged deadlocks (answered 500, sent again by the clients here, so nothing lost):"
+            " the usage ingest locks the agency row, then the client's, FOR UPDATE; a purchase credit locks the"
+            " client's row, then inserts its invoice, whose foreign key check waits for a KEY SHARE lock on the"
+            " agency row, which FOR UPDATE blocks."
+        )
     if PROBLEMS:
         failed = True
         print(f"\nLOST OR DOUBLED, or errors: {len(PROBLEMS)}")
