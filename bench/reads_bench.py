@@ -474,6 +474,16 @@ def requests_measured(tenants: dict, today: date) -> list[tuple[str, bytes]]:
             "console business /console/ops/business/",
             _request("/console/ops/business/", "localhost", session=tenants["admin_session"]),
         ),
+        # The charts are images of their own now (ops/charts.py): drawn here, as a browser without the image
+        # cached asks for them (no If-None-Match), so their cost is shown rather than hidden in the pages'.
+        (
+            "client report chart (desktop SVG, drawn)",
+            _request("/usage/report/chart-desktop.svg", portal, session=tenants["client_session"]),
+        ),
+        (
+            "console business chart (desktop SVG, drawn)",
+            _request("/console/ops/business/chart-desktop.svg", "localhost", session=tenants["admin_session"]),
+        ),
         ("GET /api/v1/billing/balance (comparison)", _request("/api/v1/billing/balance", "localhost", **client)),
         # The agency's own figures: a row a day for all its clients, and its listing.
         ("agency key: GET /api/v1/account", _request("/api/v1/account", "localhost", **agency)),

@@ -142,5 +142,7 @@ def chart_response(request: HttpRequest, chart: Chart, size: str) -> HttpRespons
             content_type="image/svg+xml",
         )
     response["ETag"] = etag
+    # Opened on its own (not as an <img>), the document may still not run or load anything: styles only.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response["Cache-Control"] = FOREVER if request.GET.get("v") == version else "private, no-cache"
     return response

@@ -138,6 +138,7 @@ def test_the_report_chart_is_an_svg_image_of_the_last_30_days(portal, org, agenc
     assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
     assert response["Cache-Control"] == "private, max-age=31536000, immutable"
     assert response["ETag"] == f'"{version}"'
+    assert response["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
     heights = svg_bars(response.content, color=agency.primary_color)
     assert len(heights) == 30 and sum(h > 0 for h in heights) == 3  # 40 days ago is out of the chart
     root = ET.fromstring(response.content)
