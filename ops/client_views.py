@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 from agencies import access, services
 from agencies.models import Organization
 
-from . import charts, clients
+from . import charts, clients, dashboards
 from .forms import ClientNotesForm, SuspendForm
 
 
@@ -21,6 +21,17 @@ def _client_or_404(request, org_id: int) -> Organization:
     )
 
 
+def _client_chart(organization: Organization, daily) -> charts.Chart:
+    """The client's 30-day chart (dashboards.last_days_minutes): the page links it, client_chart draws it."""
+    return charts.Chart(
+        series=daily,
+        color="#047857",
+        label=f"Minutes used per day by {organization.name}",
+        url_name="ops_console:client_chart",
+        url_kwargs=(("org_id", organization.pk),),
+    )
+
+
 def _page(request, organization: Organization, *, notes_form=None, suspend_form=None, status: int = 200):
     overview = clients.client_overview(organization=organization)
     return render(
@@ -30,9 +41,7 @@ def _page(request, organization: Organization, *, notes_form=None, suspend_form=
             "agency": organization.agency,
             "organization": organization,
             "overview": overview,
-            "chart": charts.daily_minutes_chart(
-                overview.daily, color="#047857", label=f"Minutes used per day by {organization.name}"
-            ),
+            "chart": _client_chart(organization, overview.daily),
             "notes_form": notes_form or ClientNotesForm(initial={"notes": organization.notes}),
             "suspend_form": suspend_form or SuspendForm(),
         },
@@ -43,6 +52,13 @@ def _page(request, organization: Organization, *, notes_form=None, suspend_form=
 @login_required
 def client(request, org_id: int):
     return _page(request, _client_or_404(request, org_id))
+
+
+@login_required
+def client_chart(request, org_id: int, size: str):
+    organization = _client_or_404(request, org_id)
+    daily = dashboards.last_days_minutes(organization=organization)
+    return charts.chart_response(request, _client_chart(organization, daily), size)
 
 
 @login_required

@@ -36,8 +36,7 @@ class ClientOverview:
 
 
 def client_overview(*, organization: Organization) -> ClientOverview:
-    start, end = dashboards.last_days()
-    daily = dashboards.daily_minutes(start=start, end=end, organization=organization)
+    daily = dashboards.last_days_minutes(organization=organization)
     alert_row = AlertSettings.objects.filter(organization=organization).only("webhook_url").first()
     return ClientOverview(
         organization=organization,

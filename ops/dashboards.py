@@ -72,6 +72,12 @@ def daily_minutes(
     ]
 
 
+def last_days_minutes(*, organization: Organization) -> list[tuple[date, int]]:
+    """A client's billed minutes per day, last CHART_DAYS days: its report's and console page's chart."""
+    start, end = last_days()
+    return daily_minutes(start=start, end=end, organization=organization)
+
+
 # --- The agency's dashboard ------------------------------------------------------------
 
 

@@ -33,8 +33,6 @@ def usage_report(request):
         REPORT_PAGE_SIZE,
         count=totals.calls,  # from the rollups: paging never counts the calls
     ).get_page(request.GET.get("page"))
-    chart_start, chart_end = dashboards.last_days()
-    daily = dashboards.daily_minutes(organization=organization, start=chart_start, end=chart_end)
     return render(
         request,
         "ops/usage_report.html",
@@ -45,14 +43,27 @@ def usage_report(request):
             "period_problem": problem,
             "page": page,
             "totals": totals,
-            "daily": daily,
-            "chart": charts.daily_minutes_chart(
-                daily, color=request.agency.primary_color, label="Minutes used per day, last 30 days"
-            ),
+            "chart": _report_chart(request, organization),
             "query": f"start={start.isoformat()}&end={end.isoformat()}",
         },
         status=400 if problem else 200,
     )
+
+
+def _report_chart(request, organization) -> charts.Chart:
+    """The report's 30-day chart: the page links it, usage_report_chart draws it (the same series)."""
+    return charts.Chart(
+        series=dashboards.last_days_minutes(organization=organization),
+        color=request.agency.primary_color,
+        label="Minutes used per day, last 30 days",
+        url_name="ops_portal:usage_report_chart",
+    )
+
+
+@login_required
+def usage_report_chart(request, size: str):
+    organization = access.organization_or_404(request)
+    return charts.chart_response(request, _report_chart(request, organization), size)
 
 
 def _cell(value) -> str:

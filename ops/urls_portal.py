@@ -8,6 +8,7 @@ app_name = "ops_portal"
 
 urlpatterns = [
     path("usage/report/", views.usage_report, name="usage_report"),
+    path("usage/report/chart-<str:size>.svg", views.usage_report_chart, name="usage_report_chart"),
     path("usage/report.csv", views.usage_report_csv, name="usage_report_csv"),
     path("settings/alerts/", views.alerts, name="alerts"),
     path("settings/alerts/secret/", views.alerts_secret, name="alerts_secret"),

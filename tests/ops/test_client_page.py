@@ -5,10 +5,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from ops import alerts
+from ops import alerts, charts, dashboards
 from tests.conftest import credits_add
 from tests.ops.conftest import call
-from tests.ops.test_dashboards import sold
+from tests.ops.test_dashboards import sold, svg_bars
 from usage import keys
 from usage.ingest import usage_ingest
 from usage.reservations import call_authorize
@@ -44,7 +44,9 @@ def test_the_page_shows_balance_usage_purchases_ledger_keys_and_alerts(console, 
     assert 'data-testid="client-balance">343<' in html
     assert 'data-testid="client-free">340<' in html and 'data-testid="client-reserved">3<' in html
     assert 'data-testid="client-minutes">7<' in html
-    assert 'data-testid="daily-chart"' in html
+    assert 'data-testid="daily-chart"' in html and "<svg" not in html
+    version = _chart_version(org, "desktop")
+    assert f'src="{page_of(org)}chart-desktop.svg?v={version}"' in html
     assert html.count('data-testid="client-purchase"') == 1 and "€99.00" in html
     assert html.count('data-testid="client-ledger"') == 3  # top-up, purchase, call
     assert "Dialer app" in html and 'data-testid="client-key"' in html
@@ -54,10 +56,35 @@ def test_the_page_shows_balance_usage_purchases_ledger_keys_and_alerts(console, 
 def test_another_agencys_client_is_404(console, make_agency, make_client_user):
     stranger = make_client_user(make_agency(active=True)).organization
     assert console.get(page_of(stranger)).status_code == 404
+    assert console.get(f"{page_of(stranger)}chart-desktop.svg").status_code == 404
     assert console.post(f"{page_of(stranger)}suspend/", {"reason": "x"}).status_code == 404
     assert console.post(f"{page_of(stranger)}notes/", {"notes": "x"}).status_code == 404
     stranger.refresh_from_db()
     assert stranger.suspended_at is None and stranger.notes == ""
+
+
+def _chart_version(org, size: str) -> str:
+    return charts.Chart(
+        series=dashboards.last_days_minutes(organization=org),
+        color="#047857",
+        label=f"Minutes used per day by {org.name}",
+        url_name="ops_console:client_chart",
+        url_kwargs=(("org_id", org.pk),),
+    ).version(size)
+
+
+def test_the_clients_chart_is_an_svg_image_cached_by_version(console, org):
+    usage_ingest(agency_id=org.agency_id, records=[call(org, minutes=7, days_ago=1)])
+    version = _chart_version(org, "phone")
+
+    response = console.get(f"{page_of(org)}chart-phone.svg", {"v": version})
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    heights = svg_bars(response.content, color="#047857")
+    assert len(heights) == 30 and sum(h > 0 for h in heights) == 1
+    assert console.get(f"{page_of(org)}chart-phone.svg", HTTP_IF_NONE_MATCH=f'"{version}"').status_code == 304
+    assert console.get(f"{page_of(org)}chart-tiny.svg").status_code == 404
 
 
 def test_notes_are_saved_and_never_shown_to_the_client(console, org, client_user, agency):

@@ -4,22 +4,25 @@ with query counts that stay the same as clients and calls grow."""
 import csv
 import io
 import itertools
+import xml.etree.ElementTree as ET
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
+from django.utils.html import escape as html_escape
 
 from agencies import services
 from billing import ledger
 from billing.models import LedgerEntry, Purchase
-from ops import alerts
+from ops import alerts, charts, dashboards
 from tests.conftest import NOON, credits_add, host
 from tests.ops.conftest import call
 from usage.ingest import usage_ingest
 
 _refs = itertools.count(1)
+SVG = "http://www.w3.org/2000/svg"
 
 # Calls and sales are placed "n days ago" and read back by UTC day: the calendar must hold still.
 pytestmark = pytest.mark.now(NOON)
@@ -96,13 +99,88 @@ def test_the_report_lists_the_range_with_totals_and_charts_the_last_30_days(port
     html = page.text
     assert html.count('data-testid="range-row"') == 2
     assert '<p class="figure" data-testid="range-minutes">5</p>' in html
-    assert html.count("<svg") == 2 and "chart-desktop" in html and "chart-phone" in html
-    assert "<script" not in html.split("<svg", 1)[1]
-    assert agency.primary_color in html
+    assert "<svg" not in html  # the page draws no chart: it links its image
+    report_chart = _report_chart(org, agency)
+    assert f'src="/usage/report/chart-desktop.svg?v={report_chart.version("desktop")}"' in html
+    assert f'srcset="/usage/report/chart-phone.svg?v={report_chart.version("phone")}"' in html
     table = html.split('data-testid="chart-table"', 1)[1]
     assert table.count("<tr><td>") == 30  # the fallback table: one row a day
     assert f"<tr><td>{today - timedelta(days=10):%Y-%m-%d}</td><td>4</td></tr>" in table
     assert f"{today - timedelta(days=40):%Y-%m-%d}" not in table
+
+
+def _report_chart(org, agency) -> charts.Chart:
+    return charts.Chart(
+        series=dashboards.last_days_minutes(organization=org),
+        color=agency.primary_color,
+        label="Minutes used per day, last 30 days",
+        url_name="ops_portal:usage_report_chart",
+    )
+
+
+def svg_bars(svg: bytes, *, color: str | None = None) -> list[float]:
+    """The heights of the chart's bars, from the SVG document (parsed, not searched as text)."""
+    root = ET.fromstring(svg)
+    assert root.tag == f"{{{SVG}}}svg"
+    rects = root.findall(f".//{{{SVG}}}g[@class='series serie-0 color-0']//{{{SVG}}}rect")
+    if color is not None:
+        assert color in svg.decode()
+    assert root.find(f"{{{SVG}}}script") is None and b"<script" not in svg
+    return [float(rect.get("height", "0")) for rect in rects]
+
+
+def test_the_report_chart_is_an_svg_image_of_the_last_30_days(portal, org, agency):
+    calls(org, (2, 0), (3, 1), (4, 10), (7, 40))
+    version = _report_chart(org, agency).version("desktop")
+
+    response = portal.get("/usage/report/chart-desktop.svg", {"v": version})
+
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    assert response["ETag"] == f'"{version}"'
+    assert response["Content-Security-Policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    heights = svg_bars(response.content, color=agency.primary_color)
+    assert len(heights) == 30 and sum(h > 0 for h in heights) == 3  # 40 days ago is out of the chart
+    root = ET.fromstring(response.content)
+    assert root.findtext(f"{{{SVG}}}title") == "Minutes used per day, last 30 days"
+    phone = portal.get("/usage/report/chart-phone.svg")
+    assert phone.status_code == 200 and 'class="pygal-chart chart-phone"' in phone.text
+    assert len(svg_bars(phone.content)) == 30
+
+
+def test_the_chart_answers_304_to_its_etag_and_is_cached_for_good_only_by_version(portal, org, agency):
+    calls(org, (2, 0))
+    old = _report_chart(org, agency).version("desktop")
+
+    assert portal.get("/usage/report/chart-desktop.svg")["Cache-Control"] == "private, no-cache"
+    again = portal.get("/usage/report/chart-desktop.svg", {"v": old}, HTTP_IF_NONE_MATCH=f'"{old}"')
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == f'"{old}"'
+    assert again["Cache-Control"] == "private, max-age=31536000, immutable"
+
+    calls(org, (3, 0))  # new data: a new version, the old URL is no longer cached for good
+    new = _report_chart(org, agency).version("desktop")
+    assert new != old
+    stale = portal.get("/usage/report/chart-desktop.svg", {"v": old}, HTTP_IF_NONE_MATCH=f'"{old}"')
+    assert stale.status_code == 200 and stale["ETag"] == f'"{new}"'
+    assert stale["Cache-Control"] == "private, no-cache"
+    assert new in portal.get("/usage/report/").text
+
+
+def test_chart_sizes_other_than_desktop_and_phone_are_404(portal, console):
+    assert portal.get("/usage/report/chart-tablet.svg").status_code == 404
+    assert console.get("/console/ops/business/chart-huge.svg").status_code == 404
+
+
+def test_the_charts_ask_anonymous_visitors_to_log_in_like_the_pages(agency, org):
+    portal, console = Client(HTTP_HOST=host(agency)), Client(HTTP_HOST="localhost")
+    for client, page, chart in [
+        (portal, "/usage/report/", "/usage/report/chart-desktop.svg"),
+        (console, "/console/ops/business/", "/console/ops/business/chart-desktop.svg"),
+        (console, f"/console/ops/clients/{org.pk}/", f"/console/ops/clients/{org.pk}/chart-desktop.svg"),
+    ]:
+        expected, got = client.get(page), client.get(chart)
+        assert got.status_code == expected.status_code == 302
+        assert got["Location"].split("?")[0] == expected["Location"].split("?")[0]
 
 
 def test_the_csv_holds_every_call_of_the_range_oldest_first_and_defuses_formulas(portal, org):
@@ -183,6 +261,30 @@ def test_the_dashboard_adds_up_usage_sales_cost_margin_and_low_clients(
     assert '<p class="figure" data-testid="margin">€117.90</p>' in html  # 70 + 100 x 0.5 - 2.10
     low_rows = html.split('data-testid="low-client"')[1:]
     assert [("Low Co" in r, "Picky Co" in r) for r in low_rows] == [(True, False), (False, True)]
+
+
+def test_the_business_chart_draws_the_pages_period_and_the_page_links_it(console, org, agency):
+    calls(org, (5, 0), (6, 3))
+    today = timezone.now().date()
+    period = {"start": str(today - timedelta(days=6)), "end": str(today)}
+
+    html = console.get("/console/ops/business/", period).text
+
+    assert "<svg" not in html
+    daily = dashboards.daily_minutes(agency=agency, start=today - timedelta(days=6), end=today)
+    chart = charts.Chart(
+        series=daily,
+        color="#10B981",
+        label="Minutes used per day, all clients",
+        url_name="ops_console:business_chart",
+        query=(("start", period["start"]), ("end", period["end"])),
+    )
+    assert f'src="{html_escape(chart.desktop_src)}"' in html
+    response = console.get("/console/ops/business/chart-desktop.svg", {**period, "v": chart.version("desktop")})
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response["Cache-Control"] == "private, max-age=31536000, immutable"
+    heights = svg_bars(response.content, color="#10B981")
+    assert len(heights) == 7 and sum(h > 0 for h in heights) == 2
 
 
 def test_a_chosen_period_counts_only_its_days(console, org):
