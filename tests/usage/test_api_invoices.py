@@ -143,6 +143,19 @@ def test_another_tenants_or_an_unknown_document_is_404(api, agency, org, client_
     assert api.get("billing/invoices", other_agency.client_key).json()["data"][0]["id"] == f"cn_{note_id[3:]}"
 
 
+def test_a_pdf_link_with_a_bad_or_foreign_organization_id_is_refused_as_documented(
+    api, agency, org, agency_key, other_agency
+):
+    """Found by tests/test_fuzz_api.py: the PDF endpoint reads organization_id like the list it links from."""
+    document_id = f"inv_{purchase_paid(agency, org, cents=4000).invoice.pk}"
+
+    malformed = api.get(f"billing/invoices/{document_id}/pdf", agency_key, organization_id="0")
+    foreign = api.get(f"billing/invoices/{document_id}/pdf", agency_key, organization_id=other_agency.org.pk)
+
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "invalid_parameter")
+    assert (foreign.status_code, foreign.json()["error"]["code"]) == (404, "organization_not_found")
+
+
 def test_a_bad_cursor_or_limit_is_400(api, org, client_key):
     assert api.get("billing/invoices", client_key, cursor="nope").json()["error"]["code"] == "invalid_cursor"
     assert api.get("billing/invoices", client_key, limit="0").json()["error"]["code"] == "invalid_parameter"
