@@ -248,15 +248,15 @@ INSERT INTO reads_chunk SELECT * FROM rec
 # The ingest's ledger rows for the chunk: a client and an agency entry per call, running balances.
 ENTRIES_SQL = """
 INSERT INTO billing_ledgerentry (organization_id, agency_id, amount, kind, reference, balance_after, actor_id,
-                                 description, purchase_id, created_at)
+                                 description, purchase_id, created_at, usage_client_id)
 SELECT c.organization_id, NULL::bigint, -c.minutes, 'usage', 'usage:' || c.record_id,
        o.credits_balance - sum(c.minutes) OVER (PARTITION BY c.organization_id ORDER BY c.id),
-       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at
+       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at, NULL::bigint
 FROM reads_chunk c JOIN agencies_organization o ON o.id = c.organization_id
 UNION ALL
 SELECT NULL::bigint, c.agency_id, -c.minutes, 'usage', 'usage:' || c.record_id,
        a.minutes_balance - sum(c.minutes) OVER (PARTITION BY c.agency_id ORDER BY c.id),
-       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at
+       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at, c.organization_id
 FROM reads_chunk c JOIN agencies_agency a ON a.id = c.agency_id
 """
 

@@ -208,7 +208,7 @@ RECORD_COLUMNS = (
 )
 ENTRY_COLUMNS = (
     '"organization_id", "agency_id", "amount", "kind", "reference", "balance_after", "actor_id", '
-    '"description", "created_at"'
+    '"description", "created_at", "usage_client_id"'
 )
 
 
@@ -287,9 +287,12 @@ def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
                         None,
                         text,
                         now,
+                        None,
                     )
                 )
-                entry_rows.append((None, agency_id, -minutes, "usage", ref, agency_balance, None, text, now))
+                entry_rows.append(
+                    (None, agency_id, -minutes, "usage", ref, agency_balance, None, text, now, r["organization_id"])
+                )
             _insert(cur, "billing_ledgerentry", ENTRY_COLUMNS, entry_rows)
             _swap(cur, "agencies_agency", "minutes_balance", {agency_id: (old_agency, agency_balance)})
             _swap(
