@@ -64,6 +64,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.servers import free_port, gunicorn_command  # noqa: E402
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 BATCH = 50
@@ -99,12 +100,6 @@ def _parse_args() -> argparse.Namespace:
 ARGS = _parse_args() if __name__ == "__main__" else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _database_fresh(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -116,8 +111,8 @@ def _database_drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-STANDIN_PORT = _free_port()
-PORTS = [_free_port(), _free_port()]
+STANDIN_PORT = free_port()
+PORTS = [free_port(), free_port()]
 RUN = "".join(random.choices(string.ascii_lowercase, k=5))  # slugs of this run: Redis may hold others' keys
 # One environment for every process, as the README's deploy sets it on each host.
 ENV = {
@@ -223,25 +218,7 @@ def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
 
 
 def server_start(port: int) -> subprocess.Popen:
-    process = _spawn(
-        f"gunicorn-{port}",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(ARGS.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(ARGS.threads),
-            "--keep-alive",
-            "30",
-        ],
-    )
+    process = _spawn(f"gunicorn-{port}", gunicorn_command(port, workers=ARGS.workers, threads=ARGS.threads))
     _wait_port(port)
     return process
 
