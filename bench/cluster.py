@@ -44,7 +44,6 @@ import json
 import os
 import random
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -64,7 +63,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.servers import free_port, gunicorn_command  # noqa: E402
+from bench.servers import free_port, gunicorn_command, port_wait  # noqa: E402
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 BATCH = 50
@@ -199,14 +198,7 @@ LOGS = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
 
 
 def _wait_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {seconds} s; logs in {LOGS}")
+    port_wait(port, seconds=seconds, hint=f"; logs in {LOGS}")
 
 
 def _spawn(name: str, argv: list[str]) -> subprocess.Popen:

@@ -36,8 +36,8 @@ def gunicorn_command(port: int, *, workers: int, threads: int) -> list[str]:
     ]
 
 
-def port_wait(port: int, process: subprocess.Popen, *, seconds: float = 10) -> None:
-    """Return once `port` accepts connections; kill `process` and stop the script if it never does."""
+def port_wait(port: int, process: subprocess.Popen | None = None, *, seconds: float = 10, hint: str = "") -> None:
+    """Return once `port` accepts connections; otherwise kill `process` (if given) and stop the script."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -45,8 +45,9 @@ def port_wait(port: int, process: subprocess.Popen, *, seconds: float = 10) -> N
             return
         except OSError:
             time.sleep(0.1)
-    process.kill()
-    raise SystemExit(f"nothing answered on port {port}")
+    if process is not None:
+        process.kill()
+    raise SystemExit(f"nothing listens on port {port} after {seconds} s{hint}")
 
 
 def gunicorn_start(port: int, *, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
