@@ -44,7 +44,6 @@ import json
 import os
 import random
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -64,6 +63,7 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.servers import free_port, gunicorn_command, port_wait  # noqa: E402
 
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
 BATCH = 50
@@ -99,12 +99,6 @@ def _parse_args() -> argparse.Namespace:
 ARGS = _parse_args() if __name__ == "__main__" else None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _database_fresh(name: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -116,8 +110,8 @@ def _database_drop(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-STANDIN_PORT = _free_port()
-PORTS = [_free_port(), _free_port()]
+STANDIN_PORT = free_port()
+PORTS = [free_port(), free_port()]
 RUN = "".join(random.choices(string.ascii_lowercase, k=5))  # slugs of this run: Redis may hold others' keys
 # One environment for every process, as the README's deploy sets it on each host.
 ENV = {
@@ -204,14 +198,7 @@ LOGS = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
 
 
 def _wait_port(port: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port} after {seconds} s; logs in {LOGS}")
+    port_wait(port, seconds=seconds, hint=f"; logs in {LOGS}")
 
 
 def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
@@ -223,25 +210,7 @@ def _spawn(name: str, argv: list[str]) -> subprocess.Popen:
 
 
 def server_start(port: int) -> subprocess.Popen:
-    process = _spawn(
-        f"gunicorn-{port}",
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(ARGS.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(ARGS.threads),
-            "--keep-alive",
-            "30",
-        ],
-    )
+    process = _spawn(f"gunicorn-{port}", gunicorn_command(port, workers=ARGS.workers, threads=ARGS.threads))
     _wait_port(port)
     return process
 

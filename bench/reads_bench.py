@@ -58,6 +58,8 @@ os.environ.update(SERVER_ENV)
 
 import django  # noqa: E402
 
+from bench.servers import free_port, gunicorn_start  # noqa: E402
+
 django.setup()
 
 import psycopg  # noqa: E402
@@ -248,15 +250,15 @@ INSERT INTO reads_chunk SELECT * FROM rec
 # The ingest's ledger rows for the chunk: a client and an agency entry per call, running balances.
 ENTRIES_SQL = """
 INSERT INTO billing_ledgerentry (organization_id, agency_id, amount, kind, reference, balance_after, actor_id,
-                                 description, purchase_id, created_at)
+                                 description, purchase_id, created_at, usage_client_id)
 SELECT c.organization_id, NULL::bigint, -c.minutes, 'usage', 'usage:' || c.record_id,
        o.credits_balance - sum(c.minutes) OVER (PARTITION BY c.organization_id ORDER BY c.id),
-       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at
+       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at, NULL::bigint
 FROM reads_chunk c JOIN agencies_organization o ON o.id = c.organization_id
 UNION ALL
 SELECT NULL::bigint, c.agency_id, -c.minutes, 'usage', 'usage:' || c.record_id,
        a.minutes_balance - sum(c.minutes) OVER (PARTITION BY c.agency_id ORDER BY c.id),
-       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at
+       NULL::bigint, 'Call ' || c.record_id, NULL::bigint, c.created_at, c.organization_id
 FROM reads_chunk c JOIN agencies_agency a ON a.id = c.agency_id
 """
 
@@ -384,45 +386,6 @@ def checks() -> dict:
 # --- HTTP ---------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env={**os.environ, **SERVER_ENV},
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 class Http:
     """A lean keep-alive HTTP/1.1 GET client: the client's own CPU would otherwise count against the server."""
 
@@ -536,8 +499,8 @@ def measure(port: int, requests: list[tuple[str, bytes]], count: int, concurrenc
 
 
 def measure_all(tenants: dict, args) -> dict[int, dict]:
-    port = _free_port()
-    server = _start_server(port, args.workers, args.threads)
+    port = free_port()
+    server = gunicorn_start(port, workers=args.workers, threads=args.threads, env=SERVER_ENV)
     try:
         requests = requests_measured(tenants, datetime.now(UTC).date())
         return {c: measure(port, requests, args.requests, c) for c in (1, 8)}

@@ -32,7 +32,6 @@ import random
 import signal
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -55,6 +54,8 @@ SERVER_ENV = {
 os.environ.update(SERVER_ENV)
 
 import django  # noqa: E402
+
+from bench.servers import free_port, gunicorn_start  # noqa: E402
 
 django.setup()
 
@@ -106,46 +107,6 @@ def _records(org_ids: list[int], count: int, run: str) -> list[dict]:
 
 
 # --- The API, over HTTP ----------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
-    env = {**os.environ, **SERVER_ENV}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return server
-        except OSError:
-            time.sleep(0.1)
-    server.kill()
-    raise SystemExit("gunicorn did not start")
 
 
 class Http:
@@ -208,7 +169,7 @@ RECORD_COLUMNS = (
 )
 ENTRY_COLUMNS = (
     '"organization_id", "agency_id", "amount", "kind", "reference", "balance_after", "actor_id", '
-    '"description", "created_at"'
+    '"description", "created_at", "usage_client_id"'
 )
 
 
@@ -287,9 +248,12 @@ def floor_round(floor: tuple, requests: list[list[dict]]) -> int:
                         None,
                         text,
                         now,
+                        None,
                     )
                 )
-                entry_rows.append((None, agency_id, -minutes, "usage", ref, agency_balance, None, text, now))
+                entry_rows.append(
+                    (None, agency_id, -minutes, "usage", ref, agency_balance, None, text, now, r["organization_id"])
+                )
             _insert(cur, "billing_ledgerentry", ENTRY_COLUMNS, entry_rows)
             _swap(cur, "agencies_agency", "minutes_balance", {agency_id: (old_agency, agency_balance)})
             _swap(
@@ -455,8 +419,8 @@ def sustained(args) -> None:
     span = (now - timedelta(minutes=1) - start).total_seconds()
     server = None
     if args.path == "api":
-        port = _free_port()
-        server = _start_server(port, workers=args.workers, threads=args.threads)
+        port = free_port()
+        server = gunicorn_start(port, workers=args.workers, threads=args.threads, env=SERVER_ENV)
         senders = [Http(port, keys.api_key_create(name="bench", agency=a).secret) for a, _ in tenants]
     else:
         floors = [(_floor_connection(), a.pk) for a, _ in tenants]
@@ -604,8 +568,8 @@ def hot(args) -> None:
     n = args.hot_clients
     tenants = [_tenant(f"hot {i}") for i in range(n)]
     floor_tenants = [_tenant(f"hot floor {i}") for i in range(n)]
-    port = _free_port()
-    server = _start_server(port, workers=args.workers, threads=args.threads)
+    port = free_port()
+    server = gunicorn_start(port, workers=args.workers, threads=args.threads, env=SERVER_ENV)
     secrets = [keys.api_key_create(name="bench", agency=a).secret for a, _ in tenants]
 
     def api_one(sender):
@@ -732,8 +696,8 @@ def main():
     api_agency, api_orgs = _tenant("api")
     floor_agency, floor_orgs = _tenant("floor")
     secret = keys.api_key_create(name="bench", agency=api_agency).secret
-    port = _free_port()
-    server = _start_server(port, workers=args.workers, threads=args.threads)
+    port = free_port()
+    server = gunicorn_start(port, workers=args.workers, threads=args.threads, env=SERVER_ENV)
     http_clients = [Http(port, secret) for _ in range(args.concurrency)]
     floors = [(_floor_connection(), floor_agency.pk) for _ in range(args.concurrency)]
     paths = {"api": (http_clients, api_round, api_orgs), "floor": (floors, floor_round, floor_orgs)}

@@ -2,7 +2,9 @@
 
 Every change is a LedgerEntry written in the same transaction as the balance
 column it moves, so a balance always equals the sum of its entries. Writes are
-idempotent by (account, reference): a repeated reference changes nothing.
+idempotent by (account, reference): a repeated reference changes nothing. The
+database holds references unique per account, except usage entries', which
+are unique through their usage record (see paired_debits_post).
 
 Locking: a write locks the account row (SELECT ... FOR NO KEY UPDATE) before
 it looks for the reference, so concurrent writers of one account queue up and
@@ -86,7 +88,11 @@ def entry_post(
             .values_list(column, "low_balance_threshold", "reload_threshold", "reload_armed")
             .get(pk=pk)
         )
-        existing = LedgerEntry.objects.filter(reference=reference, **owner).first()
+        # Usage references are unique through their usage record, not indexed here (LedgerEntry.Meta);
+        # every other kind's lookup names the kinds its unique index covers, so the index serves it.
+        entries = LedgerEntry.objects.filter(reference=reference, **owner)
+        entries = entries.filter(kind=Kind.USAGE) if kind == Kind.USAGE else entries.exclude(kind=Kind.USAGE)
+        existing = next(iter(entries.order_by()[:1]), None)  # no ORDER BY: the unique index answers
         if existing is not None:
             return Posted(existing, created=False)
         if not allow_negative and amount < 0 and balance + amount < 0:
@@ -356,8 +362,11 @@ def paired_debits_post(
 
     `locked` must come from accounts_lock in the current transaction. Every
     reference must be new to both accounts: the caller checks that under the
-    same locks (usage records do), and the ledger's unique constraints abort
-    the transaction if it did not. Balances may go negative (usage that
+    same locks. For usage (the only caller) the usage record inserted in the
+    same transaction is what the database holds unique: its (agency,
+    record_id) constraint aborts the transaction on a repeat, so the ledger
+    keeps no index of its own on usage references (LedgerEntry.Meta). The
+    agency's entry of each pair names the client (usage_client). Balances may go negative (usage that
     already happened is never refused). Entries are inserted in bulk, and each
     balance moves by one conditional UPDATE that fails if it changed since it
     was locked.
@@ -391,10 +400,23 @@ def paired_debits_post(
                 actor_id,
                 description,
                 now,
+                None,
             )
         )
+        usage_client = debit.organization_id if kind == Kind.USAGE else None  # names the call's client
         rows.append(
-            (None, locked.agency_id, -debit.amount, kind, debit.reference, agency_balance, actor_id, description, now)
+            (
+                None,
+                locked.agency_id,
+                -debit.amount,
+                kind,
+                debit.reference,
+                agency_balance,
+                actor_id,
+                description,
+                now,
+                usage_client,
+            )
         )
         postings.append(PairedPosting(org_balances[debit.organization_id], agency_balance))
     if not rows:
@@ -413,6 +435,7 @@ def paired_debits_post(
             "actor",
             "description",
             "created_at",
+            "usage_client",
         ],
     )
     db.balances_swap(

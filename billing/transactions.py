@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, F, Max, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 
 from agencies.models import Agency, Organization
@@ -197,11 +197,8 @@ def _usage_rows(
 ) -> list[Transaction]:
     usage = entries.filter(kind=Kind.USAGE)
     if agency_account:
-        # The agency's entry names no client; its paired client entry (same reference) does.
-        paired = LedgerEntry.objects.filter(
-            kind=Kind.USAGE, reference=OuterRef("reference"), organization__isnull=False
-        ).values("organization_id")[:1]
-        usage = usage.annotate(client=Coalesce(Subquery(paired, output_field=IntegerField()), Value(0)))
+        # The agency's usage entry names the call's client (written by the usage sync).
+        usage = usage.annotate(client=Coalesce(F("usage_client_id"), Value(0)))
     else:
         usage = usage.annotate(client=F("organization_id"))
     usage = usage.annotate(day=TruncDate("created_at", tzinfo=UTC))

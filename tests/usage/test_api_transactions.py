@@ -98,7 +98,7 @@ def bulk_usage(agency, organizations: list[Organization], count: int, *, start: 
         reference = f"usage:bulk-{n}"
         common = {"amount": -minutes, "kind": "usage", "reference": reference, "created_at": moment}
         entries.append(LedgerEntry(organization=org, balance_after=balances[org.pk], **common))
-        entries.append(LedgerEntry(agency=agency, balance_after=agency_balance, **common))
+        entries.append(LedgerEntry(agency=agency, usage_client=org, balance_after=agency_balance, **common))
         row_id = f"us_{moment:%Y%m%d}_{org.pk}"
         calls, amount, _ = expected.get(row_id, (0, 0, 0))
         expected[row_id] = (calls + 1, amount - minutes, agency_balance)
