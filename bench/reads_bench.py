@@ -46,12 +46,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from bench.servers import SERVER_ENV as BASE_ENV  # noqa: E402
+
 SERVER_ENV = {
-    "DEBUG": "0",
-    "PORTAL_HTTPS": "0",
-    "PORTAL_BASE_DOMAIN": "localhost",
-    "LOG_LEVEL": "ERROR",
-    "API_RATE_LIMIT_PER_MINUTE": str(10**9),
+    **BASE_ENV,
     "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"),
 }
 os.environ.update(SERVER_ENV)

@@ -8,6 +8,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The environment every benchmark's servers run with: production settings on loopback, quiet logs, no rate limit.
+SERVER_ENV = {
+    "DEBUG": "0",
+    "PORTAL_HTTPS": "0",
+    "PORTAL_BASE_DOMAIN": "localhost",
+    "LOG_LEVEL": "ERROR",
+    "API_RATE_LIMIT_PER_MINUTE": str(10**9),
+}
 
 
 def free_port() -> int:

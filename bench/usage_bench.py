@@ -44,13 +44,8 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-SERVER_ENV = {
-    "DEBUG": "0",
-    "PORTAL_HTTPS": "0",
-    "PORTAL_BASE_DOMAIN": "localhost",
-    "LOG_LEVEL": "ERROR",
-    "API_RATE_LIMIT_PER_MINUTE": str(10**9),
-}
+from bench.servers import SERVER_ENV  # noqa: E402
+
 os.environ.update(SERVER_ENV)
 
 import django  # noqa: E402
