@@ -23,20 +23,26 @@ class LedgerEntry(models.Model):
         REVERSAL = "reversal", "Reversal"
         ADJUSTMENT = "adjustment", "Adjustment"
 
+    # No single-column indexes on the accounts: ledger_org_recent and ledger_agency_recent lead with
+    # them (every call writes two entries, and each index more is a write more; billing 0015).
     organization = models.ForeignKey(
         Organization,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="ledger_entries",
+        db_index=False,
     )
-    agency = models.ForeignKey(Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
+    agency = models.ForeignKey(
+        Agency, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False
+    )
     amount = models.BigIntegerField()
     kind = models.CharField(max_length=20, choices=Kind.choices)
     reference = models.CharField(max_length=200)
     balance_after = models.BigIntegerField()
+    # Indexed only where set (ledger_actor): usage entries, most of the ledger, have no actor.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     description = models.CharField(max_length=300, blank=True)
     # The Checkout purchase an entry credits, refunds or holds; ledger_check adds these up and
@@ -47,6 +53,7 @@ class LedgerEntry(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="ledger_entries",
+        db_index=False,  # ledger_purchase, where set
     )
     # On an agency's usage entry: the client whose call it charged (the paired client entry's account).
     # Written by the usage sync, so the agency's transactions group its usage per client without
@@ -89,6 +96,8 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="ledger_org_recent"),
             models.Index(fields=["agency", "-created_at"], name="ledger_agency_recent"),
+            models.Index(fields=["actor"], name="ledger_actor", condition=Q(actor__isnull=False)),
+            models.Index(fields=["purchase"], name="ledger_purchase", condition=Q(purchase__isnull=False)),
         ]
 
     def __str__(self):
