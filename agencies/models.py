@@ -215,6 +215,21 @@ class Organization(models.Model):
         return self.suspended_at is not None
 
 
+class Role(models.TextChoices):
+    """A member's role in an agency (owner, admin, billing, viewer) or a client organization (owner,
+    billing, member). What each may do: agencies.roles."""
+
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    BILLING = "billing", "Billing"
+    VIEWER = "viewer", "Viewer"
+    MEMBER = "member", "Member"
+
+
+AGENCY_ROLES = [Role.OWNER, Role.ADMIN, Role.BILLING, Role.VIEWER]
+ORGANIZATION_ROLES = [Role.OWNER, Role.BILLING, Role.MEMBER]
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -263,6 +278,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         on_delete=models.CASCADE,
         related_name="members",
     )
+    # What the account may do for its agency (console accounts) or its organization (portal accounts):
+    # agencies.roles says which capabilities each role has. "owner" by default because every account
+    # made before teams was its tenant's only login; members added later get their role explicitly.
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.OWNER)
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
@@ -287,6 +306,13 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
             models.CheckConstraint(
                 condition=Q(organization__isnull=True) | Q(agency__isnull=False), name="user_organization_needs_portal"
+            ),
+            models.CheckConstraint(
+                condition=Q(managed_agency__isnull=True) | Q(role__in=AGENCY_ROLES), name="user_agency_role_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(organization__isnull=True) | Q(role__in=ORGANIZATION_ROLES),
+                name="user_organization_role_known",
             ),
         ]
 

@@ -1,0 +1,59 @@
+"""Who may do what: the one table of roles and capabilities.
+
+Console accounts have an agency role (owner, admin, billing, viewer); portal
+accounts an organization role (owner, billing, member). Views, services and
+API endpoints ask `can` / `require` for a capability by name; docs/roles.md
+prints the same table (a test keeps the two in step).
+"""
+
+from django.core.exceptions import PermissionDenied
+
+from .models import Role, User
+
+OWNER, ADMIN, BILLING, VIEWER, MEMBER = Role.OWNER, Role.ADMIN, Role.BILLING, Role.VIEWER, Role.MEMBER
+
+# capability -> (the roles that have it, what a refusal says)
+AGENCY_CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
+    "view": (frozenset({OWNER, ADMIN, BILLING, VIEWER}), "see this agency"),
+    "clients": (frozenset({OWNER, ADMIN}), "manage clients (allocations, deductions, suspensions, notes)"),
+    "packages": (frozenset({OWNER, ADMIN}), "change credit packages"),
+    "branding": (frozenset({OWNER, ADMIN}), "change the portal's branding and domain"),
+    "alerts": (frozenset({OWNER, ADMIN}), "change alerts"),
+    "usage_sources": (frozenset({OWNER, ADMIN}), "change usage sources and API keys"),
+    "billing": (frozenset({OWNER, BILLING}), "buy minutes, refund purchases or manage invoices and payment methods"),
+    "exports": (frozenset({OWNER, BILLING}), "export data"),
+    "view_as": (frozenset({OWNER, ADMIN}), "view the portal as a client"),
+    "audit": (frozenset({OWNER, ADMIN}), "see the audit log"),
+    "stripe": (frozenset({OWNER}), "change the Stripe connection"),
+    "activation": (frozenset({OWNER}), "switch the portal on or off"),
+    "members": (frozenset({OWNER}), "manage members and invitations"),
+    "security": (frozenset({OWNER}), "change the agency's sign-in requirements"),
+}
+
+ORGANIZATION_CAPABILITIES: dict[str, tuple[frozenset[str], str]] = {
+    "view": (frozenset({OWNER, BILLING, MEMBER}), "see this organization"),
+    "api_keys": (frozenset({OWNER, BILLING, MEMBER}), "create API keys"),  # a member sees and revokes only its own
+    "buy": (frozenset({OWNER, BILLING}), "buy credits"),
+    "payment_methods": (frozenset({OWNER, BILLING}), "manage payment methods and auto-reload"),
+    "invoices": (frozenset({OWNER, BILLING}), "see invoices or change billing details"),
+    "alerts": (frozenset({OWNER, BILLING}), "change alerts"),
+    "audit": (frozenset({OWNER}), "see the audit log"),
+    "members": (frozenset({OWNER}), "manage members and invitations"),
+}
+
+
+def _table(user: User) -> dict[str, tuple[frozenset[str], str]]:
+    return AGENCY_CAPABILITIES if user.organization_id is None else ORGANIZATION_CAPABILITIES
+
+
+def can(user: User, capability: str) -> bool:
+    """Whether `user` (a console or portal account) has `capability` for its own tenant."""
+    roles, _ = _table(user)[capability]  # a KeyError here is a typo in the caller, not a refusal
+    return user.is_authenticated and user.role in roles
+
+
+def require(user: User, capability: str) -> None:
+    """PermissionDenied (403, with a plain message) unless `user` has `capability`."""
+    if not can(user, capability):
+        _, what = _table(user)[capability]
+        raise PermissionDenied(f"Your role ({user.get_role_display()}) may not {what}. Ask an owner.")
