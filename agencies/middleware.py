@@ -3,7 +3,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseNotFound
 from django.shortcuts import render
 
-from . import tenancy
+from . import audit, tenancy
 
 # Paths served on every host: the TLS front end asks from wherever it runs.
 HOST_INDEPENDENT_PATHS = {"/internal/tls-allowed"}
@@ -59,3 +59,14 @@ class PortalAccountMiddleware:
                 request.user = AnonymousUser()
                 request.auser = _anonymous  # async views ask through auser()
         return self.get_response(request)
+
+
+class AuditContextMiddleware:
+    """Every audit entry recorded while serving a request carries the request's address."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with audit.request_context(ip=request.META.get("REMOTE_ADDR")):
+            return self.get_response(request)

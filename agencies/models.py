@@ -318,3 +318,51 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self):
         return self.email
+
+
+class AuditEntry(models.Model):
+    """One change a person made, kept for good: who, for which tenant, what, before and after.
+
+    Append-only: the application only inserts (agencies.audit.audit_record), and a database trigger
+    refuses UPDATE (and DELETE on PostgreSQL), whatever the code path. The tenant and the actor are
+    plain ids with copies of what identified them, not foreign keys: an entry outlives the account,
+    the client or the object it names, and deleting one must not need to touch the log.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now)
+    # The agency whose log shows it; with organization_id also the client's own log. Both empty: a
+    # platform-level change (the operator in Django admin on a platform object).
+    agency_id = models.BigIntegerField(null=True, blank=True)
+    organization_id = models.BigIntegerField(null=True, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True, help_text="Empty: the system (a task, a webhook).")
+    actor_email = models.CharField(max_length=254, blank=True)
+    # "agency" (a console account), "client" (a portal account), "operator" (Django admin) or "system".
+    actor_kind = models.CharField(max_length=10)
+    action = models.CharField(max_length=60, help_text='What happened, e.g. "client.allocate", "member.role".')
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    # {field: [before, after]}; a secret field is ["changed", "changed"], never its value.
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["agency_id", "-created_at"], name="audit_agency_recent"),
+            models.Index(fields=["organization_id", "-created_at"], name="audit_organization_recent"),
+            models.Index(fields=["-created_at"], name="audit_recent"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(actor_kind__in=["agency", "client", "operator", "system"]), name="audit_actor_kind_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(organization_id__isnull=True) | Q(agency_id__isnull=False),
+                name="audit_organization_has_agency",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action}"
