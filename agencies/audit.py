@@ -34,8 +34,7 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
     """The named fields' values, as the log stores them (JSON-safe; foreign keys as their ids)."""
     values = {}
     for name in fields:
-        field = obj._meta.get_field(name)
-        value = getattr(obj, field.attname)
+        value = getattr(obj, getattr(obj._meta.get_field(name), "attname", name))  # a foreign key's id
         values[name] = value if isinstance(value, (str, int, bool, float, type(None))) else str(value)
     return values
 

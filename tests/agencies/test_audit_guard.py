@@ -43,9 +43,8 @@ def test_the_database_refuses_to_update_an_entry(make_agency):
     entry = _entry(make_agency)
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         AuditEntry.objects.filter(pk=entry.pk).update(action="tampered")
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE agencies_auditentry SET changes = '{}'")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE agencies_auditentry SET changes = '{}'")
     assert AuditEntry.objects.get(pk=entry.pk).action == "package.update"
 
 
