@@ -2,8 +2,9 @@
 
 Console accounts have an agency role (owner, admin, billing, viewer); portal
 accounts an organization role (owner, billing, member). Views, services and
-API endpoints ask `can` / `require` for a capability by name; docs/roles.md
-prints the same table (a test keeps the two in step).
+API endpoints are to ask `can` / `require` for a capability by name. (Not yet
+called by the views on main: the enforcement, the route x role test and
+docs/roles.md are in wip/issue15/roles.mbox.)
 """
 
 from django.core.exceptions import PermissionDenied
