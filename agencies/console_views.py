@@ -71,7 +71,7 @@ def _preview(form, agency) -> dict:
 
 @login_required
 def branding(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="branding")
     # The form edits a copy, so a rejected value never leaks into the page chrome.
     form = BrandingForm(request.POST or None, instance=Agency.objects.get(pk=agency.pk))
     if request.method == "POST" and form.is_valid():
@@ -118,7 +118,7 @@ def _domain_page(request, agency, form, status=200):
 
 @login_required
 def domain(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="branding")
     if request.method == "POST":
         form = DomainForm(request.POST, agency=agency)
         if not form.is_valid():
@@ -135,7 +135,7 @@ def domain(request):
 @login_required
 @require_POST
 def domain_refresh(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="branding")
     if not agency.custom_domain:
         messages.error(request, "Add a custom domain first.")
         return redirect("console:domain")
@@ -149,7 +149,7 @@ def domain_refresh(request):
 
 
 def _package_or_404(request, package_id) -> CreditPackage:
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="packages")
     return get_object_or_404(CreditPackage.objects.current(), pk=package_id, agency=agency)
 
 
@@ -157,7 +157,7 @@ def _package_or_404(request, package_id) -> CreditPackage:
 def packages(request):
     from invoices import selectors as invoice_selectors  # the VAT in a price is the invoices' rule (a layer up)
 
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="packages")
     form = PackageForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
@@ -241,7 +241,7 @@ CLIENTS_CSV_HEADER = ["email", "organization", "credits_balance", "low_balance_t
 @login_required
 def users_csv(request):
     """The clients the Users page lists for the same search, all pages, as CSV."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="exports")
     users = selectors.client_users(agency=agency, email_query=request.GET.get("q", "").strip())
     rows = (
         (user.email, org.name, org.credits_balance, org.low_balance_threshold, user.date_joined)

@@ -58,3 +58,14 @@ def require(user: User, capability: str) -> None:
     if not can(user, capability):
         _, what = _table(user)[capability]
         raise PermissionDenied(f"Your role ({user.get_role_display()}) may not {what}. Ask an owner.")
+
+
+def require_actor(actor: User | None, *, agency: str | None = None, organization: str | None = None) -> None:
+    """For services: the person acting must have `agency` (a console account) or `organization` (a portal
+    account); a kind of account the service names no capability for is refused. The system (None) may."""
+    if actor is None:
+        return
+    capability = organization if actor.organization_id is not None else agency
+    if capability is None:
+        raise PermissionDenied("This account may not do this.")
+    require(actor, capability)

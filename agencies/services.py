@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
-from . import domains, tenancy
+from . import domains, roles, tenancy
 from .models import Agency, CreditPackage, Organization, User
 
 BRANDING_FIELDS = ["company_name", "logo_url", "primary_color", "accent_color", "slug"]
@@ -306,6 +306,7 @@ def organization_notes_save(*, organization: Organization, notes: str) -> None:
 
 def organization_suspend(*, organization: Organization, actor: User, reason: str = "") -> bool:
     """Suspend a client: its calls are refused from now on. False when it was suspended already."""
+    roles.require_actor(actor, agency="clients")
     now = timezone.now()
     changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=True).update(
         suspended_at=now, suspended_by=actor, suspension_reason=reason[:200]
@@ -317,6 +318,7 @@ def organization_suspend(*, organization: Organization, actor: User, reason: str
 
 def organization_resume(*, organization: Organization, actor: User) -> bool:
     """Lift a suspension. False when the client was not suspended."""
+    roles.require_actor(actor, agency="clients")
     now = timezone.now()
     changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=False).update(
         suspended_at=None, suspension_reason="", resumed_at=now, resumed_by=actor

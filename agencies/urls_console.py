@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views
+from . import console_views as views, member_views
 
 app_name = "console"
 
@@ -16,4 +16,8 @@ urlpatterns = [
     path("packages/<int:package_id>/move/", views.package_move, name="package_move"),
     path("users/", views.users, name="users"),
     path("users.csv", views.users_csv, name="users_csv"),
+    path("members/", member_views.console_members, name="members"),
+    path("members/<int:member_id>/role/", member_views.console_member_role, name="member_role"),
+    path("members/<int:member_id>/remove/", member_views.console_member_remove, name="member_remove"),
+    path("members/<int:member_id>/transfer/", member_views.console_member_transfer, name="member_transfer"),
 ]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from agencies import roles
 from agencies.models import Agency, Organization
 
 from . import payment_methods, reload_emails, topup
@@ -113,6 +114,7 @@ def auto_reload_update(
     the amount, cap, method or threshold while enabled, records a consent. Turning it on clears a pause.
     Raises ReloadRefused (nothing changed).
     """
+    roles.require_actor(user, agency="billing", organization="payment_methods")
     owner = _owner(organization, agency)
     allowed = {"enabled", "threshold", "amount_cents", "payment_method_id", "monthly_cap_cents"}
     unknown = set(changes) - allowed

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from agencies import tenancy
+from agencies import roles, tenancy
 from agencies.models import Agency, CreditPackage
 from core.money import money_format as money
 from core.refs import client_reference
@@ -89,6 +89,7 @@ def purchase_start(*, user, package: CreditPackage) -> Started:
     the customer once the Purchase exists, so a session without a Purchase is
     never paid; it expires on Stripe.
     """
+    roles.require_actor(user, organization="buy")
     agency = Agency.objects.get(pk=package.agency_id)
     account = accounts.agency_account(agency)
     organization = user.organization

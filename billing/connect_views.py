@@ -37,7 +37,7 @@ def _provision(request, agency) -> None:
 
 
 def _available_agency_or_404(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="stripe")
     if not connect.is_available():
         raise Http404("Stripe Connect is not configured")
     return agency
@@ -166,7 +166,7 @@ def connect_onboarding_return(request):
 @login_required
 @require_POST
 def connect_disconnect(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="stripe")
     if not accounts.is_connected(agency):
         return _back()
     name = connect.connection_state(agency).account_name

@@ -69,7 +69,7 @@ PURCHASES_CSV_HEADER = [
 @login_required
 def purchases_csv(request):
     """The purchases the list shows (same filter), all pages, as CSV."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="exports")
     shown = selectors.agency_purchases_shown(agency=agency, show=_purchases_show(request))
     rows = (
         (
@@ -133,7 +133,7 @@ def _refund_rejected(exc: stripe_api.StripeRejected) -> str:
 @require_POST
 def purchase_refund(request, purchase_id):
     """Refund (part of) a client's purchase on the agency's Stripe account; a spent balance needs confirming."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="billing")
     purchase = get_object_or_404(selectors.agency_purchases(agency=agency), pk=purchase_id)
     posted = request.POST.copy()  # the form shows it again; a refused try gets a new token
     form = RefundForm(posted)
@@ -199,7 +199,7 @@ def _allocate_page(request, agency, organization, form, status=200):
 @login_required
 def allocate(request, org_id):
     """Add credits to a client by hand, or deduct them with a reason; recorded with the acting admin."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="clients")
     organization = get_object_or_404(Organization, pk=org_id, agency=agency)
     if request.method != "POST":
         return _allocate_page(request, agency, organization, AllocationForm(initial={"token": uuid.uuid4().hex}))
@@ -285,7 +285,7 @@ def _minutes_page(request, agency, form, status=200):
 @login_required
 def minutes_buy(request):
     """Buy call minutes from the platform: Checkout on the platform's Stripe account."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="billing")
     if request.method != "POST":
         return _minutes_page(request, agency, MinutesForm(initial={"minutes": settings.PLATFORM_MINUTES_MIN_PURCHASE}))
     form = MinutesForm(request.POST)
@@ -312,7 +312,7 @@ def minutes_buy(request):
 @login_required
 def minutes_success(request):
     """Where Stripe sends the agency admin after paying: confirm with Stripe and credit, once."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="billing")
     purchase = get_object_or_404(
         minutes.minute_purchases(agency=agency), stripe_session_id=request.GET.get("session_id", "")
     )
@@ -331,7 +331,7 @@ def minutes_success(request):
 
 @login_required
 def minutes_cancelled(request, reference):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="billing")
     purchase = get_object_or_404(minutes.minute_purchases(agency=agency), reference=reference)
     purchase = checkout.purchase_cancel(purchase=purchase)
     return render(

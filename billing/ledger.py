@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from agencies import roles
 from agencies.models import Agency, Organization
 from core import db
 
@@ -136,6 +137,7 @@ def entry_post(
 
 def credits_allocate(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin grants credits by hand."""
+    roles.require_actor(actor, agency="clients")
     return entry_post(
         organization=organization,
         amount=amount,
@@ -148,6 +150,7 @@ def credits_allocate(*, organization: Organization, amount: int, description: st
 
 def credits_deduct(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin takes credits back by hand; never below zero."""
+    roles.require_actor(actor, agency="clients")
     return entry_post(
         organization=organization,
         amount=-amount,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
-from agencies import tenancy
+from agencies import roles, tenancy
 from agencies.models import Agency
 from core.refs import client_reference
 from invoices import platform as platform_invoices
@@ -73,6 +73,7 @@ def minutes_purchase_start(*, agency: Agency, user, minutes: int) -> Started:
     StripeRejected("auth") when the platform has no Stripe key; Stripe's own
     errors propagate and nothing is written (as for client purchases).
     """
+    roles.require_actor(user, agency="billing")
     minutes = minutes_validate(minutes)
     account = accounts.platform_account()
     if not account.configured:

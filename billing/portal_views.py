@@ -24,7 +24,7 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 
 @login_required
 def buy(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="buy")
     packages = list(CreditPackage.objects.on_sale().filter(agency_id=request.agency.pk))
     # What each costs with the VAT the client's billing details call for (the agency's seller details, once).
     terms = invoice_terms.package_checkout_terms(agency=request.agency, organization=organization, packages=packages)
@@ -42,7 +42,7 @@ def buy(request):
 @login_required
 @require_POST
 def buy_package(request, package_id):
-    access.organization_or_404(request)
+    access.organization_or_404(request, capability="buy")
     package = get_object_or_404(CreditPackage.objects.on_sale(), pk=package_id, agency_id=request.agency.pk)
     if connect.payments_blocked(Agency.objects.get(pk=request.agency.pk)):
         # Stripe has disabled the connected account's charges, or the agency disconnected it: not asked.
@@ -62,7 +62,7 @@ def buy_package(request, package_id):
 @login_required
 def purchase_success(request):
     """Where Stripe sends the client after paying: confirm with Stripe and credit, once."""
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="buy")
     purchase = get_object_or_404(
         Purchase,
         stripe_session_id=request.GET.get("session_id", ""),
@@ -84,7 +84,7 @@ def purchase_success(request):
 
 @login_required
 def purchase_cancelled(request, reference):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="buy")
     purchase = get_object_or_404(Purchase, reference=reference, organization=organization)
     purchase = checkout.purchase_cancel(purchase=purchase)
     return render(request, "billing/cancelled.html", {"organization": organization, "purchase": purchase})

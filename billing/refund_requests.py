@@ -16,6 +16,7 @@ follow-up and the charge.refunded webhook comes first.
 import logging
 from dataclasses import dataclass
 
+from agencies import roles
 from agencies.models import Agency, Organization
 from core.money import money_format as money
 
@@ -115,6 +116,7 @@ def refund_send(*, purchase: Purchase, plan: RefundPlan, reason: str, note: str,
 
     Raises StripeUnavailable / StripeRejected when Stripe did not refund; nothing is written then.
     """
+    roles.require_actor(actor, agency="billing")
     account = accounts.agency_account(Agency.objects.get(pk=purchase.agency_id))
     metadata = {"purchase": purchase.reference, "refunded_by": f"user {actor.pk}"}
     if note:

@@ -70,7 +70,7 @@ def _settings_page(request, *, owner: dict, place: dict):
 
 @login_required
 def portal_auto_reload(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="payment_methods")
     place = {
         "base": "base.html",
         "unit": "credits",
@@ -84,7 +84,7 @@ def portal_auto_reload(request):
 
 @login_required
 def console_auto_reload(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="billing")
     place = {
         "base": "console/base.html",
         "unit": "minutes",

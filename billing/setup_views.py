@@ -45,7 +45,7 @@ def _report(request, report: provisioning.ProvisionReport) -> None:
 @sensitive_post_parameters("secret_key", "stripe_secret_key", "stripe_webhook_secret")
 @login_required
 def stripe_settings(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="stripe")
     if request.method != "POST":
         return _page(request, agency)
     if "secret_key" in request.POST:
@@ -104,7 +104,7 @@ def _advanced_save(request, agency):
 @require_POST
 def stripe_repair(request):
     """Run provisioning again with the stored key: what Check Stripe's sentences ask for."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="stripe")
     try:
         report = provisioning.stripe_provision(agency=agency)
     except provisioning.ProvisionError as exc:
@@ -117,7 +117,7 @@ def stripe_repair(request):
 @login_required
 @require_POST
 def stripe_check_now(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="stripe")
     problems = stripe_check.stripe_check(agency=agency)
     if problems:
         messages.error(request, f"Check Stripe found {len(problems)} problem{'s' if len(problems) > 1 else ''}.")
@@ -169,7 +169,7 @@ def activation(request):
     no call is charged until a client has credits. Clients' calls are refused
     with their own 402 code meanwhile, and the overview keeps warning.
     """
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="activation")
     activate = request.POST.get("active") == "1"
     if activate:
         missing = readiness.activation_blockers(agency)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 
-from agencies import tenancy
+from agencies import roles, tenancy
 from agencies.models import Agency, CreditPackage, Organization
 from core.money import money_format as money
 from invoices import platform as platform_invoices, selectors as invoice_terms
@@ -189,6 +189,7 @@ def topup_charge(
     `kind` "topup" or "auto_reload"; `description` becomes the ledger entry's (auto-reload says why).
     The same idempotency_key (per buyer) charges once and answers the first outcome with replayed=True.
     Raises TopupRefused before Stripe is asked; stripe_api.StripeUnavailable when Stripe cannot be reached."""
+    roles.require_actor(buyer, agency="billing", organization="buy")
     if kind not in (Purchase.Kind.TOPUP, Purchase.Kind.AUTO_RELOAD):
         raise ValueError(f"not a top-up kind: {kind}")
     if not idempotency_key or len(idempotency_key) > 255:

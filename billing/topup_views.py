@@ -46,11 +46,12 @@ class _Side:
         return tenancy.portal_url(self.agency, path)
 
 
-def _side(request, console: bool) -> _Side:
+def _side(request, console: bool, *, buying: bool = False) -> _Side:
+    """Whose account: the console's agency (its billing role) or the portal's organization (buy or payment methods)."""
     if console:
-        agency = access.agency_or_404(request)
+        agency = access.agency_or_404(request, capability="billing")
         return _Side(agency, None, "console/base.html", "console_billing", "minutes", agency.minutes_balance)
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="buy" if buying else "payment_methods")
     agency = Agency.objects.get(pk=organization.agency_id)  # with its keys, which request.agency may lack
     return _Side(agency, organization, "base.html", "billing", "credits", organization.credits_balance)
 
@@ -188,7 +189,7 @@ def _topup_page(request, side, form, methods, problem="", outcome=None, status=2
 
 
 def _topup(request, console: bool):
-    side = _side(request, console)
+    side = _side(request, console, buying=True)
     methods, problem = _methods(side)
     currency = _currency(side)
     reference = request.GET.get("topup", "")
@@ -254,7 +255,7 @@ class TopupRateForm(forms.Form):
 @login_required
 def topup_rate(request):
     """Console: set the price per credit a client pays on a top-up (empty: the best package's rate)."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="packages")
     initial = {"rate": Decimal(agency.topup_rate_cents) / 100 if agency.topup_rate_cents else None}
     form = TopupRateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -65,7 +65,7 @@ INVOICES_CSV_HEADER = [
 @login_required
 def documents_csv(request):
     """Every invoice the Invoices page lists (all pages), as CSV."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="exports")
     rows = (
         (
             invoice.number,
@@ -89,7 +89,7 @@ def documents_csv(request):
 
 @login_required
 def seller(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="billing")
     form = SellerDetailsForm(
         request.POST or None,
         instance=selectors.seller_of(agency=agency),
@@ -107,7 +107,7 @@ def seller(request):
 @login_required
 def billing(request):
     """The agency's own details as a buyer (call minutes bought from the platform)."""
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="billing")
     form = BillingDetailsForm(request.POST or None, instance=selectors.billing_details(agency_id=agency.pk))
     if request.method == "POST" and form.is_valid():
         services.billing_details_save(agency=agency, data=form.cleaned_data)

@@ -24,7 +24,7 @@ def pdf_response(content: bytes, number: str) -> HttpResponse:
 
 @login_required
 def billing_settings(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="invoices")
     details = selectors.billing_details(organization_id=organization.pk)
     form = BillingDetailsForm(request.POST or None, instance=details)
     if request.method == "POST" and form.is_valid():
@@ -47,7 +47,7 @@ def billing_settings(request):
 @never_cache
 @login_required
 def invoice_download(request, invoice_id):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="invoices")
     invoice = get_object_or_404(selectors.organization_invoices(organization=organization), pk=invoice_id)
     content = pdf.invoice_pdf(invoice, brand=request.agency.company_name, logo=logo_fetch(request.agency.logo_url))
     return pdf_response(content, invoice.number)
@@ -56,7 +56,7 @@ def invoice_download(request, invoice_id):
 @never_cache
 @login_required
 def credit_note_download(request, note_id):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="invoices")
     note = get_object_or_404(selectors.organization_credit_notes(organization=organization), pk=note_id)
     content = pdf.credit_note_pdf(note, brand=request.agency.company_name, logo=logo_fetch(request.agency.logo_url))
     return pdf_response(content, note.number)

@@ -12,8 +12,8 @@ from . import charts, clients, dashboards
 from .forms import ClientNotesForm, SuspendForm
 
 
-def _client_or_404(request, org_id: int) -> Organization:
-    agency = access.agency_or_404(request)
+def _client_or_404(request, org_id: int, *, capability: str = "view") -> Organization:
+    agency = access.agency_or_404(request, capability=capability)
     return get_object_or_404(
         Organization.objects.select_related("agency", "owner", "suspended_by", "resumed_by"),
         pk=org_id,
@@ -64,7 +64,7 @@ def client_chart(request, org_id: int, size: str):
 @login_required
 @require_POST
 def client_notes(request, org_id: int):
-    organization = _client_or_404(request, org_id)
+    organization = _client_or_404(request, org_id, capability="clients")
     form = ClientNotesForm(request.POST)
     if not form.is_valid():
         return _page(request, organization, notes_form=form, status=400)
@@ -76,7 +76,7 @@ def client_notes(request, org_id: int):
 @login_required
 @require_POST
 def client_suspend(request, org_id: int):
-    organization = _client_or_404(request, org_id)
+    organization = _client_or_404(request, org_id, capability="clients")
     form = SuspendForm(request.POST)
     if not form.is_valid():
         return _page(request, organization, suspend_form=form, status=400)
@@ -90,7 +90,7 @@ def client_suspend(request, org_id: int):
 @login_required
 @require_POST
 def client_resume(request, org_id: int):
-    organization = _client_or_404(request, org_id)
+    organization = _client_or_404(request, org_id, capability="clients")
     if services.organization_resume(organization=organization, actor=request.user):
         messages.success(request, f"{organization.name} is resumed: its calls are authorized again.")
     else:

@@ -72,14 +72,14 @@ def _alert_place(agency: Agency) -> dict:
 
 @login_required
 def alerts(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="alerts")
     return alert_pages.alerts_settings(request, owner={"agency": agency}, place=_alert_place(agency))
 
 
 @login_required
 @require_POST
 def alerts_secret(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="alerts")
     return alert_pages.secret_roll(request, owner={"agency": agency}, place=_alert_place(agency))
 
 
@@ -101,7 +101,7 @@ def _source_page(request, agency, source, form, status=200):
 @sensitive_post_parameters("api_key")
 @login_required
 def usage_source(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, write="usage_sources")
     source = UsageSource.objects.filter(agency=agency).first()
     if request.method != "POST":
         initial = (
@@ -123,7 +123,7 @@ def usage_source(request):
 @login_required
 @require_POST
 def usage_source_sync(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="usage_sources")
     source = UsageSource.objects.filter(agency=agency).first()
     if source is None or not source.enabled:
         messages.error(request, "Set up and enable a usage source first.")
@@ -136,7 +136,7 @@ def usage_source_sync(request):
 @login_required
 @require_POST
 def usage_source_delete(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="usage_sources")
     source = UsageSource.objects.filter(agency=agency).first()
     if source is not None and not confirmed(request):
         return confirm_page(

@@ -16,7 +16,7 @@ from .forms import NotificationsForm
 @login_required
 @require_POST
 def notifications(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="alerts")
     form = NotificationsForm(request.POST)
     form.is_valid()  # two checkboxes: always valid
     Agency.objects.filter(pk=agency.pk).update(
@@ -30,12 +30,12 @@ def notifications(request):
 @login_required
 @require_POST
 def alerts_test(request):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="alerts")
     return alert_pages.test_send(request, owner={"agency": agency}, place=_alert_place(agency))
 
 
 @login_required
 @require_POST
 def alerts_retry(request, delivery_id: int):
-    agency = access.agency_or_404(request)
+    agency = access.agency_or_404(request, capability="alerts")
     return alert_pages.retry(request, owner={"agency": agency}, place=_alert_place(agency), delivery_id=delivery_id)

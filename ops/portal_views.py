@@ -132,7 +132,7 @@ def _alert_place() -> dict:
 
 @login_required
 def alerts(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="alerts")
     return alert_pages.alerts_settings(
         request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
     )
@@ -141,7 +141,7 @@ def alerts(request):
 @login_required
 @require_POST
 def alerts_secret(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="alerts")
     return alert_pages.secret_roll(
         request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
     )
@@ -150,7 +150,7 @@ def alerts_secret(request):
 @login_required
 @require_POST
 def alerts_test(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="alerts")
     return alert_pages.test_send(
         request, owner={"organization": organization}, place={**_alert_place(), "account_name": organization.name}
     )
@@ -159,7 +159,7 @@ def alerts_test(request):
 @login_required
 @require_POST
 def alerts_retry(request, delivery_id: int):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="alerts")
     return alert_pages.retry(
         request,
         owner={"organization": organization},

@@ -55,7 +55,7 @@ def dashboard(request):
 
 @login_required
 def billing_history(request):
-    organization = access.organization_or_404(request)
+    organization = access.organization_or_404(request, capability="invoices")
     kind = request.GET.get("kind", "")
     kind = kind if kind in history.KINDS else ""
     page = Paginator(history.history_rows(organization=organization, kind=kind), HISTORY_PAGE_SIZE).get_page(

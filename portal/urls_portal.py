@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", include("agencies.urls_accounts")),
     path("billing/", include((billing_patterns, billing_urls.app_name))),
     path("settings/billing/", include("invoices.urls_portal")),
+    path("settings/members/", include("agencies.urls_members_portal")),
     path("api/v1/", include("portal.urls_api")),
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
 
+from agencies import roles
 from agencies.models import Agency, Organization
 from core import db
 
@@ -37,6 +38,7 @@ def api_key_create(
     agency: Agency | None = None,
     created_by=None,
 ) -> NewKey:
+    roles.require_actor(created_by, agency="usage_sources", organization="api_keys")
     secret = KEY_START + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
         name=name.strip()[:100] or "API key",

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from agencies import access
+from agencies.models import Role
 from core.confirm import confirm_page, confirmed
 
 from . import keys, selectors
@@ -60,13 +61,20 @@ def _day(value: str) -> date | None:
         return None
 
 
+def _scope(request, owner: dict) -> dict:
+    """The keys this account may see and revoke: its tenant's, or only its own for an organization's member."""
+    if request.user.role == Role.MEMBER:
+        return {**owner, "created_by": request.user}
+    return owner
+
+
 def _keys_page(request, *, template: str, owner: dict, new_key=None, form=None, status=200):
     return render(
         request,
         template,
         {
             "form": form or ApiKeyForm(),
-            "api_keys": ApiKey.objects.filter(**owner),
+            "api_keys": ApiKey.objects.filter(**_scope(request, owner)),
             "new_key": new_key,
             **owner,
         },
@@ -85,7 +93,7 @@ def _keys(request, *, template: str, owner: dict):
 
 
 def _revoke(request, *, key_id: int, owner: dict, back: str, action: str, base: str):
-    api_key = get_object_or_404(ApiKey, pk=key_id, **owner)
+    api_key = get_object_or_404(ApiKey, pk=key_id, **_scope(request, owner))  # another member's key: 404
     if not api_key.is_revoked and not confirmed(request):
         return confirm_page(
             request,
@@ -112,14 +120,14 @@ def _revoke(request, *, key_id: int, owner: dict, back: str, action: str, base: 
 @never_cache
 @login_required
 def client_keys(request):
-    owner = {"organization": access.organization_or_404(request)}
+    owner = {"organization": access.organization_or_404(request, capability="api_keys")}
     return _keys(request, template="usage/portal_api_keys.html", owner=owner)
 
 
 @login_required
 @require_POST
 def client_key_revoke(request, key_id):
-    owner = {"organization": access.organization_or_404(request)}
+    owner = {"organization": access.organization_or_404(request, capability="api_keys")}
     action = reverse("usage:key_revoke", args=[key_id])
     return _revoke(request, key_id=key_id, owner=owner, back="usage:keys", action=action, base="base.html")
 
@@ -127,14 +135,14 @@ def client_key_revoke(request, key_id):
 @never_cache
 @login_required
 def agency_keys(request):
-    owner = {"agency": access.agency_or_404(request)}
+    owner = {"agency": access.agency_or_404(request, write="usage_sources")}
     return _keys(request, template="usage/console_api_keys.html", owner=owner)
 
 
 @login_required
 @require_POST
 def agency_key_revoke(request, key_id):
-    owner = {"agency": access.agency_or_404(request)}
+    owner = {"agency": access.agency_or_404(request, capability="usage_sources")}
     action = reverse("usage_console:key_revoke", args=[key_id])
     return _revoke(
         request, key_id=key_id, owner=owner, back="usage_console:keys", action=action, base="console/base.html"

@@ -24,3 +24,16 @@ def mark_current(nav_html: str, path: str) -> SafeString:
         return f'{match.group(0)} aria-current="page"'
 
     return mark_safe(_LINK.sub(mark, str(nav_html)))  # noqa: S308  # input is the layout's own rendered, escaped HTML
+
+
+@register.filter
+def can(user, capability: str) -> bool:
+    """`{% if user|can:"branding" %}`: whether the account's role has the capability (agencies.roles).
+
+    Hides what a role cannot use; the views' own checks are what refuse it.
+    """
+    from agencies import roles  # the models load after the template libraries
+
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return roles.can(user, capability)

@@ -68,6 +68,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("console_billing:topup_rate"),
         Page("ops_console:alerts"),
         Page("ops_console:usage_source"),
+        Page("console:members"),
         Page("account_email"),
         Page("account_change_password"),
     ],
@@ -92,6 +93,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("usage:keys"),
         Page("ops_portal:usage_report"),
         Page("ops_portal:alerts"),
+        Page("portal_members:members"),
         Page("account_email"),
         Page("account_change_password"),
     ],
@@ -160,6 +162,12 @@ NOT_PAGES = {
     "ops_portal:alerts_retry": "POST",
     "ops_portal:alerts_test": "POST",
     "favicon": "redirect to an image",
+    "console:member_role": "POST",
+    "console:member_remove": "POST; its confirm page is core.confirm's",
+    "console:member_transfer": "POST; its confirm page is core.confirm's",
+    "portal_members:member_role": "POST",
+    "portal_members:member_remove": "POST; its confirm page is core.confirm's",
+    "portal_members:member_transfer": "POST; its confirm page is core.confirm's",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
