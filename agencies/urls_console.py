@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views
+from . import audit_views, console_views as views
 
 app_name = "console"
 
@@ -16,4 +16,6 @@ urlpatterns = [
     path("packages/<int:package_id>/move/", views.package_move, name="package_move"),
     path("users/", views.users, name="users"),
     path("users.csv", views.users_csv, name="users_csv"),
+    path("audit/", audit_views.console_audit, name="audit"),
+    path("audit.csv", audit_views.console_audit_csv, name="audit_csv"),
 ]

@@ -138,7 +138,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 900)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "agencies.admin_apps.AuditedAdminConfig",  # django.contrib.admin, every operator change audited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
