@@ -121,3 +121,22 @@ def test_client_notes_suspension_and_resumption_are_recorded(admin_console, make
     # Saying it again changes nothing and logs nothing.
     console.post(f"{base}/resume/")
     assert AuditEntry.objects.filter(action="client.resume").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("proxies", "forwarded", "expected"),
+    [
+        (0, "198.51.100.1", IP),  # no trusted proxy: the header is the client's to forge, ignored
+        (1, "198.51.100.1", "198.51.100.1"),
+        (1, "10.9.9.9, 198.51.100.1", "198.51.100.1"),  # the forged left entry is not taken
+        (2, "198.51.100.1, 10.0.0.2", "198.51.100.1"),
+        (2, "198.51.100.1", IP),  # fewer hops than proxies: not trusted
+        (1, "not-an-address", IP),
+    ],
+)
+def test_the_address_comes_from_trusted_proxies_only(admin_console, settings, proxies, forwarded, expected):
+    console, agency = admin_console
+    settings.PORTAL_TRUSTED_PROXY_COUNT = proxies
+    data = {"company_name": "Moved", "logo_url": "", "primary_color": "#123456", "accent_color": "#ABCDEF"}
+    console.post("/console/branding/", {**data, "slug": agency.slug}, HTTP_X_FORWARDED_FOR=forwarded)
+    assert last("branding.change").ip == expected
