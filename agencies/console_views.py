@@ -220,7 +220,7 @@ def package_visibility(request, package_id):
 @require_POST
 def package_move(request, package_id):
     package = _package_or_404(request, package_id)
-    services.package_move(package=package, up=request.POST.get("direction") != "down")
+    services.package_move(package=package, up=request.POST.get("direction") != "down", actor=request.user)
     return redirect("console:packages")
 
 

@@ -317,7 +317,7 @@ def package_hide(*, package: CreditPackage, hidden: bool, actor: User | None = N
             )
 
 
-def package_move(*, package: CreditPackage, up: bool) -> None:
+def package_move(*, package: CreditPackage, up: bool, actor: User | None = None) -> None:
     """Swap a package with its neighbour in the order clients see; the order is numbered 1.. from then on."""
     with transaction.atomic():
         Agency.objects.select_for_update().filter(pk=package.agency_id).first()  # one reorder at a time
@@ -326,9 +326,18 @@ def package_move(*, package: CreditPackage, up: bool) -> None:
         other = index - 1 if up else index + 1
         if 0 <= other < len(ordered):
             ordered[index], ordered[other] = ordered[other], ordered[index]
+        before = {row.pk: row.position for row in ordered}
         for position, row in enumerate(ordered, start=1):
             row.position = position
         CreditPackage.objects.bulk_update(ordered, ["position"])
+        moved = next(row for row in ordered if row.pk == package.pk)
+        if before[moved.pk] != moved.position:
+            _package_audit(
+                actor=actor,
+                action="package.move",
+                package=moved,
+                changes={"position": [before[moved.pk], moved.position]},
+            )
 
 
 def package_remove(*, package: CreditPackage, actor: User | None = None) -> bool:

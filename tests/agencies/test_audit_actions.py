@@ -140,3 +140,20 @@ def test_the_address_comes_from_trusted_proxies_only(admin_console, settings, pr
     data = {"company_name": "Moved", "logo_url": "", "primary_color": "#123456", "accent_color": "#ABCDEF"}
     console.post("/console/branding/", {**data, "slug": agency.slug}, HTTP_X_FORWARDED_FOR=forwarded)
     assert last("branding.change").ip == expected
+
+
+def test_moving_a_package_is_recorded_with_its_place(admin_console):
+    console, agency = admin_console
+    console.post("/console/packages/", {"credits": 500, "price": "150.00", "currency": "EUR"})
+    big = CreditPackage.objects.get(agency=agency, credits=500)
+    assert console.post(f"/console/packages/{big.pk}/move/", {"direction": "up"}).status_code == 302
+    entry = last("package.move")
+    assert (entry.object_id, entry.actor_id) == (str(big.pk), agency.admin.pk)
+    assert entry.changes["position"][1] == 1
+
+
+def test_the_agencys_notification_switches_are_recorded(admin_console):
+    console, agency = admin_console
+    assert console.post("/console/ops/notifications/", {"notify_purchase": "on"}).status_code == 302
+    entry = last("alerts.notifications")
+    assert entry.changes == {"notify_client_signup": [True, False]} and entry.actor_id == agency.admin.pk
