@@ -97,6 +97,7 @@ def test_csv_export_has_the_filtered_entries_of_this_agency_only(console, two_ag
     assert "'=HYPERLINK(1)" in [row[6] for row in rows[1:]]  # never a formula
     everything = b"".join(console.get("/console/audit.csv").streaming_content).decode()
     assert "Their secret branding" not in everything and "company_name: Old → New" in everything
+    assert console.get("/console/audit.csv", {"since": "not a date"}).status_code == 400
 
 
 def test_a_viewer_or_billing_member_of_the_agency_may_not_see_the_log(console, make_agency):
