@@ -6,7 +6,7 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from usage.admin_actions import minutes_adjust
 
 from . import services, tenancy, validators
-from .models import Agency, CreditPackage, Organization, User
+from .models import Agency, AuditEntry, CreditPackage, Organization, User
 
 
 class AgencyAdminForm(forms.ModelForm):
@@ -105,3 +105,31 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "usable_password", "password1", "password2"]})]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The whole log, every tenant's, for the operator: read only (the database refuses changes anyway)."""
+
+    list_display = [
+        "created_at",
+        "actor_email",
+        "actor_kind",
+        "action",
+        "object_type",
+        "object_repr",
+        "agency_id",
+        "ip",
+    ]
+    list_filter = ["actor_kind", "object_type"]
+    search_fields = ["actor_email", "action", "object_repr", "object_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -76,7 +76,7 @@ def branding(request):
     form = BrandingForm(request.POST or None, instance=Agency.objects.get(pk=agency.pk))
     if request.method == "POST" and form.is_valid():
         try:
-            services.agency_update_branding(agency=agency, data=form.cleaned_data)
+            services.agency_update_branding(agency=agency, data=form.cleaned_data, actor=request.user)
         except services.SlugTaken:
             agency = Agency.objects.get(pk=agency.pk)  # the failed save must not dress the page
             form.add_error("slug", "This slug is already taken.")
@@ -124,7 +124,7 @@ def domain(request):
         if not form.is_valid():
             return _domain_page(request, agency, form, status=400)
         new = form.cleaned_data["custom_domain"]
-        services.agency_set_domain(agency=agency, domain=new)
+        services.agency_set_domain(agency=agency, domain=new, actor=request.user)
         messages.success(
             request, f"Custom domain set to {new}. Add the DNS records below." if new else "Custom domain removed."
         )
@@ -166,6 +166,7 @@ def packages(request):
                 credits=form.cleaned_data["credits"],
                 price_cents=form.cleaned_data["price"],
                 currency=form.cleaned_data["currency"],
+                actor=request.user,
             )
             messages.success(request, "Package added.")
             return redirect("console:packages")
@@ -196,6 +197,7 @@ def package_edit(request, package_id):
             credits=form.cleaned_data["credits"],
             price_cents=form.cleaned_data["price"],
             currency=form.cleaned_data["currency"],
+            actor=request.user,
         )
         messages.success(request, f"Package saved: clients now see {form.cleaned_data['credits']:,} credits.")
         return redirect("console:packages")
@@ -209,7 +211,7 @@ def package_edit(request, package_id):
 def package_visibility(request, package_id):
     package = _package_or_404(request, package_id)
     hidden = request.POST.get("hidden") == "1"
-    services.package_hide(package=package, hidden=hidden)
+    services.package_hide(package=package, hidden=hidden, actor=request.user)
     messages.success(request, f"{package} {'hidden: clients no longer see it' if hidden else 'is on sale again'}.")
     return redirect("console:packages")
 
@@ -218,7 +220,7 @@ def package_visibility(request, package_id):
 @require_POST
 def package_move(request, package_id):
     package = _package_or_404(request, package_id)
-    services.package_move(package=package, up=request.POST.get("direction") != "down")
+    services.package_move(package=package, up=request.POST.get("direction") != "down", actor=request.user)
     return redirect("console:packages")
 
 
@@ -228,7 +230,7 @@ def package_delete(request, package_id):
     if request.method != "POST":
         # Removing is for good (unlike hiding): say what clients lose before doing it.
         return render(request, "console/package_delete.html", {"package": package})
-    if services.package_remove(package=package):
+    if services.package_remove(package=package, actor=request.user):
         messages.success(request, "Package removed.")
     else:
         messages.success(request, "Package taken off sale. Its past purchases and invoices keep it.")

@@ -1,3 +1,5 @@
+import ipaddress
+
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseNotFound
@@ -61,6 +63,24 @@ class PortalAccountMiddleware:
         return self.get_response(request)
 
 
+def client_ip(request) -> str | None:
+    """The address the request came from: REMOTE_ADDR, or behind PORTAL_TRUSTED_PROXY_COUNT proxies the
+    X-Forwarded-For entry the outermost trusted proxy appended (entries left of it are the client's to forge)."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    count = settings.PORTAL_TRUSTED_PROXY_COUNT
+    if count <= 0:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+    if len(forwarded) < count:
+        return remote  # fewer hops than proxies: not the chain we trust
+    candidate = forwarded[-count]
+    try:
+        ipaddress.ip_address(candidate)
+    except ValueError:
+        return remote
+    return candidate
+
+
 class AuditContextMiddleware:
     """Every audit entry recorded while serving a request carries the request's address."""
 
@@ -68,5 +88,5 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with audit.request_context(ip=request.META.get("REMOTE_ADDR")):
+        with audit.request_context(ip=client_ip(request)):
             return self.get_response(request)

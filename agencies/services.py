@@ -12,6 +12,7 @@ from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from . import domains, roles, tenancy
+from .audit import audit_record, changes_between, snapshot
 from .models import Agency, CreditPackage, Organization, User
 
 BRANDING_FIELDS = ["company_name", "logo_url", "primary_color", "accent_color", "slug"]
@@ -44,13 +45,17 @@ class SlugTaken(Exception):
     """Another agency took the slug between the form's check and our save."""
 
 
-def agency_update_branding(*, agency: Agency, data: dict[str, Any]) -> Agency:
+def agency_update_branding(*, agency: Agency, data: dict[str, Any], actor: User | None = None) -> Agency:
     old_hosts = tenancy.agency_hosts(agency)
+    before = snapshot(agency, BRANDING_FIELDS)
     for field in BRANDING_FIELDS:
         setattr(agency, field, data[field])
     try:
         with transaction.atomic():
             _save_and_forget(agency, old_hosts=old_hosts, fields=BRANDING_FIELDS)
+            changes = changes_between(before, snapshot(agency, BRANDING_FIELDS))
+            if changes:
+                audit_record(actor=actor, action="branding.change", agency_id=agency.pk, obj=agency, changes=changes)
     except IntegrityError:
         if Agency.objects.filter(slug=data["slug"]).exclude(pk=agency.pk).exists():
             raise SlugTaken(data["slug"]) from None
@@ -59,11 +64,18 @@ def agency_update_branding(*, agency: Agency, data: dict[str, Any]) -> Agency:
 
 
 @transaction.atomic
-def agency_set_domain(*, agency: Agency, domain: str | None) -> Agency:
+def agency_set_domain(*, agency: Agency, domain: str | None, actor: User | None = None) -> Agency:
     """Set, change or remove the custom domain. Any change unbinds the old one."""
     domain = domain or None
     if domain == agency.custom_domain:
         return agency
+    audit_record(
+        actor=actor,
+        action="branding.domain",
+        agency_id=agency.pk,
+        obj=agency,
+        changes={"custom_domain": [agency.custom_domain, domain]},
+    )
     old_hosts = tenancy.agency_hosts(agency)
     agency.custom_domain = domain
     agency.domain_token = Agency.new_domain_token() if domain else ""
@@ -116,8 +128,9 @@ def agency_check_domain(*, agency: Agency) -> Agency:
 
 
 @transaction.atomic
-def agency_update_stripe(*, agency: Agency, data: dict[str, Any]) -> Agency:
+def agency_update_stripe(*, agency: Agency, data: dict[str, Any], actor: User | None = None) -> Agency:
     """Save the Stripe settings; a blank secret keeps the stored one."""
+    before = snapshot(agency, STRIPE_FIELDS + STRIPE_SECRET_FIELDS)
     fields = list(STRIPE_FIELDS)
     for field in STRIPE_FIELDS:
         setattr(agency, field, data[field])
@@ -126,6 +139,11 @@ def agency_update_stripe(*, agency: Agency, data: dict[str, Any]) -> Agency:
             setattr(agency, field, data[field])
             fields.append(field)
     _save_and_forget(agency, old_hosts=set(), fields=fields)
+    changes = changes_between(
+        before, snapshot(agency, STRIPE_FIELDS + STRIPE_SECRET_FIELDS), secret=STRIPE_SECRET_FIELDS
+    )
+    if changes:
+        audit_record(actor=actor, action="stripe.settings", agency_id=agency.pk, obj=agency, changes=changes)
     return agency
 
 
@@ -208,27 +226,50 @@ def activation_missing(agency: Agency) -> list[str]:
 
 
 @transaction.atomic
-def agency_set_active(*, agency: Agency, active: bool) -> list[str]:
+def agency_set_active(*, agency: Agency, active: bool, actor: User | None = None) -> list[str]:
     """Switch the portal on or off. Returns what is missing when it refuses."""
     agency = Agency.objects.select_for_update().get(pk=agency.pk)
     if active:
         missing = activation_missing(agency)
         if missing:
             return missing
+    if agency.is_active != active:
+        audit_record(
+            actor=actor,
+            action="portal.activate" if active else "portal.deactivate",
+            agency_id=agency.pk,
+            obj=agency,
+            changes={"is_active": [agency.is_active, active]},
+        )
     agency.is_active = active
     _save_and_forget(agency, old_hosts=set(), fields=["is_active"])
     return []
 
 
-def package_create(*, agency: Agency, credits: int, price_cents: int, currency: str) -> CreditPackage:
+PACKAGE_FIELDS = ["credits", "price_cents", "currency", "hidden"]
+
+
+def _package_audit(*, actor: User | None, action: str, package: CreditPackage, changes: dict[str, list[Any]]) -> None:
+    audit_record(actor=actor, action=action, agency_id=package.agency_id, obj=package, changes=changes)
+
+
+def package_create(
+    *, agency: Agency, credits: int, price_cents: int, currency: str, actor: User | None = None
+) -> CreditPackage:
     """A new package on sale: last, once the agency has ordered its packages; until then they go by size."""
-    last = agency.packages.current().aggregate(last=Max("position"))["last"] or 0
-    return CreditPackage.objects.create(
-        agency=agency, credits=credits, price_cents=price_cents, currency=currency, position=last + 1 if last else 0
-    )
+    with transaction.atomic():
+        last = agency.packages.current().aggregate(last=Max("position"))["last"] or 0
+        package = CreditPackage.objects.create(
+            agency=agency, credits=credits, price_cents=price_cents, currency=currency, position=last + 1 if last else 0
+        )
+        changes = changes_between({}, snapshot(package, PACKAGE_FIELDS[:3]))
+        _package_audit(actor=actor, action="package.create", package=package, changes=changes)
+    return package
 
 
-def package_update(*, package: CreditPackage, credits: int, price_cents: int, currency: str) -> CreditPackage:
+def package_update(
+    *, package: CreditPackage, credits: int, price_cents: int, currency: str, actor: User | None = None
+) -> CreditPackage:
     """Change a package; the package clients now see (the same one, or its new version).
 
     A package nobody bought is changed in place. One that was sold keeps its history: it is
@@ -240,6 +281,9 @@ def package_update(*, package: CreditPackage, credits: int, price_cents: int, cu
         return package
     with transaction.atomic():
         locked = CreditPackage.objects.select_for_update().get(pk=package.pk, archived_at__isnull=True)
+        before = snapshot(locked, PACKAGE_FIELDS[:3])
+        changes = changes_between(before, {"credits": credits, "price_cents": price_cents, "currency": currency})
+        _package_audit(actor=actor, action="package.update", package=locked, changes=changes)
         if not CreditPackage.objects.filter(pk=locked.pk, purchases__isnull=False).exists():
             locked.credits, locked.price_cents, locked.currency = credits, price_cents, currency
             locked.save(update_fields=["credits", "price_cents", "currency"])
@@ -256,12 +300,24 @@ def package_update(*, package: CreditPackage, credits: int, price_cents: int, cu
         )
 
 
-def package_hide(*, package: CreditPackage, hidden: bool) -> None:
+def package_hide(*, package: CreditPackage, hidden: bool, actor: User | None = None) -> None:
     """Take a package off sale but keep it (hidden), or put it back on sale."""
-    CreditPackage.objects.filter(pk=package.pk, archived_at__isnull=True).update(hidden=hidden)
+    with transaction.atomic():
+        changed = (
+            CreditPackage.objects.filter(pk=package.pk, archived_at__isnull=True)
+            .exclude(hidden=hidden)
+            .update(hidden=hidden)
+        )
+        if changed:
+            _package_audit(
+                actor=actor,
+                action="package.hide" if hidden else "package.show",
+                package=package,
+                changes={"hidden": [not hidden, hidden]},
+            )
 
 
-def package_move(*, package: CreditPackage, up: bool) -> None:
+def package_move(*, package: CreditPackage, up: bool, actor: User | None = None) -> None:
     """Swap a package with its neighbour in the order clients see; the order is numbered 1.. from then on."""
     with transaction.atomic():
         Agency.objects.select_for_update().filter(pk=package.agency_id).first()  # one reorder at a time
@@ -270,21 +326,34 @@ def package_move(*, package: CreditPackage, up: bool) -> None:
         other = index - 1 if up else index + 1
         if 0 <= other < len(ordered):
             ordered[index], ordered[other] = ordered[other], ordered[index]
+        before = {row.pk: row.position for row in ordered}
         for position, row in enumerate(ordered, start=1):
             row.position = position
         CreditPackage.objects.bulk_update(ordered, ["position"])
+        moved = next(row for row in ordered if row.pk == package.pk)
+        if before[moved.pk] != moved.position:
+            _package_audit(
+                actor=actor,
+                action="package.move",
+                package=moved,
+                changes={"position": [before[moved.pk], moved.position]},
+            )
 
 
-def package_remove(*, package: CreditPackage) -> bool:
+def package_remove(*, package: CreditPackage, actor: User | None = None) -> bool:
     """Take a package off sale. Returns True when it was deleted outright, False
     when it had been sold and was archived instead (its purchases keep it)."""
+    changes = changes_between(snapshot(package, PACKAGE_FIELDS), {})
     try:
         with transaction.atomic():
+            _package_audit(actor=actor, action="package.delete", package=package, changes=changes)
             package.delete()
         return True
     except ProtectedError:
-        package.archived_at = timezone.now()
-        package.save(update_fields=["archived_at"])
+        with transaction.atomic():
+            _package_audit(actor=actor, action="package.delete", package=package, changes=changes)
+            package.archived_at = timezone.now()
+            package.save(update_fields=["archived_at"])
         return False
 
 
@@ -298,19 +367,45 @@ def client_signup(*, user: User, agency: Agency, company_name: str) -> Organizat
     return organization
 
 
-def organization_notes_save(*, organization: Organization, notes: str) -> None:
-    """The agency's private notes on a client."""
-    Organization.objects.filter(pk=organization.pk).update(notes=notes)
+def organization_notes_save(*, organization: Organization, notes: str, actor: User | None = None) -> None:
+    """The agency's private notes on a client (logged in the agency's log only: the client never sees them)."""
+    with transaction.atomic():
+        before = Organization.objects.select_for_update().values_list("notes", flat=True).get(pk=organization.pk)
+        Organization.objects.filter(pk=organization.pk).update(notes=notes)
+        if before != notes:
+            audit_record(
+                actor=actor,
+                action="client.notes",
+                agency_id=organization.agency_id,
+                obj=organization,
+                changes={"notes": [before, notes]},
+            )
     organization.notes = notes
+
+
+def _client_audit(actor: User | None, action: str, organization: Organization, changes: dict[str, list[Any]]) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        agency_id=organization.agency_id,
+        organization_id=organization.pk,
+        obj=organization,
+        changes=changes,
+    )
 
 
 def organization_suspend(*, organization: Organization, actor: User, reason: str = "") -> bool:
     """Suspend a client: its calls are refused from now on. False when it was suspended already."""
     roles.require_actor(actor, agency="clients")
     now = timezone.now()
-    changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=True).update(
-        suspended_at=now, suspended_by=actor, suspension_reason=reason[:200]
-    )
+    with transaction.atomic():
+        changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=True).update(
+            suspended_at=now, suspended_by=actor, suspension_reason=reason[:200]
+        )
+        if changed:
+            _client_audit(
+                actor, "client.suspend", organization, {"suspended": [False, True], "reason": ["", reason[:200]]}
+            )
     if changed:
         organization.suspended_at, organization.suspended_by, organization.suspension_reason = now, actor, reason[:200]
     return bool(changed)
@@ -320,9 +415,12 @@ def organization_resume(*, organization: Organization, actor: User) -> bool:
     """Lift a suspension. False when the client was not suspended."""
     roles.require_actor(actor, agency="clients")
     now = timezone.now()
-    changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=False).update(
-        suspended_at=None, suspension_reason="", resumed_at=now, resumed_by=actor
-    )
+    with transaction.atomic():
+        changed = Organization.objects.filter(pk=organization.pk, suspended_at__isnull=False).update(
+            suspended_at=None, suspension_reason="", resumed_at=now, resumed_by=actor
+        )
+        if changed:
+            _client_audit(actor, "client.resume", organization, {"suspended": [True, False]})
     if changed:
         organization.suspended_at, organization.suspension_reason = None, ""
         organization.resumed_at, organization.resumed_by = now, actor

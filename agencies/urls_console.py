@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views, member_views
+from . import audit_views, console_views as views, member_views
 
 app_name = "console"
 
@@ -20,4 +20,6 @@ urlpatterns = [
     path("members/<int:member_id>/role/", member_views.console_member_role, name="member_role"),
     path("members/<int:member_id>/remove/", member_views.console_member_remove, name="member_remove"),
     path("members/<int:member_id>/transfer/", member_views.console_member_transfer, name="member_transfer"),
+    path("audit/", audit_views.console_audit, name="audit"),
+    path("audit.csv", audit_views.console_audit_csv, name="audit_csv"),
 ]

@@ -16,6 +16,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from agencies import roles
+from agencies.audit import audit_record, changes_between, snapshot
 from agencies.models import Agency, Organization
 
 from . import payment_methods, reload_emails, topup
@@ -98,6 +99,9 @@ def _int_at_least(field: str, value, minimum: int, what: str) -> int:
     return value
 
 
+AUDITED_FIELDS = ["enabled", "threshold", "amount_cents", "payment_method_id", "monthly_cap_cents"]
+
+
 def auto_reload_update(
     *,
     organization: Organization | None = None,
@@ -138,6 +142,7 @@ def auto_reload_update(
     with transaction.atomic():
         setting = AutoReload.objects.select_for_update().filter(**owner).first() or AutoReload(**owner)
         was_enabled, was_paused = setting.enabled, setting.paused
+        audit_before = snapshot(setting, AUDITED_FIELDS) if setting.pk else {}
         before = (setting.threshold, setting.amount_cents, setting.payment_method_id, setting.monthly_cap_cents)
         for name, value in changes.items():
             setattr(setting, name, "" if name == "payment_method_id" and value is None else value)
@@ -161,6 +166,17 @@ def auto_reload_update(
         if setting.enabled and (turned_on or after != before):
             setting.armed = True  # what was agreed to changed: the next debit below the threshold may reload
         setting.save()
+        audit_changes = changes_between(audit_before, snapshot(setting, AUDITED_FIELDS))
+        if audit_changes:
+            audit_record(
+                actor=user,
+                action="auto_reload.change",
+                agency_id=setting.agency_id or (organization.agency_id if organization is not None else None),
+                organization_id=setting.organization_id,
+                obj=setting,
+                object_repr=f"Auto-reload of {organization or agency}" + ("" if user is not None else f" ({by})"),
+                changes=audit_changes,
+            )
         if setting.enabled and (turned_on or after != before):
             assert setting.threshold and setting.amount_cents and setting.monthly_cap_cents  # checked above
             AutoReloadConsent.objects.create(

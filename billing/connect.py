@@ -22,6 +22,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from agencies.audit import audit_record, changes_between, snapshot
 from agencies.models import Agency
 from core.money import round_half_up
 
@@ -35,6 +36,9 @@ STATE_MAX_AGE_SECONDS = 600
 SESSION_NONCE_KEY = "stripe_connect_nonce"
 # What the platform's Connect endpoint listens to: the portal's usual events plus the accounts' own.
 CONNECT_WEBHOOK_EVENTS = [*stripe_api.WEBHOOK_EVENTS, "account.updated", "account.application.deauthorized"]
+# What the audit log shows of a connection (none of it secret).
+AUDITED_FIELDS = ["stripe_account_id", "stripe_account_name", "stripe_charges_enabled", "stripe_payouts_enabled"]
+
 ACCOUNT_FIELDS = [
     "stripe_account_id",
     "stripe_account_name",
@@ -173,14 +177,14 @@ def state_problem(*, session, state: str, agency: Agency, user) -> str:
     return ""
 
 
-def oauth_finish(*, agency: Agency, code: str) -> Agency:
+def oauth_finish(*, agency: Agency, code: str, actor=None) -> Agency:
     """Exchange the code for the account id and connect it. Raises ConnectRefused, StripeUnavailable."""
     platform = accounts.platform_account()
     try:
         account_id = stripe_api.oauth_token(account=platform, code=code)
     except stripe_api.StripeRejected:
         raise ConnectRefused("Stripe did not accept this authorization (it may have been used already).") from None
-    return account_connect(agency=agency, account_id=account_id)
+    return account_connect(agency=agency, account_id=account_id, actor=actor)
 
 
 # --- Connecting, refreshing, disconnecting ------------------------------------------
@@ -201,7 +205,7 @@ def _account_fields(account) -> dict:
     }
 
 
-def account_connect(*, agency: Agency, account_id: str) -> Agency:
+def account_connect(*, agency: Agency, account_id: str, actor=None) -> Agency:
     """Read the account from Stripe and make it the agency's connected account.
 
     Refused (ConnectRefused) when another portal has it connected.
@@ -214,12 +218,20 @@ def account_connect(*, agency: Agency, account_id: str) -> Agency:
     try:
         with transaction.atomic():
             locked = Agency.objects.select_for_update().get(pk=agency.pk)
+            before = snapshot(locked, AUDITED_FIELDS)
             locked.stripe_account_id = account_id
             locked.stripe_connected_at = timezone.now()
             locked.stripe_disconnected_at = None
             for name, value in _account_fields(fetched).items():
                 setattr(locked, name, value)
             locked.save(update_fields=ACCOUNT_FIELDS)
+            audit_record(
+                actor=actor,
+                action="stripe.connect",
+                agency_id=agency.pk,
+                obj=locked,
+                changes=changes_between(before, snapshot(locked, AUDITED_FIELDS)),
+            )
     except IntegrityError:
         raise ConnectRefused("This Stripe account is already connected to another portal.") from None
     logger.info("Agency %s connected Stripe account %s", agency.pk, account_id)
@@ -243,7 +255,7 @@ def account_refresh(*, agency: Agency) -> Agency:
     return locked
 
 
-def account_create_for(*, agency: Agency, email: str) -> Agency:
+def account_create_for(*, agency: Agency, email: str, actor=None) -> Agency:
     """Create a new Stripe account for an agency that has none, connected from the start (onboarding to do)."""
     created = stripe_api.connected_account_create(
         account=accounts.platform_account(),
@@ -255,7 +267,7 @@ def account_create_for(*, agency: Agency, email: str) -> Agency:
             "metadata": {"portal_agency_id": str(agency.pk)},
         },
     )
-    return account_connect(agency=agency, account_id=created.id)
+    return account_connect(agency=agency, account_id=created.id, actor=actor)
 
 
 def onboarding_link(*, agency: Agency, refresh_url: str, return_url: str) -> str:
@@ -268,7 +280,8 @@ def onboarding_link(*, agency: Agency, refresh_url: str, return_url: str) -> str
     )
 
 
-def _mark_disconnected(agency_id: int, account_id: str) -> bool:
+def _mark_disconnected(agency_id: int, account_id: str, *, actor=None) -> bool:
+    """Stop using the account; logged as the actor's (None: Stripe told us, a system entry)."""
     with transaction.atomic():
         locked = Agency.objects.select_for_update().get(pk=agency_id)
         if locked.stripe_account_id != account_id or locked.stripe_disconnected_at is not None:
@@ -276,10 +289,19 @@ def _mark_disconnected(agency_id: int, account_id: str) -> bool:
         locked.stripe_disconnected_at = timezone.now()
         locked.stripe_charges_enabled = False
         locked.save(update_fields=["stripe_disconnected_at", "stripe_charges_enabled"])
+        audit_record(
+            actor=actor,
+            action="stripe.disconnect",
+            agency_id=agency_id,
+            object_type="stripe_account",
+            object_id=account_id,
+            object_repr=locked.stripe_account_name or account_id,
+            changes={"connected": [True, False]},
+        )
     return True
 
 
-def agency_disconnect(*, agency: Agency) -> bool:
+def agency_disconnect(*, agency: Agency, actor=None) -> bool:
     """End the connection: tell Stripe when possible, then stop using the account. History is kept.
 
     Returns whether Stripe confirmed (False: marked disconnected here only; the
@@ -292,7 +314,7 @@ def agency_disconnect(*, agency: Agency) -> bool:
         stripe_api.oauth_deauthorize(account=accounts.platform_account(), connected_account_id=agency.stripe_account_id)
     except (stripe_api.StripeUnavailable, stripe_api.StripeRejected):
         confirmed = False
-    _mark_disconnected(agency.pk, agency.stripe_account_id)
+    _mark_disconnected(agency.pk, agency.stripe_account_id, actor=actor)
     logger.info("Agency %s disconnected Stripe account %s", agency.pk, agency.stripe_account_id)
     return confirmed
 

@@ -41,7 +41,7 @@ def _onboarding_complete(account_id: str) -> None:
         raise stripe_api.StripeUnavailable("stand-in onboarding") from None
 
 
-def test_account_connect(*, agency: Agency) -> Agency:
+def test_account_connect(*, agency: Agency, actor) -> Agency:
     """Create a test account on the stand-in, finish its onboarding and connect it to the agency."""
     created = stripe_api.connected_account_create(
         account=accounts.platform_account(),
@@ -54,4 +54,4 @@ def test_account_connect(*, agency: Agency) -> Agency:
     )
     _onboarding_complete(created.id)
     # The views provision the product and prices once connected (connect_views._provision).
-    return connect.account_connect(agency=agency, account_id=created.id)
+    return connect.account_connect(agency=agency, account_id=created.id, actor=actor)

@@ -29,7 +29,7 @@ def _provision(request, agency) -> None:
     if not (accounts.is_connected(agency) and agency.stripe_charges_enabled):
         return
     try:
-        report = provisioning.stripe_provision(agency=agency)
+        report = provisioning.stripe_provision(agency=agency, actor=request.user)
     except provisioning.ProvisionError as exc:
         messages.warning(request, f"Connected, but the packages could not be set up on Stripe yet: {exc}")
         return
@@ -81,7 +81,7 @@ def connect_return(request):
         messages.error(request, "Stripe sent no authorization. Nothing was changed; try again.")
         return _back()
     try:
-        agency = connect.oauth_finish(agency=agency, code=request.GET["code"])
+        agency = connect.oauth_finish(agency=agency, code=request.GET["code"], actor=request.user)
     except connect.ConnectRefused as exc:
         messages.error(request, str(exc))
         return _back()
@@ -102,7 +102,7 @@ def connect_create(request):
         messages.info(request, "A Stripe account is already connected.")
         return _back()
     try:
-        agency = connect.account_create_for(agency=agency, email=request.user.email)
+        agency = connect.account_create_for(agency=agency, email=request.user.email, actor=request.user)
         return HttpResponseSeeOther(_onboarding_url(agency))
     except connect.ConnectRefused as exc:
         messages.error(request, str(exc))
@@ -170,7 +170,7 @@ def connect_disconnect(request):
     if not accounts.is_connected(agency):
         return _back()
     name = connect.connection_state(agency).account_name
-    if connect.agency_disconnect(agency=agency):
+    if connect.agency_disconnect(agency=agency, actor=request.user):
         messages.success(
             request, f"Disconnected from \u201c{name}\u201d. Clients cannot buy credits until Stripe is set up again."
         )
@@ -194,7 +194,7 @@ def connect_test_account(request):
         messages.info(request, "A Stripe account is already connected.")
         return _back()
     try:
-        agency = connect_standin.test_account_connect(agency=agency)
+        agency = connect_standin.test_account_connect(agency=agency, actor=request.user)
     except connect.ConnectRefused as exc:
         messages.error(request, str(exc))
         return _back()

@@ -25,6 +25,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from agencies import roles
+from agencies.audit import audit_record
 from agencies.models import Agency, Organization
 from core import db
 
@@ -135,30 +136,60 @@ def entry_post(
     return Posted(entry, created=True)
 
 
+def _audited(action: str, *, agency_id: int, organization: Organization | None, actor, post) -> Posted:
+    """Post (a callable returning Posted) and, when it wrote an entry, log it in the same transaction."""
+    with transaction.atomic():
+        posted = post()
+        if posted.created:
+            entry = posted.entry
+            audit_record(
+                actor=actor,
+                action=action,
+                agency_id=agency_id,
+                organization_id=organization.pk if organization is not None else None,
+                obj=entry,
+                object_repr=entry.description or entry.reference,
+                changes={"balance": [entry.balance_after - entry.amount, entry.balance_after]},
+            )
+    return posted
+
+
 def credits_allocate(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin grants credits by hand."""
     roles.require_actor(actor, agency="clients")
-    return entry_post(
+    return _audited(
+        "client.allocate",
+        agency_id=organization.agency_id,
         organization=organization,
-        amount=amount,
-        kind=Kind.ALLOCATION,
-        reference=reference,
-        description=description,
         actor=actor,
+        post=lambda: entry_post(
+            organization=organization,
+            amount=amount,
+            kind=Kind.ALLOCATION,
+            reference=reference,
+            description=description,
+            actor=actor,
+        ),
     )
 
 
 def credits_deduct(*, organization: Organization, amount: int, description: str, actor, reference: str) -> Posted:
     """An agency admin takes credits back by hand; never below zero."""
     roles.require_actor(actor, agency="clients")
-    return entry_post(
+    return _audited(
+        "client.deduct",
+        agency_id=organization.agency_id,
         organization=organization,
-        amount=-amount,
-        kind=Kind.DEDUCTION,
-        reference=reference,
-        description=description,
         actor=actor,
-        allow_negative=False,
+        post=lambda: entry_post(
+            organization=organization,
+            amount=-amount,
+            kind=Kind.DEDUCTION,
+            reference=reference,
+            description=description,
+            actor=actor,
+            allow_negative=False,
+        ),
     )
 
 
@@ -265,14 +296,20 @@ def minutes_add(*, agency: Agency, amount: int, description: str, actor, referen
     A removal never takes the balance below zero.
     """
     kind = Kind.ALLOCATION if amount > 0 else Kind.ADJUSTMENT
-    return entry_post(
-        agency=agency,
-        amount=amount,
-        kind=kind,
-        reference=reference,
-        description=description,
+    return _audited(
+        "minutes.add" if amount > 0 else "minutes.remove",
+        agency_id=agency.pk,
+        organization=None,
         actor=actor,
-        allow_negative=amount > 0,
+        post=lambda: entry_post(
+            agency=agency,
+            amount=amount,
+            kind=kind,
+            reference=reference,
+            description=description,
+            actor=actor,
+            allow_negative=amount > 0,
+        ),
     )
 
 

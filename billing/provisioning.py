@@ -29,6 +29,7 @@ from django.db import transaction
 from django.urls import reverse
 
 from agencies import services as agency_services, tenancy, validators
+from agencies.audit import audit_record, changes_between, snapshot
 from agencies.models import Agency, CreditPackage
 from core.money import money_format
 from core.stripe_keys import Mode, key_mode
@@ -308,7 +309,19 @@ def _run(agency: Agency, account: StripeAccount, report: ProvisionReport) -> Pro
     return report
 
 
-def _save(agency: Agency, report: ProvisionReport, *, secret_key: str = "") -> None:
+# What the audit log records of a set-up (the secrets as "changed" only).
+AUDITED_FIELDS = [
+    "stripe_secret_key",
+    "stripe_publishable_key",
+    "stripe_product_id",
+    "stripe_price_id",
+    "stripe_account_name",
+    "stripe_webhook_endpoint_id",
+    "stripe_webhook_secret",
+]
+
+
+def _save(agency: Agency, report: ProvisionReport, *, secret_key: str = "", actor=None) -> None:
     values: dict = {"stripe_product_id": report.product_id, "stripe_price_id": ""}
     if secret_key:
         # The key path needs no publishable key (Checkout redirects); one of another account would mislead.
@@ -318,14 +331,26 @@ def _save(agency: Agency, report: ProvisionReport, *, secret_key: str = "") -> N
         if report.webhook_secret:
             values["stripe_webhook_secret"] = report.webhook_secret
     with transaction.atomic():
+        before = snapshot(agency, AUDITED_FIELDS)
         agency_services.agency_update_stripe_setup(agency=agency, values=values)
+        audit_record(
+            actor=actor,
+            action="stripe.key" if secret_key else "stripe.setup",
+            agency_id=agency.pk,
+            obj=agency,
+            changes=changes_between(
+                before, snapshot(agency, AUDITED_FIELDS), secret=["stripe_secret_key", "stripe_webhook_secret"]
+            ),
+        )
         for package_pk, price_id in report.prices.items():
             CreditPackage.objects.filter(pk=package_pk, agency=agency).update(stripe_price_id=price_id)
         # Packages off sale keep the price they were sold at in their history, not a live one.
         agency.packages.exclude(pk__in=list(report.prices)).exclude(stripe_price_id="").update(stripe_price_id="")
 
 
-def _provision(agency: Agency, account: StripeAccount, *, secret_key: str = "", previous=None) -> ProvisionReport:
+def _provision(
+    agency: Agency, account: StripeAccount, *, secret_key: str = "", previous=None, actor=None
+) -> ProvisionReport:
     mode = "live" if account.livemode else "test"
     try:
         stripe_account = stripe_api.account_retrieve(account=account)
@@ -343,11 +368,11 @@ def _provision(agency: Agency, account: StripeAccount, *, secret_key: str = "", 
         raise ProvisionError(
             "Stripe could not be reached, so nothing was changed on the portal. Try again in a minute."
         ) from None
-    _save(agency, report, secret_key=secret_key)
+    _save(agency, report, secret_key=secret_key, actor=actor)
     return report
 
 
-def stripe_provision(*, agency: Agency) -> ProvisionReport:
+def stripe_provision(*, agency: Agency, actor=None) -> ProvisionReport:
     """Create or find on the agency's Stripe account everything the portal needs; store what it learnt.
 
     Raises ProvisionError (one sentence with the fix) when Stripe refuses or cannot be reached.
@@ -355,10 +380,10 @@ def stripe_provision(*, agency: Agency) -> ProvisionReport:
     account = accounts.agency_account(agency)
     if not account.configured:
         raise ProvisionError("No Stripe key is set: paste a secret key (a restricted key is best) on the Stripe page.")
-    return _provision(agency, account)
+    return _provision(agency, account, actor=actor)
 
 
-def stripe_key_set(*, agency: Agency, secret_key: str) -> ProvisionReport:
+def stripe_key_set(*, agency: Agency, secret_key: str, actor=None) -> ProvisionReport:
     """Check a new key, provision on its account, then store it. Raises ProvisionError with the reason."""
     secret_key = secret_key.strip()
     try:
@@ -407,4 +432,4 @@ def stripe_key_set(*, agency: Agency, secret_key: str) -> ProvisionReport:
     if previous is not None and previous.id != new.id:
         # The stored endpoint and secret are the old account's: the new account gets its own.
         agency.stripe_webhook_endpoint_id = ""
-    return _provision(agency, candidate, secret_key=secret_key, previous=previous)
+    return _provision(agency, candidate, secret_key=secret_key, previous=previous, actor=actor)

@@ -16,7 +16,10 @@ follow-up and the charge.refunded webhook comes first.
 import logging
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from agencies import roles
+from agencies.audit import audit_record
 from agencies.models import Agency, Organization
 from core.money import money_format as money
 
@@ -131,17 +134,32 @@ def refund_send(*, purchase: Purchase, plan: RefundPlan, reason: str, note: str,
         },
         idempotency_key=f"refund-{purchase.reference}-{token}",
     )
-    row, created = Refund.objects.get_or_create(
-        stripe_refund_id=refund.id,
-        defaults={
-            "purchase": purchase,
-            "amount_cents": refund.amount,
-            "currency": purchase.currency,
-            "reason": reason,
-            "note": note,
-            "actor": actor,
-        },
-    )
+    with transaction.atomic():
+        row, created = Refund.objects.get_or_create(
+            stripe_refund_id=refund.id,
+            defaults={
+                "purchase": purchase,
+                "amount_cents": refund.amount,
+                "currency": purchase.currency,
+                "reason": reason,
+                "note": note,
+                "actor": actor,
+            },
+        )
+        if created:
+            audit_record(
+                actor=actor,
+                action="purchase.refund",
+                agency_id=purchase.agency_id,
+                organization_id=purchase.organization_id,
+                obj=purchase,
+                object_repr=purchase.reference,
+                changes={
+                    "refunded_cents": [purchase.refunded_cents, purchase.refunded_cents + refund.amount],
+                    "reason": ["", reason],
+                    "note": ["", note],
+                },
+            )
     if created:
         logger.info("Purchase %s: refund %s of %s sent by user %s", purchase.pk, refund.id, refund.amount, actor.pk)
     try:

@@ -58,7 +58,9 @@ def _key_save(request, agency):
     if not key_form.is_valid():
         return _page(request, agency, key_form=key_form, status=400)
     try:
-        report = provisioning.stripe_key_set(agency=agency, secret_key=key_form.cleaned_data["secret_key"])
+        report = provisioning.stripe_key_set(
+            agency=agency, secret_key=key_form.cleaned_data["secret_key"], actor=request.user
+        )
     except provisioning.ProvisionError as exc:
         key_form.add_error("secret_key", str(exc))
         return _page(request, agency, key_form=key_form, status=400)
@@ -87,7 +89,7 @@ def _advanced_save(request, agency):
             form.add_error(field, error)
     if form.errors:
         return _page(request, agency, form=form, status=400)
-    services.agency_update_stripe(agency=agency, data=data)
+    services.agency_update_stripe(agency=agency, data=data, actor=request.user)
     if check.unreachable:
         messages.warning(
             request,
@@ -106,7 +108,7 @@ def stripe_repair(request):
     """Run provisioning again with the stored key: what Check Stripe's sentences ask for."""
     agency = access.agency_or_404(request, capability="stripe")
     try:
-        report = provisioning.stripe_provision(agency=agency)
+        report = provisioning.stripe_provision(agency=agency, actor=request.user)
     except provisioning.ProvisionError as exc:
         messages.error(request, str(exc))
     else:
@@ -185,7 +187,7 @@ def activation(request):
         if problems:
             messages.error(request, "The portal cannot go live yet. Check Stripe: " + " ".join(problems))
             return redirect("console:dashboard")
-    missing = services.agency_set_active(agency=agency, active=activate)
+    missing = services.agency_set_active(agency=agency, active=activate, actor=request.user)
     if missing:
         messages.error(request, "The portal cannot go live yet. Missing: " + ", ".join(missing) + ".")
     elif activate:

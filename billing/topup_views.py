@@ -259,7 +259,7 @@ def topup_rate(request):
     initial = {"rate": Decimal(agency.topup_rate_cents) / 100 if agency.topup_rate_cents else None}
     form = TopupRateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        topup.topup_rate_set(agency=agency, rate_cents=form.cleaned_data["rate"])
+        topup.topup_rate_set(agency=agency, rate_cents=form.cleaned_data["rate"], actor=request.user)
         messages.success(request, "Top-up price saved.")
         return redirect("console_billing:topup_rate")
     found = topup.topup_rate(agency=agency)

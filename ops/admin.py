@@ -72,9 +72,12 @@ class UsageSourceAdmin(admin.ModelAdmin):
         "last_counts",
     ]
 
+    audit_admin_changes = False  # usage_source_save logs it (the key as "changed" only)
+
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         saved = sources.usage_source_save(
+            actor=request.user,
             source_id=obj.pk if change else None,
             agency=data["agency"],
             name=data["name"],

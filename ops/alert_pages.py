@@ -64,7 +64,10 @@ def alerts_settings(request, *, owner: dict, place: dict):
     if not form.is_valid():
         return _page(request, owner=owner, form=form, place=place, status=400)
     secret = alerts.alert_settings_save(
-        threshold=form.cleaned_data["threshold"], webhook_url=form.cleaned_data["webhook_url"], **owner
+        threshold=form.cleaned_data["threshold"],
+        webhook_url=form.cleaned_data["webhook_url"],
+        actor=request.user,
+        **owner,
     )
     if secret is None:
         messages.success(request, "Alert settings saved.")
@@ -93,7 +96,7 @@ def secret_roll(request, *, owner: dict, place: dict):
             base=place["base"],
         )
     form = AlertSettingsForm(initial={"threshold": alerts.alert_threshold_get(**owner), "webhook_url": row.webhook_url})
-    secret = alerts.signing_secret_roll(**owner)
+    secret = alerts.signing_secret_roll(actor=request.user, **owner)
     return _page(request, owner=owner, form=form, place=place, new_secret=secret)
 
 

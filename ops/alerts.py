@@ -20,7 +20,8 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency, Organization
+from agencies.audit import SECRET, audit_record, changes_between, snapshot
+from agencies.models import Agency, Organization, User
 from billing.models import BalanceCrossing
 
 from .models import AlertDelivery, AlertSettings, BalanceAlert
@@ -152,7 +153,12 @@ def new_signing_secret() -> str:
 
 
 def alert_settings_save(
-    *, threshold: int | None, webhook_url: str, organization: Organization | None = None, agency: Agency | None = None
+    *,
+    threshold: int | None,
+    webhook_url: str,
+    organization: Organization | None = None,
+    agency: Agency | None = None,
+    actor: User | None = None,
 ) -> str | None:
     """Save threshold and webhook URL. Returns a new signing secret when one was made (to show once):
     a webhook URL always has one.
@@ -164,18 +170,48 @@ def alert_settings_save(
     account = organization or agency
     assert account is not None  # _owner refused neither
     with transaction.atomic():
+        old_threshold = type(account).objects.select_for_update().values_list("low_balance_threshold", flat=True)
+        before_threshold = old_threshold.get(pk=account.pk)
         type(account).objects.filter(pk=account.pk).update(low_balance_threshold=threshold)
         row, _ = AlertSettings.objects.select_for_update().get_or_create(**owner)
+        before = {"threshold": before_threshold, **snapshot(row, ["webhook_url", "signing_secret"])}
         row.webhook_url = webhook_url
         secret = None
         if webhook_url and not row.signing_secret:
             secret = row.signing_secret = new_signing_secret()
             row.secret_created_at = timezone.now()
         row.save()
+        after = {"threshold": threshold, **snapshot(row, ["webhook_url", "signing_secret"])}
+        _audit(
+            actor, "alerts.change", row, organization, agency, changes_between(before, after, secret=["signing_secret"])
+        )
     return secret
 
 
-def signing_secret_roll(*, organization: Organization | None = None, agency: Agency | None = None) -> str:
+def _audit(
+    actor: User | None,
+    action: str,
+    row: AlertSettings,
+    organization: Organization | None,
+    agency: Agency | None,
+    changes: dict,
+) -> None:
+    if not changes:
+        return
+    audit_record(
+        actor=actor,
+        action=action,
+        agency_id=organization.agency_id if organization is not None else agency.pk if agency is not None else None,
+        organization_id=organization.pk if organization is not None else None,
+        obj=row,
+        object_repr=f"Alerts of {organization or agency}",
+        changes=changes,
+    )
+
+
+def signing_secret_roll(
+    *, organization: Organization | None = None, agency: Agency | None = None, actor: User | None = None
+) -> str:
     """Replace the signing secret; deliveries from now on (retries included) are signed with the new one."""
     owner = _owner(organization=organization, agency=agency)
     with transaction.atomic():
@@ -183,4 +219,5 @@ def signing_secret_roll(*, organization: Organization | None = None, agency: Age
         row.signing_secret = secret = new_signing_secret()
         row.secret_created_at = timezone.now()
         row.save(update_fields=["signing_secret", "secret_created_at", "updated_at"])
+        _audit(actor, "alerts.secret_roll", row, organization, agency, {"signing_secret": [SECRET, SECRET]})
     return secret

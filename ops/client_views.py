@@ -68,7 +68,7 @@ def client_notes(request, org_id: int):
     form = ClientNotesForm(request.POST)
     if not form.is_valid():
         return _page(request, organization, notes_form=form, status=400)
-    services.organization_notes_save(organization=organization, notes=form.cleaned_data["notes"])
+    services.organization_notes_save(organization=organization, notes=form.cleaned_data["notes"], actor=request.user)
     messages.success(request, "Notes saved.")
     return redirect("ops_console:client", org_id=organization.pk)
 

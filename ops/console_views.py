@@ -113,7 +113,7 @@ def usage_source(request):
     form = UsageSourceForm(request.POST, has_key=bool(source and source.api_key))
     if not form.is_valid():
         return _source_page(request, agency, source, form, status=400)
-    source = sources.usage_source_save(agency=agency, **form.cleaned_data)
+    source = sources.usage_source_save(agency=agency, actor=request.user, **form.cleaned_data)
     if source.enabled:
         sources.usage_source_pull_now(source=source)
     messages.success(request, "Usage source saved." + (" The first sync starts in a moment." if source.enabled else ""))
@@ -154,6 +154,6 @@ def usage_source_delete(request):
             cancel_url=reverse("ops_console:usage_source"),
             context={"agency": agency},
         )
-    if sources.usage_source_remove(agency=agency):
+    if sources.usage_source_remove(agency=agency, actor=request.user):
         messages.success(request, "Usage source removed: nothing is pulled any more. Calls already charged stay.")
     return redirect("ops_console:usage_source")

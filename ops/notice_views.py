@@ -6,9 +6,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from agencies import access
-from agencies.models import Agency
 
-from . import alert_pages
+from . import alert_pages, notices
 from .console_views import _alert_place
 from .forms import NotificationsForm
 
@@ -19,9 +18,11 @@ def notifications(request):
     agency = access.agency_or_404(request, capability="alerts")
     form = NotificationsForm(request.POST)
     form.is_valid()  # two checkboxes: always valid
-    Agency.objects.filter(pk=agency.pk).update(
-        notify_client_signup=form.cleaned_data["notify_client_signup"],
-        notify_purchase=form.cleaned_data["notify_purchase"],
+    notices.agency_notifications_save(
+        agency=agency,
+        client_signup=form.cleaned_data["notify_client_signup"],
+        purchase=form.cleaned_data["notify_purchase"],
+        actor=request.user,
     )
     messages.success(request, "Notification settings saved.")
     return redirect("ops_console:alerts")

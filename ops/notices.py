@@ -17,13 +17,15 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
 
 from agencies import tenancy
-from agencies.models import Agency, Organization
+from agencies.audit import audit_record, changes_between, snapshot
+from agencies.models import Agency, Organization, User
 from billing.models import Purchase
 from core.money import money_format
 
@@ -181,3 +183,18 @@ def _enqueue(delivery_ids: list[int]) -> None:
     from .tasks import alert_deliver_queue  # the tasks module runs this one
 
     alert_deliver_queue(delivery_ids=delivery_ids)
+
+
+def agency_notifications_save(
+    *, agency: Agency, client_signup: bool, purchase: bool, actor: User | None = None
+) -> None:
+    """Which events email the agency's admins; the change is logged with who made it."""
+    fields = ["notify_client_signup", "notify_purchase"]
+    with transaction.atomic():
+        locked = Agency.objects.select_for_update().get(pk=agency.pk)
+        before = snapshot(locked, fields)
+        locked.notify_client_signup, locked.notify_purchase = client_signup, purchase
+        locked.save(update_fields=fields)
+        changes = changes_between(before, snapshot(locked, fields))
+        if changes:
+            audit_record(actor=actor, action="alerts.notifications", agency_id=agency.pk, obj=locked, changes=changes)

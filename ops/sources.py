@@ -5,9 +5,12 @@ from datetime import date
 from django.db import transaction
 from django.utils import timezone
 
-from agencies.models import Agency
+from agencies.audit import audit_record, changes_between, snapshot
+from agencies.models import Agency, User
 
 from .models import UsageSource
+
+AUDITED_FIELDS = ["agency", "name", "base_url", "api_key", "start_date", "enabled"]
 
 
 def usage_source_save(
@@ -19,6 +22,7 @@ def usage_source_save(
     enabled: bool,
     source_id: int | None = None,
     name: str | None = None,
+    actor: User | None = None,
 ) -> UsageSource:
     """Create or change a source; an empty api_key keeps the stored one.
 
@@ -37,6 +41,7 @@ def usage_source_save(
             source = UsageSource.objects.select_for_update().filter(agency=agency).first()
         else:
             source = None
+        before = snapshot(source, AUDITED_FIELDS) if source is not None else {}
         if source is None:
             source = UsageSource(agency=agency)
         elif (source.base_url, source.start_date, source.agency_id) != (base_url, start_date, agency and agency.pk):
@@ -49,6 +54,15 @@ def usage_source_save(
         source.failures = 0
         source.next_attempt_at = timezone.now()
         source.save()
+        changes = changes_between(before, snapshot(source, AUDITED_FIELDS), secret=["api_key"])
+        if changes:
+            audit_record(
+                actor=actor,
+                action="usage_source.change" if before else "usage_source.create",
+                agency_id=source.agency_id,
+                obj=source,
+                changes=changes,
+            )
     return source
 
 
@@ -60,6 +74,17 @@ def usage_source_pull_now(*, source: UsageSource) -> None:
     transaction.on_commit(lambda: usage_source_pull_queue(source_ids=[source.pk]))
 
 
-def usage_source_remove(*, agency: Agency) -> bool:
-    deleted, _ = UsageSource.objects.filter(agency=agency).delete()
-    return bool(deleted)
+def usage_source_remove(*, agency: Agency, actor: User | None = None) -> bool:
+    with transaction.atomic():
+        source = UsageSource.objects.select_for_update().filter(agency=agency).first()
+        if source is None:
+            return False
+        audit_record(
+            actor=actor,
+            action="usage_source.delete",
+            agency_id=agency.pk,
+            obj=source,
+            changes=changes_between(snapshot(source, AUDITED_FIELDS), {}, secret=["api_key"]),
+        )
+        source.delete()
+    return True

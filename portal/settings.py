@@ -138,7 +138,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 900)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "agencies.admin_apps.AuditedAdminConfig",  # django.contrib.admin, every operator change audited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -277,6 +277,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+
+# How many proxies in front of the app append to X-Forwarded-For: the audit log takes the client's address
+# from there (agencies.middleware.client_ip); 0 (default): REMOTE_ADDR, the header is ignored.
+PORTAL_TRUSTED_PROXY_COUNT = env_int("PORTAL_TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 # --- HTTPS hardening (behind a TLS front end that sets X-Forwarded-Proto) ------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PORTAL_HTTPS else None

@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("portal.urls_api")),
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),
+    path("", include("agencies.urls_portal")),
     path("internal/tls-allowed", tls_allowed, name="tls_allowed"),
     path("favicon.ico", favicon, name="favicon"),
 ]

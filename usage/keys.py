@@ -5,10 +5,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agencies import roles
+from agencies.audit import audit_record
 from agencies.models import Agency, Organization
 from core import db
 
@@ -40,22 +41,46 @@ def api_key_create(
 ) -> NewKey:
     roles.require_actor(created_by, agency="usage_sources", organization="api_keys")
     secret = KEY_START + secrets.token_urlsafe(32)
-    api_key = ApiKey.objects.create(
-        name=name.strip()[:100] or "API key",
-        prefix=secret[:PREFIX_LENGTH],
-        key_hash=_digest(secret),
-        organization=organization,
-        agency=agency,
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        api_key = ApiKey.objects.create(
+            name=name.strip()[:100] or "API key",
+            prefix=secret[:PREFIX_LENGTH],
+            key_hash=_digest(secret),
+            organization=organization,
+            agency=agency,
+            created_by=created_by,
+        )
+        # Only the key's name and non-secret prefix: the key itself is never logged.
+        _audit(
+            api_key,
+            "api_key.create",
+            actor=created_by,
+            changes={"name": [None, api_key.name], "prefix": [None, api_key.prefix]},
+        )
     return NewKey(api_key, secret)
 
 
-def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
+def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
     """Revoke for good; revoking twice keeps the first time."""
-    ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    with transaction.atomic():
+        revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            _audit(api_key, "api_key.revoke", actor=actor, changes={"revoked": [False, True]})
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
+
+
+def _audit(api_key: ApiKey, action: str, *, actor, changes: dict) -> None:
+    organization = api_key.organization
+    audit_record(
+        actor=actor,
+        action=action,
+        agency_id=api_key.agency_id if organization is None else organization.agency_id,
+        organization_id=api_key.organization_id,
+        obj=api_key,
+        object_repr=f"{api_key.name} ({api_key.prefix}…)",
+        changes=changes,
+    )
 
 
 @dataclass(frozen=True, slots=True)

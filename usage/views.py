@@ -112,7 +112,7 @@ def _revoke(request, *, key_id: int, owner: dict, back: str, action: str, base: 
     if api_key.is_revoked:
         messages.info(request, f"{api_key.name} was already revoked.")
     else:
-        keys.api_key_revoke(api_key=api_key)
+        keys.api_key_revoke(api_key=api_key, actor=request.user)
         messages.success(request, f"Revoked {api_key.name} ({api_key.prefix}…). It stops working at once.")
     return redirect(back)
 
