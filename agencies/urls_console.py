@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views
+from . import console_views as views, invitation_views
 
 app_name = "console"
 
@@ -16,4 +16,7 @@ urlpatterns = [
     path("packages/<int:package_id>/move/", views.package_move, name="package_move"),
     path("users/", views.users, name="users"),
     path("users.csv", views.users_csv, name="users_csv"),
+    path("invitations/", invitation_views.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/resend/", invitation_views.invitation_resend, name="invitation_resend"),
+    path("invitations/<int:invitation_id>/revoke/", invitation_views.invitation_revoke, name="invitation_revoke"),
 ]
