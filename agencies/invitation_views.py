@@ -28,7 +28,9 @@ class InviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         role = self.fields["role"]
         assert isinstance(role, forms.ChoiceField)
-        role.choices = [(r, Role(r).label) for r in services.roles_for(organization=organization)]
+        offered = services.roles_for(organization=organization)
+        role.choices = [(r, Role(r).label) for r in offered]
+        role.initial = offered[-1]  # the least powerful (viewer, member): an owner picks more on purpose
 
 
 class AcceptForm(forms.Form):
@@ -128,8 +130,9 @@ def _list_url(request) -> str:
 
 def _page(request, template: str, context: dict, status: int = 200):
     response = render(request, f"portal/invitations_{template}.html", context, status=status)
-    # The address holds the token: no page this renders may hand it on (logos load from other hosts).
-    response["Referrer-Policy"] = "no-referrer"
+    # The address holds the token: never hand it on to another origin (a logo loads from one). Same-origin
+    # requests keep their Referer and Origin, which the form's CSRF check needs ("no-referrer" sends Origin: null).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
