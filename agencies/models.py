@@ -366,3 +366,6 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action}"
+
+
+from .invitation_models import Invitation  # noqa: E402, F401  -- its own module, registered with this app

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, console_views as views, member_views
+from . import audit_views, console_views as views, invitation_views, member_views
 
 app_name = "console"
 
@@ -22,4 +22,7 @@ urlpatterns = [
     path("members/<int:member_id>/transfer/", member_views.console_member_transfer, name="member_transfer"),
     path("audit/", audit_views.console_audit, name="audit"),
     path("audit.csv", audit_views.console_audit_csv, name="audit_csv"),
+    path("invitations/", invitation_views.invitations, name="invitations"),
+    path("invitations/<int:invitation_id>/resend/", invitation_views.invitation_resend, name="invitation_resend"),
+    path("invitations/<int:invitation_id>/revoke/", invitation_views.invitation_revoke, name="invitation_revoke"),
 ]

@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 
+from agencies import invitation_views
 from billing import urls_portal as billing_urls
 from portal import client_views
 from portal.views import favicon, tls_allowed
@@ -17,6 +18,8 @@ urlpatterns = [
     path("billing/", include((billing_patterns, billing_urls.app_name))),
     path("settings/billing/", include("invoices.urls_portal")),
     path("settings/members/", include("agencies.urls_members_portal")),
+    path("settings/invitations/", include("agencies.urls_invitations")),
+    path("invitations/<str:token>/", invitation_views.invitation_accept, name="invitation_accept"),
     path("api/v1/", include("portal.urls_api")),
     path("", include("usage.urls_portal")),
     path("", include("ops.urls_portal")),

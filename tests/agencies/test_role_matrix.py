@@ -57,8 +57,12 @@ CONSOLE_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "console:member_role": (NO, "members"),
     "console:member_remove": (NO, "members"),
     "console:member_transfer": (NO, "members"),
+    "console:invitations": ("members", "members"),
+    "console:invitation_resend": (NO, "members"),
+    "console:invitation_revoke": (NO, "members"),
     "console:audit": ("audit", NO),
     "console:audit_csv": ("audit", NO),
+    "invitation_accept": (PUBLIC, PUBLIC),
     "console_billing:purchases": (ANY, NO),
     "console_billing:purchases_csv": ("exports", NO),
     "console_billing:purchase": (ANY, NO),
@@ -113,6 +117,7 @@ CONSOLE_ROUTES: dict[str, tuple[str | None, str | None]] = {
 
 PORTAL_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "home": (ANY, NO),
+    "invitation_accept": (PUBLIC, PUBLIC),
     "billing:home": ("invoices", NO),
     "billing:buy": ("buy", NO),
     "billing:buy_package": (NO, "buy"),
@@ -132,6 +137,9 @@ PORTAL_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "portal_members:member_remove": (NO, "members"),
     "portal_members:member_transfer": (NO, "members"),
     "agencies_portal:audit": ("audit", NO),
+    "invitations:list": ("members", "members"),
+    "invitations:resend": (NO, "members"),
+    "invitations:revoke": (NO, "members"),
     "usage:usage": (ANY, NO),
     "usage:keys": ("api_keys", "api_keys"),
     "usage:key_revoke": (NO, "api_keys"),
@@ -259,6 +267,7 @@ def world(make_agency, make_client_user):
         "invoice_id": 999999,
         "note_id": 999999,
         "size": "desktop",
+        "token": "no-such-token",
     }
 
 

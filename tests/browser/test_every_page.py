@@ -13,6 +13,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from agencies.invitations import invitation_create
 from billing import ledger
 from ops import alerts
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, axe_problems
@@ -52,6 +53,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("stripe_setup:stripe"),
         Page("console:packages", screenshot="console-packages"),
         Page("console:users", screenshot="console-users"),
+        Page("console:invitations"),
         Page("console_billing:allocate", ("org_id",)),
         Page("ops_console:client", ("org_id",), screenshot="console-client"),
         Page("console:package_edit", ("package_id",)),
@@ -96,6 +98,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("ops_portal:alerts"),
         Page("portal_members:members"),
         Page("agencies_portal:audit"),
+        Page("invitations:list"),
         Page("account_email"),
         Page("account_change_password"),
     ],
@@ -171,6 +174,11 @@ NOT_PAGES = {
     "portal_members:member_role": "POST",
     "portal_members:member_remove": "POST; its confirm page is core.confirm's",
     "portal_members:member_transfer": "POST; its confirm page is core.confirm's",
+    "console:invitation_resend": "POST",
+    "console:invitation_revoke": "POST",
+    "invitations:resend": "POST",
+    "invitations:revoke": "POST",
+    "invitation_accept": "a key from an email; its pages are checked in test_invitations_browser",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
@@ -205,6 +213,10 @@ def shop(transactional_db, live_server, settings, stripe_agency, make_client_use
     alerts.alert_settings_save(organization=user.organization, threshold=20, webhook_url="")
     api_key_create(name="Bakery phone line", organization=user.organization)
     api_key_create(name="Agency dialler", agency=agency)
+    invitation_create(actor=agency.admin, agency=agency, email="carla@sunrise.example", role="admin")
+    invitation_create(
+        actor=user, agency=agency, organization=user.organization, email="ben@moonlight.example", role="billing"
+    )
     now = timezone.now()
     usage_ingest(
         agency_id=agency.pk,
