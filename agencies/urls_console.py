@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views
+from . import console_views as views, security_views
 
 app_name = "console"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("packages/<int:package_id>/move/", views.package_move, name="package_move"),
     path("users/", views.users, name="users"),
     path("users.csv", views.users_csv, name="users_csv"),
+    path("security/", security_views.security, name="security"),
 ]
