@@ -68,8 +68,10 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("console_billing:topup_rate"),
         Page("ops_console:alerts"),
         Page("ops_console:usage_source"),
+        Page("console:security"),
         Page("account_email"),
         Page("account_change_password"),
+        Page("mfa_index"),
     ],
     (PORTAL, "anonymous"): [
         Page("home", screenshot="portal-landing"),
@@ -94,6 +96,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("ops_portal:alerts"),
         Page("account_email"),
         Page("account_change_password"),
+        Page("mfa_index"),
     ],
 }
 
@@ -160,6 +163,13 @@ NOT_PAGES = {
     "ops_portal:alerts_retry": "POST",
     "ops_portal:alerts_test": "POST",
     "favicon": "redirect to an image",
+    "mfa_activate_totp": "asks for the password again first; walked with axe in test_mfa_browser",
+    "mfa_view_recovery_codes": "only once two-factor is on; walked with axe in test_mfa_browser",
+    "mfa_authenticate": "only mid-login with two-factor on; walked with axe in test_mfa_browser",
+    "mfa_reauthenticate": "allauth's, reached only from a sensitive action with two-factor on",
+    "mfa_deactivate_totp": "redirects unless two-factor is on; asks for a code first",
+    "mfa_generate_recovery_codes": "redirects unless two-factor is on; asks for a code first",
+    "mfa_download_recovery_codes": "a text file",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
