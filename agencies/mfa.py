@@ -17,6 +17,7 @@ from allauth.mfa import signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -98,6 +99,31 @@ def agency_mfa_require(*, agency: Agency, actor: User, members: bool, clients: b
             hosts = tenancy.agency_hosts(agency)
             transaction.on_commit(lambda: tenancy.forget_hosts(hosts))
     return agency
+
+
+def mfa_secrets_rotate() -> tuple[int, list[int]]:
+    """Re-encrypt every TOTP secret and recovery-code seed with the first FIELD_ENCRYPTION_KEYS key
+    (`manage.py rotate_secrets`, beside the agencies' Stripe secrets).
+
+    Returns (authenticators rotated, ids of those no configured key decrypts, left as they are).
+    """
+    rotated, failed = 0, []
+    encrypted = {Authenticator.Type.TOTP: "secret", Authenticator.Type.RECOVERY_CODES: "seed"}
+    for pk in Authenticator.objects.filter(type__in=list(encrypted)).order_by("pk").values_list("pk", flat=True):
+        with transaction.atomic():
+            authenticator = Authenticator.objects.select_for_update().get(pk=pk)
+            data = dict(authenticator.data)
+            try:
+                data[encrypted[authenticator.type]] = crypto.rotate(data[encrypted[authenticator.type]])
+                if "migrated_codes" in data:
+                    data["migrated_codes"] = [crypto.rotate(code) for code in data["migrated_codes"]]
+            except InvalidToken:
+                failed.append(pk)
+                continue
+            authenticator.data = data
+            authenticator.save(update_fields=["data"])
+        rotated += 1
+    return rotated, failed
 
 
 def mfa_audit(*, user: User, action: str, changes: dict[str, list[Any]] | None = None) -> None:

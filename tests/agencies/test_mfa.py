@@ -3,10 +3,13 @@ the rate limit on codes, and an agency requiring it of its members and of its cl
 
 import time
 from contextlib import nullcontext
+from io import StringIO
 
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from cryptography.fernet import Fernet
+from django.core.management import call_command
 
 from agencies import mfa
 from agencies.models import AuditEntry, Role, User
@@ -336,3 +339,22 @@ def test_an_enrolled_account_is_let_through_once_signed_in_with_its_code(client,
 def test_operator_is_never_required(client, acme, db):
     operator = User.objects.create_superuser("operator@example.com", PASSWORD)
     assert not mfa.mfa_required(user=operator, agency=None)
+
+
+def test_rotate_secrets_re_encrypts_two_factor_secrets(client, acme, jane, settings):
+    old, new = list(settings.FIELD_ENCRYPTION_KEYS), Fernet.generate_key().decode()
+    secret = enable_totp(client, host(acme), jane)
+    code = recovery_codes(jane)[0]
+    client.post("/accounts/logout/", HTTP_HOST=host(acme))
+
+    settings.FIELD_ENCRYPTION_KEYS = [new, *old]
+    out = StringIO()
+    call_command("rotate_secrets", stdout=out)
+    assert "Rotated 2 two-factor secrets." in out.getvalue()
+    assert secret not in out.getvalue()
+
+    settings.FIELD_ENCRYPTION_KEYS = [new]  # the old key dropped: both still work
+    log_in(client, host(acme), jane.email)
+    client.post(AUTHENTICATE, {"code": totp(secret, 1)}, HTTP_HOST=host(acme))
+    assert signed_in(client)
+    assert code in recovery_codes(jane)
