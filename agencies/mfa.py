@@ -12,8 +12,9 @@
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from allauth.core import context
-from allauth.mfa import signals
+from allauth.mfa import app_settings as mfa_settings, signals
 from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
@@ -67,6 +68,14 @@ def mfa_enabled(*, user: User) -> bool:
 def mfa_setup_needed(*, user: User, agency: Agency | None) -> bool:
     """The account must set two-factor sign-in up before it may do anything else."""
     return mfa_required(user=user, agency=agency) and not mfa_enabled(user=user)
+
+
+def mfa_email_unverified(*, user: User) -> bool:
+    """allauth turns two-factor sign-in on only for an account whose email addresses are verified (so no
+    one can sign up with another's address and lock its owner out): such an account verifies first."""
+    if mfa_settings.ALLOW_UNVERIFIED_EMAIL:
+        return False
+    return EmailAddress.objects.filter(user_id=user.pk, verified=False).exists()
 
 
 def mfa_coverage(*, agency: Agency) -> dict[str, dict[str, int]]:

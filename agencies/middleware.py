@@ -94,6 +94,10 @@ MFA_SETUP_VIEWS = {
 # The key-authenticated API and Stripe's webhooks answer whoever holds a key or a signature, not a session.
 MFA_EXEMPT_PREFIXES = ("/api/", "/" + settings.STATIC_URL.lstrip("/"))
 MFA_SETUP_MESSAGE = "Your agency requires two-factor sign-in. Set up an authenticator app to continue."
+MFA_VERIFY_MESSAGE = (
+    "Your agency requires two-factor sign-in. Verify your email address first (we sent you a link; "
+    "you can send it again below), then set up an authenticator app."
+)
 
 
 class MFARequiredMiddleware:
@@ -115,5 +119,8 @@ class MFARequiredMiddleware:
             return None
         if not mfa.mfa_setup_needed(user=user, agency=request.agency):
             return None
+        if mfa.mfa_email_unverified(user=user):
+            messages.warning(request, MFA_VERIFY_MESSAGE)
+            return redirect("account_email")
         messages.warning(request, MFA_SETUP_MESSAGE)
         return redirect("mfa_activate_totp")

@@ -1,11 +1,14 @@
 """Two-factor sign-in (allauth.mfa): turning it on and off, signing in with a code or a recovery code,
 the rate limit on codes, and an agency requiring it of its members and of its clients' users."""
 
+import re
 import time
 from contextlib import nullcontext
 from io import StringIO
+from urllib.parse import urlsplit
 
 import pytest
+from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from cryptography.fernet import Fernet
@@ -358,3 +361,21 @@ def test_rotate_secrets_re_encrypts_two_factor_secrets(client, acme, jane, setti
     client.post(AUTHENTICATE, {"code": totp(secret, 1)}, HTTP_HOST=host(acme))
     assert signed_in(client)
     assert code in recovery_codes(jane)
+
+
+def test_required_mfa_with_an_unverified_email_verifies_it_first(client, acme, jane, mailoutbox):
+    EmailAddress.objects.create(user=jane, email=jane.email, primary=True, verified=False)
+    mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=False, clients=True)
+    log_in(client, host(acme), jane.email)
+
+    response = client.get("/billing/", HTTP_HOST=host(acme))
+    assert response["Location"] == "/accounts/email/"
+    page = client.get("/accounts/email/", HTTP_HOST=host(acme))
+    assert "Verify your email address first" in page.text
+    client.post("/accounts/email/", {"action_send": "", "email": jane.email}, HTTP_HOST=host(acme))
+    link = re.search(r"https?://[^\s]+/accounts/confirm-email/[^\s/]+/", mailoutbox[-1].body)
+    assert link is not None
+    confirm = urlsplit(link.group(0)).path
+    assert client.post(confirm, HTTP_HOST=host(acme)).status_code == 302
+
+    assert client.get("/billing/", HTTP_HOST=host(acme))["Location"] == SETUP
