@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from . import crypto, tenancy
+from . import crypto
 from .audit import audit_record, changes_between, snapshot
 from .models import Agency, User
 
@@ -48,14 +48,19 @@ class PortalMFAAdapter(DefaultMFAAdapter):
 # --- selectors -----------------------------------------------------------------------------------------
 
 
-def mfa_required(*, user: User, agency: Agency | None) -> bool:
-    """Whether the agency this account belongs to requires two-factor sign-in of it.
+# The session's user carries its agency's requirement, read in the same query (agencies.backends.get_user).
+REQUIRED_ATTR = "mfa_required_by_agency"
 
-    `agency` is the request's portal (None on the console): a portal account is a client's user, a
-    console account with an agency one of its members. The platform's operators are never required.
-    """
+
+def mfa_required(*, user: User) -> bool:
+    """Whether the agency this account belongs to requires two-factor sign-in of it: a portal account
+    (a client's user) by `mfa_required_clients`, a console account of an agency (a member) by
+    `mfa_required_members`. The platform's operators are never required."""
+    annotated = getattr(user, REQUIRED_ATTR, None)
+    if annotated is not None:
+        return bool(annotated)
     if user.agency_id is not None:
-        return agency is not None and agency.pk == user.agency_id and agency.mfa_required_clients
+        return Agency.objects.filter(pk=user.agency_id, mfa_required_clients=True).exists()
     if user.managed_agency_id is not None:
         return Agency.objects.filter(pk=user.managed_agency_id, mfa_required_members=True).exists()
     return False
@@ -65,9 +70,9 @@ def mfa_enabled(*, user: User) -> bool:
     return is_mfa_enabled(user, SECOND_FACTORS)
 
 
-def mfa_setup_needed(*, user: User, agency: Agency | None) -> bool:
+def mfa_setup_needed(*, user: User) -> bool:
     """The account must set two-factor sign-in up before it may do anything else."""
-    return mfa_required(user=user, agency=agency) and not mfa_enabled(user=user)
+    return mfa_required(user=user) and not mfa_enabled(user=user)
 
 
 def mfa_email_unverified(*, user: User) -> bool:
@@ -104,9 +109,6 @@ def agency_mfa_require(*, agency: Agency, actor: User, members: bool, clients: b
         if changes:
             agency.save(update_fields=REQUIREMENT_FIELDS)
             audit_record(actor=actor, action="security.mfa_required", agency_id=agency.pk, obj=agency, changes=changes)
-            # Portals read the agency from the host cache: drop it so the requirement holds at once.
-            hosts = tenancy.agency_hosts(agency)
-            transaction.on_commit(lambda: tenancy.forget_hosts(hosts))
     return agency
 
 

@@ -117,7 +117,7 @@ class MFARequiredMiddleware:
         match = request.resolver_match
         if match is not None and match.url_name in MFA_SETUP_VIEWS and not match.namespace:
             return None
-        if not mfa.mfa_setup_needed(user=user, agency=request.agency):
+        if not mfa.mfa_setup_needed(user=user):
             return None
         if mfa.mfa_email_unverified(user=user):
             messages.warning(request, MFA_VERIFY_MESSAGE)

@@ -341,7 +341,7 @@ def test_an_enrolled_account_is_let_through_once_signed_in_with_its_code(client,
 
 def test_operator_is_never_required(client, acme, db):
     operator = User.objects.create_superuser("operator@example.com", PASSWORD)
-    assert not mfa.mfa_required(user=operator, agency=None)
+    assert not mfa.mfa_required(user=operator)
 
 
 def test_rotate_secrets_re_encrypts_two_factor_secrets(client, acme, jane, settings):
