@@ -38,6 +38,12 @@ class PortalMFAAdapter(DefaultMFAAdapter):
         agency = getattr(context.request, "agency", None)
         return agency.company_name if agency is not None else settings.PLATFORM_NAME
 
+    def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
+        # An account its agency requires two-factor sign-in of cannot turn its authenticator app off.
+        if authenticator.type != Authenticator.Type.TOTP:
+            return True
+        return not mfa_required(user=authenticator.user)
+
     def encrypt(self, text: str) -> str:
         return crypto.encrypt(text)
 

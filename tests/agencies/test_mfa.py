@@ -379,3 +379,16 @@ def test_required_mfa_with_an_unverified_email_verifies_it_first(client, acme, j
     assert client.post(confirm, HTTP_HOST=host(acme)).status_code == 302
 
     assert client.get("/billing/", HTTP_HOST=host(acme))["Location"] == SETUP
+
+
+def test_a_required_account_cannot_turn_its_authenticator_off(client, acme, jane):
+    enable_totp(client, host(acme), jane)
+    mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=False, clients=True)
+
+    page = client.get("/accounts/2fa/totp/deactivate/", HTTP_HOST=host(acme))
+    response = client.post("/accounts/2fa/totp/deactivate/", HTTP_HOST=host(acme))
+
+    assert "You cannot deactivate two-factor authentication." in page.text
+    assert response.status_code == 200 and "You cannot deactivate" in response.text
+    assert mfa.mfa_enabled(user=jane)
+    assert not AuditEntry.objects.filter(action="mfa.disable").exists()
