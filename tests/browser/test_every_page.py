@@ -68,7 +68,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("console_billing:topup_rate"),
         Page("ops_console:alerts"),
         Page("ops_console:usage_source"),
-        Page("console:security"),
+        Page("console:security", screenshot="console-security"),
         Page("account_email"),
         Page("account_change_password"),
         Page("mfa_index"),
