@@ -7,6 +7,9 @@ class AgenciesConfig(AppConfig):
 
     def ready(self):
         from . import checks as project_checks  # noqa: F401  (registers the system checks)
+        from .mfa import connect_audit
+
+        connect_audit()  # two-factor sign-in turned on or off goes to the audit log
 
         _scope_allauth_settings_check()
 

@@ -1,8 +1,10 @@
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
+from django.db.models import Case, F, Value, When
 from django.http import HttpRequest
 
+from . import mfa
 from .models import User
 
 
@@ -30,3 +32,17 @@ class PortalBackend(ModelBackend):
         if user.check_password(password) and self.user_can_authenticate(user):
             return user
         return None
+
+    def get_user(self, user_id: Any) -> User | None:
+        # Every request loads its session's user here; the agency's two-factor requirement comes along in
+        # the same query, so enforcing it (agencies.middleware.MFARequiredMiddleware) costs none.
+        required = Case(
+            When(agency__isnull=False, then=F("agency__mfa_required_clients")),
+            When(managed_agency__isnull=False, then=F("managed_agency__mfa_required_members")),
+            default=Value(False),
+        )
+        try:
+            user = User._default_manager.annotate(**{mfa.REQUIRED_ATTR: required}).get(pk=user_id)
+        except User.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None

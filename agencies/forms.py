@@ -227,3 +227,18 @@ class PackageForm(forms.ModelForm):
     def clean_price(self):
         # Money is kept in integer minor units; two decimal places make this exact.
         return int(self.cleaned_data["price"] * 100)
+
+
+class SecurityForm(forms.Form):
+    """The console's Security page: whom the agency requires two-factor sign-in of."""
+
+    mfa_required_members = forms.BooleanField(
+        required=False,
+        label="Require two-factor sign-in for the agency's members",
+        help_text="Everyone who signs in to this console must set up an authenticator app first.",
+    )
+    mfa_required_clients = forms.BooleanField(
+        required=False,
+        label="Require two-factor sign-in for your clients' users",
+        help_text="Everyone who signs in to your portal must set up an authenticator app first.",
+    )

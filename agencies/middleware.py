@@ -1,11 +1,12 @@
 import ipaddress
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponseNotFound
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
-from . import audit, tenancy
+from . import audit, mfa, tenancy
 
 # Paths served on every host: the TLS front end asks from wherever it runs.
 HOST_INDEPENDENT_PATHS = {"/internal/tls-allowed"}
@@ -90,3 +91,56 @@ class AuditContextMiddleware:
     def __call__(self, request):
         with audit.request_context(ip=client_ip(request)):
             return self.get_response(request)
+
+
+# What an account that must set two-factor sign-in up may still reach: the setup pages (and the
+# re-authentication they may ask for), its email address (allauth lets only a verified address turn
+# two-factor on), and logging out.
+MFA_SETUP_VIEWS = {
+    "mfa_index",
+    "mfa_activate_totp",
+    "mfa_reauthenticate",
+    "mfa_view_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "account_reauthenticate",
+    "account_logout",
+    "account_email",
+    "account_confirm_email",
+    "account_email_verification_sent",
+    "favicon",
+    "tls_allowed",
+}
+# The key-authenticated API and Stripe's webhooks answer whoever holds a key or a signature, not a session.
+MFA_EXEMPT_PREFIXES = ("/api/", "/" + settings.STATIC_URL.lstrip("/"))
+MFA_SETUP_MESSAGE = "Your agency requires two-factor sign-in. Set up an authenticator app to continue."
+MFA_VERIFY_MESSAGE = (
+    "Your agency requires two-factor sign-in. Verify your email address first (we sent you a link; "
+    "you can send it again below), then set up an authenticator app."
+)
+
+
+class MFARequiredMiddleware:
+    """A signed-in account whose agency requires two-factor sign-in, and that has not set it up, is sent
+    to the authenticator app's setup page, and reaches nothing else until it is done."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        user = request.user
+        if not user.is_authenticated or request.path_info.startswith(MFA_EXEMPT_PREFIXES):
+            return None
+        match = request.resolver_match
+        if match is not None and match.url_name in MFA_SETUP_VIEWS and not match.namespace:
+            return None
+        if not mfa.mfa_setup_needed(user=user):
+            return None
+        if mfa.mfa_email_unverified(user=user):
+            messages.warning(request, MFA_VERIFY_MESSAGE)
+            return redirect("account_email")
+        messages.warning(request, MFA_SETUP_MESSAGE)
+        return redirect("mfa_activate_totp")

@@ -79,6 +79,14 @@ class Agency(models.Model):
     topup_rate_cents = models.PositiveIntegerField(
         null=True, blank=True, help_text="Top-up price per credit in cents; empty: the best package's rate."
     )
+    # Two-factor sign-in (agencies.mfa): when on, the agency's console accounts (members) or its clients'
+    # portal accounts must set up an authenticator app before they can use anything else.
+    mfa_required_members = models.BooleanField(
+        default=False, help_text="Members of the agency must sign in with two-factor authentication."
+    )
+    mfa_required_clients = models.BooleanField(
+        default=False, help_text="Clients' users must sign in with two-factor authentication."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, console_views as views, invitation_views, member_views
+from . import audit_views, console_views as views, invitation_views, member_views, security_views
 
 app_name = "console"
 
@@ -25,4 +25,5 @@ urlpatterns = [
     path("invitations/", invitation_views.invitations, name="invitations"),
     path("invitations/<int:invitation_id>/resend/", invitation_views.invitation_resend, name="invitation_resend"),
     path("invitations/<int:invitation_id>/revoke/", invitation_views.invitation_revoke, name="invitation_revoke"),
+    path("security/", security_views.security, name="security"),
 ]

@@ -148,6 +148,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "core",  # before django_tasks_db: its db_worker adds the periodic-task watchdog
     "django_tasks",
     "django_tasks_db",
@@ -172,6 +173,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After the login stages: a user whose agency requires two-factor sign-in sets it up before anything else.
+    "agencies.middleware.MFARequiredMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls_console"
@@ -252,9 +255,19 @@ ACCOUNT_FORMS = {
     "user_token": "agencies.forms.PortalUserTokenForm",
 }
 ACCOUNT_RATE_LIMITS_ENABLED = True
+# allauth's defaults, written out because two-factor codes count against "login_failed" too (keyed by the
+# account): 10 failures a minute from one address, 5 in 5 minutes for one account (password or code).
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key"}
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = PORTAL_SCHEME
 LOGIN_REDIRECT_URL = "home"
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes. The TOTP secret and the
+# recovery codes' seed are encrypted at rest with FIELD_ENCRYPTION_KEYS (agencies.mfa.PortalMFAAdapter).
+# An agency can require it of its members and of its clients' users (agencies.middleware.MFARequiredMiddleware).
+MFA_ADAPTER = "agencies.mfa.PortalMFAAdapter"
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# One step either side of now: a phone whose clock is a few seconds off still signs in.
+MFA_TOTP_TOLERANCE = 1
 LOGIN_URL = "account_login"
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -61,6 +61,7 @@ CONSOLE_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "console:invitation_resend": (NO, "members"),
     "console:invitation_revoke": (NO, "members"),
     "console:audit": ("audit", NO),
+    "console:security": (ANY, "security"),
     "console:audit_csv": ("audit", NO),
     "invitation_accept": (PUBLIC, PUBLIC),
     "console_billing:purchases": (ANY, NO),

@@ -72,8 +72,10 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("ops_console:usage_source"),
         Page("console:members"),
         Page("console:audit", screenshot="console-audit"),
+        Page("console:security", screenshot="console-security"),
         Page("account_email"),
         Page("account_change_password"),
+        Page("mfa_index"),
     ],
     (PORTAL, "anonymous"): [
         Page("home", screenshot="portal-landing"),
@@ -101,6 +103,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("invitations:list"),
         Page("account_email"),
         Page("account_change_password"),
+        Page("mfa_index"),
     ],
 }
 
@@ -179,6 +182,13 @@ NOT_PAGES = {
     "invitations:resend": "POST",
     "invitations:revoke": "POST",
     "invitation_accept": "a key from an email; its pages are checked in test_invitations_browser",
+    "mfa_activate_totp": "asks for the password again first; walked with axe in test_mfa_browser",
+    "mfa_view_recovery_codes": "only once two-factor is on; walked with axe in test_mfa_browser",
+    "mfa_authenticate": "only mid-login with two-factor on; walked with axe in test_mfa_browser",
+    "mfa_reauthenticate": "allauth's, reached only from a sensitive action with two-factor on",
+    "mfa_deactivate_totp": "redirects unless two-factor is on; asks for a code first",
+    "mfa_generate_recovery_codes": "redirects unless two-factor is on; asks for a code first",
+    "mfa_download_recovery_codes": "a text file",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
