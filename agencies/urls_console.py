@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import console_views as views
+from . import console_views as views, view_as_views
 
 app_name = "console"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("packages/<int:package_id>/move/", views.package_move, name="package_move"),
     path("users/", views.users, name="users"),
     path("users.csv", views.users_csv, name="users_csv"),
+    path("clients/<int:org_id>/view-as/", view_as_views.view_as_start, name="view_as"),
 ]

@@ -170,6 +170,8 @@ MIDDLEWARE = [
     "agencies.middleware.PortalAccountMiddleware",
     "agencies.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the account and messages: a "view as client" session is read-only and ends after 30 minutes.
+    "agencies.middleware.ViewAsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]

@@ -160,6 +160,9 @@ NOT_PAGES = {
     "ops_portal:alerts_retry": "POST",
     "ops_portal:alerts_test": "POST",
     "favicon": "redirect to an image",
+    "console:view_as": "POST, redirect to the portal: walked, bannered page and all, in test_view_as_browser",
+    "view_as:redeem": "a one-minute, single-use token from the console: test_view_as_browser",
+    "view_as:end": "POST",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
