@@ -6,11 +6,13 @@ secrets are never shown, a banner names the view on every page, and its start an
 """
 
 import re
+import threading
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -358,3 +360,28 @@ def test_end_outside_a_view_changes_nothing(agency, owner):
     assert own.post("/view-as/end/")["Location"] == "/"
     assert own.get("/").wsgi_request.user.is_authenticated
     assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.postgres
+def test_two_browsers_racing_for_one_token_open_one_view(transactional_db, make_agency, make_client_user):
+    agency = make_agency(active=True)
+    org = make_client_user(agency).organization
+    path = issue(agency, org, agency.admin)
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def redeem():
+        browser = Client(HTTP_HOST=host(agency))
+        barrier.wait()
+        try:
+            statuses.append(browser.get(path).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=redeem) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [302, 410]
+    assert AuditEntry.objects.filter(action="view_as.start").count() == 1
