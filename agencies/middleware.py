@@ -3,10 +3,14 @@ import ipaddress
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpResponseNotFound
+from django.http import HttpResponseForbidden, HttpResponseNotFound
 from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve
+from django.utils import timezone
 
-from . import audit, mfa, tenancy
+from . import audit, mfa, tenancy, view_as
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 # Paths served on every host: the TLS front end asks from wherever it runs.
 HOST_INDEPENDENT_PATHS = {"/internal/tls-allowed"}
@@ -144,3 +148,59 @@ class MFARequiredMiddleware:
             return redirect("account_email")
         messages.warning(request, MFA_SETUP_MESSAGE)
         return redirect("mfa_activate_totp")
+
+
+# What a view may still post: ending it, and logging out (which ends it too).
+VIEW_AS_WRITES = {"view_as:end", "account_logout"}
+# The key-authenticated API ignores the session, so a view gives it nothing to guard.
+VIEW_AS_UNGUARDED_PREFIXES = ("/api/v1/",)
+
+
+class ViewAsMiddleware:
+    """A portal session opened by "view as client" (agencies.view_as) is read-only and ends after 30 minutes.
+
+    Sets `request.view_as` (the banner reads it; None outside a view). Every non-safe method is refused
+    with a plain 403 except ending the view or logging out; a logout is recorded as the view's end.
+    After its time the session is logged out and the end recorded as expired.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.view_as = None
+        if request.agency is None or request.path.startswith(VIEW_AS_UNGUARDED_PREFIXES):
+            return self.get_response(request)
+        current = view_as.view_as_session(request=request)
+        if current is None:
+            return self.get_response(request)
+        if timezone.now() >= current.expires_at:
+            view_as.view_as_session_end(request=request, how=view_as.EXPIRED)
+            messages.info(
+                request, f"The view as {current.organization_name} ended after {view_as.SESSION_MINUTES} minutes."
+            )
+            return redirect("home")
+        request.view_as = current
+        if request.method in SAFE_METHODS:
+            return self.get_response(request)
+        name = _url_name(request)
+        if name not in VIEW_AS_WRITES:
+            return HttpResponseForbidden(
+                f"Read-only: you are viewing {current.organization_name} as {current.by_email}. "
+                "Nothing can be changed while viewing as a client; end the view first.",
+                content_type="text/plain; charset=utf-8",
+            )
+        if name != "account_logout":
+            return self.get_response(request)
+        data = request.session.get(view_as.SESSION_KEY)
+        response = self.get_response(request)
+        if data and not request.user.is_authenticated:  # the logout went through (it flushed the mark)
+            view_as.view_as_end_record(data=data, how=view_as.LOGOUT)
+        return response
+
+
+def _url_name(request) -> str | None:
+    try:
+        return resolve(request.path_info, urlconf=request.urlconf).view_name
+    except Resolver404:
+        return None

@@ -376,4 +376,27 @@ class AuditEntry(models.Model):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_email or 'system'} {self.action}"
 
 
+class ViewAsToken(models.Model):
+    """A one-minute, single-use ticket from the console to a client's portal ("view as client").
+
+    The console and the portal are different hosts, so no session carries over: the console issues a
+    random token, keeps only its SHA-256 here, and redirects to the portal, which redeems it once
+    (agencies.view_as). Only the hash is stored, so a database reader cannot use a live token.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    member = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", help_text="The agency member.")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, related_name="+", help_text="The portal it opens.")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="view_as_token_expires")]
+
+    def __str__(self):
+        return f"view as {self.organization_id} by {self.member_id}"
+
+
 from .invitation_models import Invitation  # noqa: E402, F401  -- its own module, registered with this app

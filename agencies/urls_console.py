@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import audit_views, console_views as views, invitation_views, member_views, security_views
+from . import audit_views, console_views as views, invitation_views, member_views, security_views, view_as_views
 
 app_name = "console"
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("invitations/<int:invitation_id>/resend/", invitation_views.invitation_resend, name="invitation_resend"),
     path("invitations/<int:invitation_id>/revoke/", invitation_views.invitation_revoke, name="invitation_revoke"),
     path("security/", security_views.security, name="security"),
+    path("clients/<int:org_id>/view-as/", view_as_views.view_as_start, name="view_as"),
 ]

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from agencies import access, services
+from agencies import access, roles, services
 from agencies.models import Organization
 
 from . import charts, clients, dashboards
@@ -44,6 +44,7 @@ def _page(request, organization: Organization, *, notes_form=None, suspend_form=
             "chart": _client_chart(organization, overview.daily),
             "notes_form": notes_form or ClientNotesForm(initial={"notes": organization.notes}),
             "suspend_form": suspend_form or SuspendForm(),
+            "can_view_as": roles.can(request.user, "view_as"),
         },
         status=status,
     )

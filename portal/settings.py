@@ -171,6 +171,8 @@ MIDDLEWARE = [
     "agencies.middleware.PortalAccountMiddleware",
     "agencies.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After the account and messages: a "view as client" session is read-only and ends after 30 minutes.
+    "agencies.middleware.ViewAsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # After the login stages: a user whose agency requires two-factor sign-in sets it up before anything else.

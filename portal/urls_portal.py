@@ -15,6 +15,7 @@ billing_patterns = [path("", client_views.billing_history, name="home"), *billin
 urlpatterns = [
     path("", client_views.home, name="home"),
     path("accounts/", include("agencies.urls_accounts")),
+    path("view-as/", include("agencies.urls_view_as")),
     path("billing/", include((billing_patterns, billing_urls.app_name))),
     path("settings/billing/", include("invoices.urls_portal")),
     path("settings/members/", include("agencies.urls_members_portal")),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agencies', '0010_audit_log'),
+        ('agencies', '0011_invitations'),
     ]
 
     operations = [

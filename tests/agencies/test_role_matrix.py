@@ -62,6 +62,7 @@ CONSOLE_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "console:invitation_revoke": (NO, "members"),
     "console:audit": ("audit", NO),
     "console:security": (ANY, "security"),
+    "console:view_as": (NO, "view_as"),
     "console:audit_csv": ("audit", NO),
     "invitation_accept": (PUBLIC, PUBLIC),
     "console_billing:purchases": (ANY, NO),
@@ -139,6 +140,8 @@ PORTAL_ROUTES: dict[str, tuple[str | None, str | None]] = {
     "portal_members:member_transfer": (NO, "members"),
     "agencies_portal:audit": ("audit", NO),
     "invitations:list": ("members", "members"),
+    "view_as:redeem": (PUBLIC, NO),
+    "view_as:end": (NO, PUBLIC),
     "invitations:resend": (NO, "members"),
     "invitations:revoke": (NO, "members"),
     "usage:usage": (ANY, NO),
@@ -154,8 +157,9 @@ PORTAL_ROUTES: dict[str, tuple[str | None, str | None]] = {
 }
 
 # What an allowed request may answer: a page, a redirect, a form error, a missing object, a conflict, or
-# Stripe not being reachable from the test run (STRIPE_API_BASE is a closed port). Never 403.
-ALLOWED_STATUSES = {200, 201, 302, 303, 400, 404, 405, 409, 502, 503}
+# Stripe not being reachable from the test run (STRIPE_API_BASE is a closed port), a link that is no longer
+# valid (410). Never 403.
+ALLOWED_STATUSES = {200, 201, 302, 303, 400, 404, 405, 409, 410, 502, 503}
 
 
 def routes(urlconf: str) -> dict[str, str]:

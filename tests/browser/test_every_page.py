@@ -189,6 +189,9 @@ NOT_PAGES = {
     "mfa_deactivate_totp": "redirects unless two-factor is on; asks for a code first",
     "mfa_generate_recovery_codes": "redirects unless two-factor is on; asks for a code first",
     "mfa_download_recovery_codes": "a text file",
+    "console:view_as": "POST, redirect to the portal: walked, bannered page and all, in test_view_as_browser",
+    "view_as:redeem": "a one-minute, single-use token from the console: test_view_as_browser",
+    "view_as:end": "POST",
 }
 NOT_PAGE_PREFIXES = ("admin/", "api/")  # Django's admin, the JSON API and webhooks
 
