@@ -2,9 +2,10 @@
 
 Console accounts have an agency role (owner, admin, billing, viewer); portal
 accounts an organization role (owner, billing, member). Views, services and
-API endpoints are to ask `can` / `require` for a capability by name. (Not yet
-called by the views on main: the enforcement, the route x role test and
-docs/roles.md are in wip/issue15/roles.mbox.)
+API endpoints ask `can` / `require` for a capability by name (views through
+agencies.access, services through `require_actor`). docs/roles.md is the same
+table in words, and tests/agencies/test_role_matrix.py walks every route by
+every role.
 """
 
 from django.core.exceptions import PermissionDenied

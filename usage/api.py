@@ -18,6 +18,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from agencies.middleware import client_ip
 from agencies.models import Agency, Organization
 
 from . import keys
@@ -78,10 +79,6 @@ class Caller:
         return Organization.objects.get(pk=self.organization_id)
 
 
-def _client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
-
-
 def _over_limit(bucket: str, limit: int) -> int | None:
     """Count one hit in this minute's window; seconds to wait when over `limit`, else None."""
     now = time.time()
@@ -122,7 +119,7 @@ def _authenticate(request) -> Caller:
     owner = keys.api_key_find(secret=secret) if secret.isascii() else None
     if owner is None or owner.revoked:
         # Failed attempts are limited per address, so keys cannot be guessed at speed.
-        wait = _over_limit(f"auth-fail:{_client_address(request)}", settings.API_AUTH_FAILURES_PER_MINUTE)
+        wait = _over_limit(f"auth-fail:{client_ip(request) or ''}", settings.API_AUTH_FAILURES_PER_MINUTE)
         if wait:
             raise _too_many(wait)
         if owner is None:
