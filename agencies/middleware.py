@@ -141,6 +141,10 @@ class MFARequiredMiddleware:
         match = request.resolver_match
         if match is not None and match.url_name in MFA_SETUP_VIEWS and not match.namespace:
             return None
+        if getattr(request, "view_as", None) is not None:
+            # An agency member viewing as the client: signed in on the console, where the agency's own
+            # requirement applied; the view is read-only and could not set up the client's app anyway.
+            return None
         if not mfa.mfa_setup_needed(user=user):
             return None
         if mfa.mfa_email_unverified(user=user):

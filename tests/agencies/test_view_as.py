@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from agencies import view_as
+from agencies import mfa, view_as
 from agencies.middleware import HOST_INDEPENDENT_PATHS
 from agencies.models import AuditEntry, Role, User, ViewAsToken
 from billing.models import LedgerEntry, StripeCustomer
@@ -385,3 +385,18 @@ def test_two_browsers_racing_for_one_token_open_one_view(transactional_db, make_
         thread.join()
     assert sorted(statuses) == [302, 410]
     assert AuditEntry.objects.filter(action="view_as.start").count() == 1
+
+
+def test_a_client_two_factor_requirement_does_not_send_the_view_to_the_clients_setup(agency, org, owner):
+    """The agency requires two-factor sign-in of its clients' users and this client has not set it up: the
+    client itself is sent to set it up, but the agency owner viewing as the client sees the dashboard (the
+    member signed in on the console; the view cannot set up the client's authenticator)."""
+    mfa.agency_mfa_require(agency=agency, actor=agency.admin, members=False, clients=True)
+    assert mfa.mfa_setup_needed(user=owner)
+    own = Client(HTTP_HOST=host(agency))
+    own.force_login(owner)
+    assert own.get("/")["Location"].endswith("/accounts/2fa/totp/activate/")
+
+    portal = open_view(agency, org, member(agency, Role.OWNER))
+    page = portal.get("/")
+    assert page.status_code == 200 and BANNER in page.text
