@@ -19,7 +19,9 @@ def test_last_owner_cannot_be_demoted_or_removed(make_agency):
         members.member_role_change(actor=agency.admin, member=agency.admin, role=Role.ADMIN)
     agency.admin.refresh_from_db()
     assert agency.admin.role == Role.OWNER
-    assert list(AuditEntry.objects.values_list("action", flat=True)) == ["member.remove"]
+    assert list(AuditEntry.objects.filter(action__startswith="member.").values_list("action", flat=True)) == [
+        "member.remove"
+    ]
 
 
 def test_role_change_is_audited_with_before_and_after(make_agency):

@@ -273,6 +273,7 @@ def world(make_agency, make_client_user):
         "note_id": 999999,
         "size": "desktop",
         "token": "no-such-token",
+        "invitation_id": 999999,
     }
 
 

@@ -121,7 +121,7 @@ def test_billing_and_viewer_members_are_refused(agency, org, role):
     assert 'data-testid="view-as-form"' not in browser.get(f"/console/ops/clients/{org.pk}/").text
     response = browser.post(start_url(org))
     assert response.status_code == 403
-    assert not ViewAsToken.objects.exists() and not AuditEntry.objects.exists()
+    assert not ViewAsToken.objects.exists() and not AuditEntry.objects.filter(action__startswith="view_as.").exists()
 
 
 def test_the_client_page_offers_the_button_to_owners(agency, org):
@@ -203,7 +203,7 @@ def test_a_token_is_refused_when_the_member_lost_the_role_meanwhile(agency, org)
     path = issue(agency, org, by)
     User.objects.filter(pk=by.pk).update(role=Role.VIEWER)
     assert Client(HTTP_HOST=host(agency)).get(path).status_code == 410
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="view_as.").exists()
 
 
 # --- read-only -----------------------------------------------------------------------------------------------
@@ -320,7 +320,8 @@ def test_end_logs_out_and_returns_to_the_clients_console_page(agency, org):
     assert not after.wsgi_request.user.is_authenticated and BANNER not in after.text
     entry = _end_entry(view_as.ENDED)
     assert (entry.actor_id, entry.agency_id, entry.organization_id) == (by.pk, agency.pk, org.pk)
-    assert list(AuditEntry.objects.order_by("pk").values_list("action", flat=True)) == ["view_as.start", "view_as.end"]
+    views = AuditEntry.objects.filter(action__startswith="view_as.").order_by("pk")
+    assert list(views.values_list("action", flat=True)) == ["view_as.start", "view_as.end"]
 
 
 def test_logout_ends_the_view(agency, org):
@@ -359,7 +360,7 @@ def test_end_outside_a_view_changes_nothing(agency, owner):
     own.force_login(owner)
     assert own.post("/view-as/end/")["Location"] == "/"
     assert own.get("/").wsgi_request.user.is_authenticated
-    assert not AuditEntry.objects.exists()
+    assert not AuditEntry.objects.filter(action__startswith="view_as.").exists()
 
 
 @pytest.mark.postgres
