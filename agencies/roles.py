@@ -2,10 +2,11 @@
 
 Console accounts have an agency role (owner, admin, billing, viewer); portal
 accounts an organization role (owner, billing, member). Views, services and
-API endpoints ask `can` / `require` for a capability by name (views through
-agencies.access, services through `require_actor`). docs/roles.md is the same
-table in words, and tests/agencies/test_role_matrix.py walks every route by
-every role.
+API endpoints ask for a capability by name: views through agencies.access,
+services through `require_actor`, the API (whose keys act with the role of
+the account that created them) through `role_refusal`. docs/roles.md is the
+same table in words, and tests/agencies/test_role_matrix.py walks every route
+by every role.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -52,6 +53,13 @@ def can(user: User, capability: str) -> bool:
     """Whether `user` (a console or portal account) has `capability` for its own tenant."""
     roles, _ = _table(user)[capability]  # a KeyError here is a typo in the caller, not a refusal
     return user.is_authenticated and user.role in roles
+
+
+def role_refusal(role: str, capability: str, *, organization: bool) -> str | None:
+    """For a role held without an account at hand (an API key acts with its creator's): None when `role`
+    has `capability` in a client organization's table (`organization`) or an agency's, else what it may not do."""
+    roles, what = (ORGANIZATION_CAPABILITIES if organization else AGENCY_CAPABILITIES)[capability]
+    return None if role in roles else what
 
 
 def require(user: User, capability: str) -> None:

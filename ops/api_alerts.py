@@ -65,6 +65,7 @@ def billing_alerts(request, caller: Caller):
         organization = organization_for(caller, query_int(request, "organization_id"), required=False)
         owner = _owner(caller, organization)
         return JsonResponse(_settings_json(owner, organization))
+    caller.require(client="alerts", agency="alerts")
     body = json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "Send a JSON object with threshold and/or webhook_url.")

@@ -18,8 +18,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from agencies import roles
 from agencies.middleware import client_ip
-from agencies.models import Agency, Organization
+from agencies.models import Agency, Organization, Role
 
 from . import keys
 from .records import MAX_ID
@@ -53,7 +54,8 @@ def not_found(request, *args, **kwargs):
 
 
 class Caller:
-    """Who a request acts for: an agency, or one client organization of an agency.
+    """Who a request acts for: an agency, or one client organization of an agency, with the role of the
+    account that created the key (read with the key, so a demotion applies to the next request).
 
     Built from the key lookup alone; the agency or organization row is loaded
     only by the endpoints that read it.
@@ -63,10 +65,24 @@ class Caller:
         self.owner = owner
         self.agency_id = owner.agency_id
         self.organization_id = owner.organization_id
+        self.role = owner.role
 
     @property
     def is_agency(self) -> bool:
         return self.organization_id is None
+
+    def require(self, *, client: str, agency: str) -> None:
+        """403 role_forbidden, before anything changes, unless the key's role has the capability: `client` in a
+        client organization's table for its key, `agency` in an agency's for an agency key (agencies.roles)."""
+        refused = roles.role_refusal(self.role, agency if self.is_agency else client, organization=not self.is_agency)
+        if refused is not None:
+            label = Role(self.role).label if self.role in Role.values else self.role
+            raise ApiError(
+                403,
+                "role_forbidden",
+                f"This API key acts with the role of the account that created it ({label}), "
+                f"which may not {refused}. Use a key created by an account that may.",
+            )
 
     @cached_property
     def agency(self) -> Agency:

@@ -85,6 +85,7 @@ def _page_url(caller: Caller, organization: Organization | None) -> str:
 
 @api_endpoint("GET", "POST")
 def payment_methods(request, caller: Caller):
+    caller.require(client="payment_methods", agency="billing")
     if request.method == "GET":
         organization = _query_buyer(request, caller)
         with _stripe_errors():
@@ -125,6 +126,7 @@ def _email(caller: Caller, organization: Organization | None) -> str:
 
 @api_endpoint("DELETE")
 def payment_method(request, caller: Caller, method_id: str):
+    caller.require(client="payment_methods", agency="billing")
     organization = _query_buyer(request, caller)
     with _stripe_errors():
         try:
@@ -136,6 +138,7 @@ def payment_method(request, caller: Caller, method_id: str):
 
 @api_endpoint("POST")
 def payment_method_default(request, caller: Caller, method_id: str):
+    caller.require(client="payment_methods", agency="billing")
     organization = _buyer(caller, _body(request).get("organization_id"))
     with _stripe_errors():
         try:
@@ -191,6 +194,7 @@ def _topup_fields(body: dict) -> tuple[int, str, str]:
 
 @api_endpoint("POST")
 def topup(request, caller: Caller):
+    caller.require(client="buy", agency="billing")
     key = _idempotency_key(request)
     body = _body(request)
     organization = _buyer(caller, body.get("organization_id"))

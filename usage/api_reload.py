@@ -76,6 +76,7 @@ def auto_reload(request, caller: Caller):
     if request.method == "GET":
         organization = organization_for(caller, query_int(request, "organization_id"), required=False)
     else:
+        caller.require(client="payment_methods", agency="billing")
         body = json_body(request)
         if not isinstance(body, dict):
             raise ApiError(400, "invalid_json", "Send a JSON object.")

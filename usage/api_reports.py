@@ -119,6 +119,7 @@ def _transaction_json(row: ledger_rows.Transaction, unit: str) -> dict:
 
 @api_endpoint("GET")
 def transactions(request, caller: Caller):
+    caller.require(client="invoices", agency="view")
     limit = query_limit(request)
     kind = query_choice(request, "kind", ledger_rows.KINDS)
     start, end = query_date(request, "from"), query_date(request, "to")
@@ -189,6 +190,7 @@ def _document_key(values: list | None) -> invoice_selectors.DocumentKey | None:
 
 @api_endpoint("GET")
 def invoices(request, caller: Caller):
+    caller.require(client="invoices", agency="view")
     limit = query_limit(request)
     after = _document_key(cursor_load(request, salt=INVOICES_CURSOR))
     organization = _organization(request, caller)
@@ -213,6 +215,7 @@ def invoices(request, caller: Caller):
 @api_endpoint("GET")
 def invoice_pdf(request, caller: Caller, document_id: str):
     """The document's PDF, for the key that lists it; any other id is 404 document_not_found."""
+    caller.require(client="invoices", agency="view")
     organization = _organization(request, caller)
     document = invoice_selectors.buyer_document(
         agency=caller.agency, organization=organization, document_id=document_id

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from agencies import roles
 from agencies.audit import audit_record
-from agencies.models import Agency, Organization
+from agencies.models import Agency, Organization, Role, User
 from core import db
 
 from .models import ApiKey
@@ -60,12 +60,13 @@ def api_key_create(
     return NewKey(api_key, secret)
 
 
-def api_key_revoke(*, api_key: ApiKey, actor=None) -> ApiKey:
-    """Revoke for good; revoking twice keeps the first time."""
+def api_key_revoke(*, api_key: ApiKey, actor=None, reason: dict | None = None) -> ApiKey:
+    """Revoke for good; revoking twice keeps the first time. `reason`: more changes for the audit entry
+    (why the system revoked it)."""
     with transaction.atomic():
         revoked = ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
         if revoked:
-            _audit(api_key, "api_key.revoke", actor=actor, changes={"revoked": [False, True]})
+            _audit(api_key, "api_key.revoke", actor=actor, changes={"revoked": [False, True], **(reason or {})})
     api_key.refresh_from_db(fields=["revoked_at"])
     return api_key
 
@@ -83,19 +84,34 @@ def _audit(api_key: ApiKey, action: str, *, actor, changes: dict) -> None:
     )
 
 
+def api_keys_revoke_created_by(*, user: User) -> int:
+    """Revoke the live keys `user` created, as the account goes (a member removed): a key whose creator
+    is gone would otherwise act as owner (created_by empties). Each revocation is audited; how many."""
+    live = ApiKey.objects.filter(created_by=user, revoked_at__isnull=True).select_related("organization")
+    revoked = 0
+    for api_key in live:
+        api_key_revoke(api_key=api_key, reason={"created_by": [user.email, None]})
+        revoked += 1
+    return revoked
+
+
 @dataclass(frozen=True, slots=True)
 class KeyOwner:
-    """Who a presented key belongs to: an agency, or a client organization (and its agency)."""
+    """Who a presented key belongs to: an agency, or a client organization (and its agency), and the role
+    it acts with."""
 
     api_key_id: int
     agency_id: int
     organization_id: int | None
     revoked: bool
     touch_due: bool  # last_used_at is older than TOUCH_EVERY
+    # The role of the account that created the key, as it is now (a demotion applies at once); owner for a
+    # key nobody signed in made (the system, the operator, the demo seed, or before roles existed).
+    role: str
 
 
 def api_key_find(*, secret: str) -> KeyOwner | None:
-    """The owner of the key whose secret this is (revoked or not), in one indexed query.
+    """The owner of the key whose secret this is (revoked or not), and its creator's role, in one indexed query.
 
     Runs on every API request, so it is plain SQL (core.db).
     """
@@ -103,21 +119,23 @@ def api_key_find(*, secret: str) -> KeyOwner | None:
         return None
     key = {
         field: f"k.{db.column(ApiKey, field)}"
-        for field in ("agency", "organization", "revoked_at", "last_used_at", "key_hash")
+        for field in ("agency", "organization", "created_by", "revoked_at", "last_used_at", "key_hash")
     }
     stale_before = connection.ops.adapt_datetimefield_value(timezone.now() - TOUCH_EVERY)
     # The first query of every API request, so it stands in for the connection's health check.
     rows = db.first_read(
         f"SELECT k.id, COALESCE({key['agency']}, o.{db.column(Organization, 'agency')}), {key['organization']}, "
-        f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s "
+        f"{key['revoked_at']} IS NOT NULL, {key['last_used_at']} IS NULL OR {key['last_used_at']} < %s, "
+        f"u.{db.column(User, 'role')} "
         f"FROM {db.table(ApiKey)} k LEFT JOIN {db.table(Organization)} o ON o.id = {key['organization']} "
+        f"LEFT JOIN {db.table(User)} u ON u.id = {key['created_by']} "
         f"WHERE {key['key_hash']} = %s",
         [stale_before, _digest(secret)],
     )
     row = rows[0] if rows else None
     if row is None:
         return None
-    return KeyOwner(row[0], row[1], row[2], bool(row[3]), bool(row[4]))
+    return KeyOwner(row[0], row[1], row[2], bool(row[3]), bool(row[4]), row[5] or Role.OWNER)
 
 
 def api_key_touch(*, owner: KeyOwner) -> None:

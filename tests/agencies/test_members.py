@@ -15,10 +15,12 @@ def test_last_owner_cannot_be_demoted_or_removed(make_agency):
     agency = make_agency()
     other = _console_member(agency, Role.OWNER, "second@members.example")
     members.member_remove(actor=agency.admin, member=other)
+    logged = AuditEntry.objects.count()  # make_agency's own entries (branding.change) come before
     with pytest.raises(members.MemberRefused, match="only owner"):
         members.member_role_change(actor=agency.admin, member=agency.admin, role=Role.ADMIN)
     agency.admin.refresh_from_db()
     assert agency.admin.role == Role.OWNER
+    assert AuditEntry.objects.count() == logged  # the refused demotion recorded nothing
     assert list(AuditEntry.objects.filter(action__startswith="member.").values_list("action", flat=True)) == [
         "member.remove"
     ]
