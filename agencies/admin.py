@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
+from core.admin import ReadOnlyAdmin
 from usage.admin_actions import minutes_adjust
 
 from . import services, tenancy, validators
@@ -108,7 +109,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     """The whole log, every tenant's, for the operator: read only (the database refuses changes anyway)."""
 
     list_display = [
@@ -124,12 +125,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ["actor_kind", "object_type"]
     search_fields = ["actor_email", "action", "object_repr", "object_id"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

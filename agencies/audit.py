@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import models
+from django.db import models, transaction
 
 from .models import AuditEntry, User
 
@@ -93,3 +93,16 @@ def audit_record(
         changes=changes or {},
         ip=_ip.get(),
     )
+
+
+def audited_field_set(
+    *, obj: models.Model, field: str, value: Any, actor: User | None, action: str, agency_id: int | None
+) -> None:
+    """Set one field of `obj`'s row under its row lock and, when the value changed, record before and after
+    in the same transaction (for a setting saved on its own, such as a client's notes or a top-up price)."""
+    model = type(obj)
+    with transaction.atomic():
+        before = model._default_manager.select_for_update().values_list(field, flat=True).get(pk=obj.pk)
+        model._default_manager.filter(pk=obj.pk).update(**{field: value})
+        if before != value:
+            audit_record(actor=actor, action=action, agency_id=agency_id, obj=obj, changes={field: [before, value]})

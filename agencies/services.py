@@ -12,7 +12,7 @@ from django.db.models import Max, ProtectedError
 from django.utils import timezone
 
 from . import domains, roles, tenancy
-from .audit import audit_record, changes_between, snapshot
+from .audit import audit_record, audited_field_set, changes_between, snapshot
 from .models import Agency, CreditPackage, Organization, User
 
 BRANDING_FIELDS = ["company_name", "logo_url", "primary_color", "accent_color", "slug"]
@@ -369,17 +369,14 @@ def client_signup(*, user: User, agency: Agency, company_name: str) -> Organizat
 
 def organization_notes_save(*, organization: Organization, notes: str, actor: User | None = None) -> None:
     """The agency's private notes on a client (logged in the agency's log only: the client never sees them)."""
-    with transaction.atomic():
-        before = Organization.objects.select_for_update().values_list("notes", flat=True).get(pk=organization.pk)
-        Organization.objects.filter(pk=organization.pk).update(notes=notes)
-        if before != notes:
-            audit_record(
-                actor=actor,
-                action="client.notes",
-                agency_id=organization.agency_id,
-                obj=organization,
-                changes={"notes": [before, notes]},
-            )
+    audited_field_set(
+        obj=organization,
+        field="notes",
+        value=notes,
+        actor=actor,
+        action="client.notes",
+        agency_id=organization.agency_id,
+    )
     organization.notes = notes
 
 

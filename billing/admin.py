@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from .models import BalanceCrossing, LedgerEntry, Purchase, Refund, StripeEvent, StripeReconciliation
 

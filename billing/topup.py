@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 
 from agencies import roles, tenancy
-from agencies.audit import audit_record
+from agencies.audit import audited_field_set
 from agencies.models import Agency, CreditPackage, Organization
 from core.money import money_format as money
 from invoices import platform as platform_invoices, selectors as invoice_terms
@@ -91,17 +91,14 @@ def topup_rate_set(*, agency: Agency, rate_cents: int | None, actor=None) -> Non
     """The agency's top-up price per credit (minor units), or None for its best package's rate."""
     if rate_cents is not None and rate_cents < 1:
         raise ValueError("A top-up rate is at least 1 cent a credit.")
-    with transaction.atomic():
-        before = Agency.objects.select_for_update().values_list("topup_rate_cents", flat=True).get(pk=agency.pk)
-        Agency.objects.filter(pk=agency.pk).update(topup_rate_cents=rate_cents)
-        if before != rate_cents:
-            audit_record(
-                actor=actor,
-                action="packages.topup_price",
-                agency_id=agency.pk,
-                obj=agency,
-                changes={"topup_rate_cents": [before, rate_cents]},
-            )
+    audited_field_set(
+        obj=agency,
+        field="topup_rate_cents",
+        value=rate_cents,
+        actor=actor,
+        action="packages.topup_price",
+        agency_id=agency.pk,
+    )
     agency.topup_rate_cents = rate_cents
 
 

@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from core import outbound
-from portal.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from . import sources
 from .models import AlertDelivery, AlertSettings, BalanceAlert, PullRejection, UsageSource

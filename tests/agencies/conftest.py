@@ -7,6 +7,18 @@ from tests.stripe_fixtures import keyed_agency, stripe_account, stripe_base, str
 
 
 @pytest.fixture
+def acme(make_agency):
+    """An active agency whose portal is acme.<base domain>."""
+    return make_agency(active=True, company_name="Acme Calls", slug="acme")
+
+
+@pytest.fixture
+def bolt(make_agency):
+    """Another active agency (bolt.<base domain>): the other tenant."""
+    return make_agency(active=True, company_name="Bolt Voice", slug="bolt")
+
+
+@pytest.fixture
 def dns_server(settings):
     """A local authoritative DNS server the domain checks really query over UDP."""
     server = DNSStandin().start()

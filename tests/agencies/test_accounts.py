@@ -14,16 +14,6 @@ CUSTOM = "calls.acme.example"
 LINK = re.compile(r"https?://[^\s\"'<>]+")
 
 
-@pytest.fixture
-def acme(make_agency):
-    return make_agency(active=True, company_name="Acme Calls", slug="acme")
-
-
-@pytest.fixture
-def bolt(make_agency):
-    return make_agency(active=True, company_name="Bolt Voice", slug="bolt")
-
-
 def signup(client, http_host, email="jane@example.com", company="Jane's Dental", password=PASSWORD):
     return client.post(
         "/accounts/signup/",

@@ -23,16 +23,6 @@ NEW_PASSWORD = "a-fresh-long-password-9"
 
 
 @pytest.fixture
-def acme(make_agency):
-    return make_agency(active=True, company_name="Acme Calls", slug="acme")
-
-
-@pytest.fixture
-def bolt(make_agency):
-    return make_agency(active=True, company_name="Bolt Voice", slug="bolt")
-
-
-@pytest.fixture
 def bakery_owner(acme, make_client_user):
     return make_client_user(acme, email="owner@bakery.example", company_name="Moonlight Bakery")
 

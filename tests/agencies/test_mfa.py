@@ -78,16 +78,6 @@ def recovery_codes(user: User) -> list[str]:
 
 
 @pytest.fixture
-def acme(make_agency):
-    return make_agency(active=True, company_name="Acme Calls", slug="acme")
-
-
-@pytest.fixture
-def bolt(make_agency):
-    return make_agency(active=True, company_name="Bolt Voice", slug="bolt")
-
-
-@pytest.fixture
 def jane(acme, make_client_user):
     return make_client_user(acme, email="jane@example.com", company_name="Jane's Dental")
 

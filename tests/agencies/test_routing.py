@@ -13,11 +13,6 @@ CUSTOM = "calls.acme.example"
 
 
 @pytest.fixture
-def acme(make_agency):
-    return make_agency(active=True, company_name="Acme Calls", slug="acme")
-
-
-@pytest.fixture
 def other(make_agency):
     return make_agency(active=True, company_name="Bolt Voice", slug="bolt")
 
