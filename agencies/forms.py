@@ -235,10 +235,10 @@ class SecurityForm(forms.Form):
     mfa_required_members = forms.BooleanField(
         required=False,
         label="Require two-factor sign-in for the agency's members",
-        help_text="Everyone who signs in to this console must set up an authenticator app first.",
+        help_text="Everyone who signs in to this console must set up an authenticator app or a security key first.",
     )
     mfa_required_clients = forms.BooleanField(
         required=False,
         label="Require two-factor sign-in for your clients' users",
-        help_text="Everyone who signs in to your portal must set up an authenticator app first.",
+        help_text="Everyone who signs in to your portal must set up an authenticator app or a security key first.",
     )

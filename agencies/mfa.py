@@ -1,13 +1,17 @@
-"""Two-factor sign-in: allauth.mfa (an authenticator app with recovery codes), fitted to the portal.
+"""Two-factor sign-in: allauth.mfa (an authenticator app or security keys, with recovery codes), fitted to
+the portal.
 
 - `PortalMFAAdapter` names the tenant as the authenticator app's issuer and encrypts the TOTP secret and
   the recovery codes' seed at rest with FIELD_ENCRYPTION_KEYS (agencies.crypto).
 - An agency may require two-factor sign-in of its members (console accounts) and, separately, of its
   clients' users (portal accounts): `agency_mfa_require` sets it, audited; `mfa_setup_needed` tells
   agencies.middleware.MFARequiredMiddleware whom to send to the setup page.
-- Turning it on or off is audited (`mfa.enable`, `mfa.disable`), as is a recovery code spent or a new set
-  made. allauth's MFA adapter has no hook for these, so they hang on allauth's own signals, connected in
-  `connect_audit` (called from AgenciesConfig.ready); each receiver only calls `mfa_audit`.
+- Security keys and passkeys (WebAuthn) are a second factor like the app (SECOND_FACTORS); their relying
+  party is the host the page is on (allauth's default), so a key added on one portal is bound to it.
+- Turning the app on or off is audited (`mfa.enable`, `mfa.disable`), as is adding or removing a security
+  key (`mfa.key_add`, `mfa.key_remove`), a recovery code spent or a new set made. allauth's MFA adapter
+  has no hook for these, so they hang on allauth's own signals, connected in `connect_audit` (called from
+  AgenciesConfig.ready); each receiver only calls `mfa_audit`.
 """
 
 from typing import Any
@@ -39,10 +43,16 @@ class PortalMFAAdapter(DefaultMFAAdapter):
         return agency.company_name if agency is not None else settings.PLATFORM_NAME
 
     def can_delete_authenticator(self, authenticator: Authenticator) -> bool:
-        # An account its agency requires two-factor sign-in of cannot turn its authenticator app off.
-        if authenticator.type != Authenticator.Type.TOTP:
+        # An account its agency requires two-factor sign-in of cannot turn its authenticator app off unless
+        # a security key remains. (allauth asks this only of the app: removing the last key of such an
+        # account sends it back to the setup page, through MFARequiredMiddleware.)
+        if authenticator.type != Authenticator.Type.TOTP or not mfa_required(user=authenticator.user):
             return True
-        return not mfa_required(user=authenticator.user)
+        return (
+            Authenticator.objects.filter(user_id=authenticator.user_id, type__in=SECOND_FACTORS)
+            .exclude(pk=authenticator.pk)
+            .exists()
+        )
 
     def encrypt(self, text: str) -> str:
         return crypto.encrypt(text)
@@ -163,11 +173,15 @@ def mfa_audit(*, user: User, action: str, changes: dict[str, list[Any]] | None =
 def _added(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
         mfa_audit(user=user, action="mfa.enable", changes={"totp": [False, True]})
+    elif authenticator.type == Authenticator.Type.WEBAUTHN:
+        mfa_audit(user=user, action="mfa.key_add", changes={"security_key": ["", str(authenticator)]})
 
 
 def _removed(sender, request, user, authenticator, **kwargs) -> None:
     if authenticator.type == Authenticator.Type.TOTP:
         mfa_audit(user=user, action="mfa.disable", changes={"totp": [True, False]})
+    elif authenticator.type == Authenticator.Type.WEBAUTHN:
+        mfa_audit(user=user, action="mfa.key_remove", changes={"security_key": [str(authenticator), ""]})
 
 
 def _reset(sender, request, user, authenticator, **kwargs) -> None:

@@ -97,12 +97,13 @@ class AuditContextMiddleware:
             return self.get_response(request)
 
 
-# What an account that must set two-factor sign-in up may still reach: the setup pages (and the
-# re-authentication they may ask for), its email address (allauth lets only a verified address turn
-# two-factor on), and logging out.
+# What an account that must set two-factor sign-in up may still reach: the setup pages, an authenticator
+# app's or a security key's (and the re-authentication they may ask for), its email address (allauth lets
+# only a verified address turn two-factor on), and logging out.
 MFA_SETUP_VIEWS = {
     "mfa_index",
     "mfa_activate_totp",
+    "mfa_add_webauthn",
     "mfa_reauthenticate",
     "mfa_view_recovery_codes",
     "mfa_download_recovery_codes",
@@ -117,16 +118,19 @@ MFA_SETUP_VIEWS = {
 }
 # The key-authenticated API and Stripe's webhooks answer whoever holds a key or a signature, not a session.
 MFA_EXEMPT_PREFIXES = ("/api/", "/" + settings.STATIC_URL.lstrip("/"))
-MFA_SETUP_MESSAGE = "Your agency requires two-factor sign-in. Set up an authenticator app to continue."
+MFA_SETUP_MESSAGE = (
+    "Your agency requires two-factor sign-in. Set up an authenticator app or add a security key to continue."
+)
 MFA_VERIFY_MESSAGE = (
     "Your agency requires two-factor sign-in. Verify your email address first (we sent you a link; "
-    "you can send it again below), then set up an authenticator app."
+    "you can send it again below), then set up an authenticator app or a security key."
 )
 
 
 class MFARequiredMiddleware:
     """A signed-in account whose agency requires two-factor sign-in, and that has not set it up, is sent
-    to the authenticator app's setup page, and reaches nothing else until it is done."""
+    to the two-factor page (allauth's mfa_index: an authenticator app or a security key), and reaches
+    nothing else until it is done."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -151,7 +155,7 @@ class MFARequiredMiddleware:
             messages.warning(request, MFA_VERIFY_MESSAGE)
             return redirect("account_email")
         messages.warning(request, MFA_SETUP_MESSAGE)
-        return redirect("mfa_activate_totp")
+        return redirect("mfa_index")
 
 
 # What a view may still post: ending it, and logging out (which ends it too).

@@ -80,7 +80,7 @@ class Agency(models.Model):
         null=True, blank=True, help_text="Top-up price per credit in cents; empty: the best package's rate."
     )
     # Two-factor sign-in (agencies.mfa): when on, the agency's console accounts (members) or its clients'
-    # portal accounts must set up an authenticator app before they can use anything else.
+    # portal accounts must set up an authenticator app or a security key before they can use anything else.
     mfa_required_members = models.BooleanField(
         default=False, help_text="Members of the agency must sign in with two-factor authentication."
     )

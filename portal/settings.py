@@ -263,11 +263,17 @@ ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/300s/key"}
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = PORTAL_SCHEME
 LOGIN_REDIRECT_URL = "home"
-# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) with recovery codes. The TOTP secret and the
-# recovery codes' seed are encrypted at rest with FIELD_ENCRYPTION_KEYS (agencies.mfa.PortalMFAAdapter).
+# Two-factor sign-in (allauth.mfa): an authenticator app (TOTP) or security keys, with recovery codes. The TOTP
+# secret and the recovery codes' seed are encrypted at rest with FIELD_ENCRYPTION_KEYS (agencies.mfa.PortalMFAAdapter).
 # An agency can require it of its members and of its clients' users (agencies.middleware.MFARequiredMiddleware).
 MFA_ADAPTER = "agencies.mfa.PortalMFAAdapter"
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Security keys and passkeys (WebAuthn) count as a second factor too. The relying party is the host the
+# page is on (allauth: request.get_host() without the port), so a key added on one portal is bound to that
+# portal's host and is never offered on another. fido2 accepts https origins and http://localhost and
+# http://*.localhost (development, tests) on its own, so no insecure origin is ever allowed. Signing in with
+# a passkey alone (MFA_PASSKEY_LOGIN_ENABLED) stays off: a key is a second factor after the password.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 # One step either side of now: a phone whose clock is a few seconds off still signs in.
 MFA_TOTP_TOLERANCE = 1
 LOGIN_URL = "account_login"

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from allauth.account.models import EmailAddress
+from allauth.mfa import signals
 from allauth.mfa.models import Authenticator
 from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from cryptography.fernet import Fernet
@@ -20,6 +21,10 @@ from tests.conftest import PASSWORD, host
 
 CONSOLE = "localhost"
 SETUP = "/accounts/2fa/totp/activate/"
+# Where an account that must set two-factor sign-in up is sent: allauth's two-factor page, which offers an
+# authenticator app and security keys.
+CHOOSE = "/accounts/2fa/"
+ADD_KEY = "/accounts/2fa/webauthn/add/"
 AUTHENTICATE = "/accounts/2fa/authenticate/"
 
 
@@ -251,8 +256,8 @@ def test_required_mfa_sends_an_unenrolled_member_to_setup_and_blocks_the_console
     log_in(client, CONSOLE, acme.admin.email)
 
     for path in ("/", "/console/", "/console/packages/", "/console/security/", "/accounts/password/change/"):
-        assert client.get(path, HTTP_HOST=CONSOLE)["Location"] == SETUP, path
-    assert client.post("/console/packages/", {"credits": 1}, HTTP_HOST=CONSOLE)["Location"] == SETUP
+        assert client.get(path, HTTP_HOST=CONSOLE)["Location"] == CHOOSE, path
+    assert client.post("/console/packages/", {"credits": 1}, HTTP_HOST=CONSOLE)["Location"] == CHOOSE
     confirm_password(client, CONSOLE)
     setup = client.get(SETUP, HTTP_HOST=CONSOLE)
     assert setup.status_code == 200 and "requires two-factor sign-in" in setup.text
@@ -267,12 +272,15 @@ def test_required_mfa_sends_an_unenrolled_client_to_setup_and_blocks_the_portal(
     mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=False, clients=True)
 
     response = log_in(client, host(acme), jane.email)
-    assert client.get(response["Location"], HTTP_HOST=host(acme))["Location"] == SETUP
+    assert client.get(response["Location"], HTTP_HOST=host(acme))["Location"] == CHOOSE
 
     for path in ("/", "/billing/", "/billing/buy/", "/settings/api-keys/", "/settings/billing/"):
-        assert client.get(path, HTTP_HOST=host(acme))["Location"] == SETUP, path
+        assert client.get(path, HTTP_HOST=host(acme))["Location"] == CHOOSE, path
     confirm_password(client, host(acme))
+    choose = client.get(CHOOSE, HTTP_HOST=host(acme)).text
+    assert f'href="{SETUP}"' in choose and f'href="{ADD_KEY}"' in choose  # an app or a security key
     assert client.get(SETUP, HTTP_HOST=host(acme)).status_code == 200
+    assert client.get(ADD_KEY, HTTP_HOST=host(acme)).status_code == 200
     assert client.get("/accounts/email/", HTTP_HOST=host(acme)).status_code == 200  # to verify the address
     client.post("/accounts/logout/", HTTP_HOST=host(acme))
     assert not signed_in(client)
@@ -301,7 +309,7 @@ def test_members_and_clients_are_required_separately(client, acme, jane):
     assert client.get("/console/packages/", HTTP_HOST=CONSOLE).status_code == 200
 
     mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=True, clients=False)
-    assert client.get("/console/packages/", HTTP_HOST=CONSOLE)["Location"] == SETUP
+    assert client.get("/console/packages/", HTTP_HOST=CONSOLE)["Location"] == CHOOSE
     client.post("/accounts/logout/", HTTP_HOST=CONSOLE)
     log_in(client, host(acme), jane.email)
     assert client.get("/billing/", HTTP_HOST=host(acme)).status_code == 200
@@ -368,7 +376,7 @@ def test_required_mfa_with_an_unverified_email_verifies_it_first(client, acme, j
     confirm = urlsplit(link.group(0)).path
     assert client.post(confirm, HTTP_HOST=host(acme)).status_code == 302
 
-    assert client.get("/billing/", HTTP_HOST=host(acme))["Location"] == SETUP
+    assert client.get("/billing/", HTTP_HOST=host(acme))["Location"] == CHOOSE
 
 
 def test_a_required_account_cannot_turn_its_authenticator_off(client, acme, jane):
@@ -382,3 +390,82 @@ def test_a_required_account_cannot_turn_its_authenticator_off(client, acme, jane
     assert response.status_code == 200 and "You cannot deactivate" in response.text
     assert mfa.mfa_enabled(user=jane)
     assert not AuditEntry.objects.filter(action="mfa.disable").exists()
+
+
+# --- security keys (WebAuthn) ------------------------------------------------------------------------------
+# Registering and signing in with a key need an authenticator's signature: tests/browser/test_webauthn_browser.py
+# does both with Chromium's virtual authenticator. Here a key is a row as allauth stores one.
+
+
+def add_key(user: User, name: str = "Blue key") -> Authenticator:
+    return Authenticator.objects.create(
+        user=user, type=Authenticator.Type.WEBAUTHN, data={"name": name, "credential": {}}
+    )
+
+
+def test_a_security_key_is_a_second_factor(acme, jane, make_client_user):
+    mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=False, clients=True)
+    make_client_user(acme, email="rob@example.com")
+    assert mfa.mfa_setup_needed(user=jane)
+
+    add_key(jane)
+
+    assert mfa.mfa_enabled(user=jane)
+    assert not mfa.mfa_setup_needed(user=User.objects.get(pk=jane.pk))
+    assert mfa.mfa_coverage(agency=acme)["clients"] == {"total": 2, "enabled": 1}
+
+
+def test_recovery_codes_left_alone_are_not_a_second_factor(acme, jane):
+    Authenticator.objects.create(user=jane, type=Authenticator.Type.RECOVERY_CODES, data={"seed": "x"})
+
+    assert not mfa.mfa_enabled(user=jane)
+    assert mfa.mfa_coverage(agency=acme)["clients"] == {"total": 1, "enabled": 0}
+
+
+def test_the_relying_party_is_the_host_the_key_is_added_on(client, acme, bolt, jane, make_client_user):
+    """A key is bound to its relying party id: each portal's own host (and the console's), so the browser
+    never offers a key added on one portal to another."""
+    bob = make_client_user(bolt, email="jane@example.com")  # the same person, on another portal
+    for user, http_host in ((jane, host(acme)), (bob, host(bolt)), (acme.admin, CONSOLE)):
+        log_in(client, http_host, user.email)
+        reauthenticate = client.get(ADD_KEY, HTTP_HOST=http_host)["Location"]
+        client.post(reauthenticate, {"password": PASSWORD}, HTTP_HOST=http_host)
+
+        page = client.get(ADD_KEY, HTTP_HOST=http_host)
+
+        assert page.status_code == 200
+        assert page.context["js_data"]["creation_options"]["publicKey"]["rp"]["id"] == http_host
+        client.post("/accounts/logout/", HTTP_HOST=http_host)
+
+
+def test_adding_and_removing_a_key_is_audited(client, acme, jane):
+    log_in(client, host(acme), jane.email)
+    key = add_key(jane)
+    # What allauth's add flow sends once the browser's key has signed (see the browser test).
+    signals.authenticator_added.send(sender=Authenticator, request=None, user=jane, authenticator=key)
+    remove = f"/accounts/2fa/webauthn/keys/{key.pk}/remove/"
+    reauthenticate = client.get(remove, HTTP_HOST=host(acme))["Location"]
+    client.post(reauthenticate, {"password": PASSWORD}, HTTP_HOST=host(acme))
+
+    response = client.post(remove, HTTP_HOST=host(acme))
+
+    assert response.status_code == 302
+    assert not mfa.mfa_enabled(user=jane)
+    entries = AuditEntry.objects.filter(actor_id=jane.pk, action__startswith="mfa.").order_by("pk")
+    assert list(entries.values_list("action", "changes")) == [
+        ("mfa.key_add", {"security_key": ["", "Blue key"]}),
+        ("mfa.key_remove", {"security_key": ["Blue key", ""]}),
+    ]
+    assert {(e.agency_id, e.organization_id) for e in entries} == {(acme.pk, jane.organization_id)}
+
+
+def test_a_required_account_turns_its_app_off_only_while_a_key_remains(client, acme, jane):
+    enable_totp(client, host(acme), jane)
+    mfa.agency_mfa_require(agency=acme, actor=acme.admin, members=False, clients=True)
+    add_key(jane)
+
+    response = client.post("/accounts/2fa/totp/deactivate/", HTTP_HOST=host(acme))
+
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(user=jane, type=Authenticator.Type.TOTP).exists()
+    assert mfa.mfa_enabled(user=jane)  # the key

@@ -396,7 +396,7 @@ def test_a_client_two_factor_requirement_does_not_send_the_view_to_the_clients_s
     assert mfa.mfa_setup_needed(user=owner)
     own = Client(HTTP_HOST=host(agency))
     own.force_login(owner)
-    assert own.get("/")["Location"].endswith("/accounts/2fa/totp/activate/")
+    assert own.get("/")["Location"].endswith("/accounts/2fa/")
 
     portal = open_view(agency, org, member(agency, Role.OWNER))
     page = portal.get("/")

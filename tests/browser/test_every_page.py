@@ -76,6 +76,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("account_email"),
         Page("account_change_password"),
         Page("mfa_index"),
+        Page("mfa_list_webauthn"),
     ],
     (PORTAL, "anonymous"): [
         Page("home", screenshot="portal-landing"),
@@ -104,6 +105,7 @@ PAGES: dict[tuple[str, str], list[Page]] = {
         Page("account_email"),
         Page("account_change_password"),
         Page("mfa_index"),
+        Page("mfa_list_webauthn"),
     ],
 }
 
@@ -189,6 +191,10 @@ NOT_PAGES = {
     "mfa_deactivate_totp": "redirects unless two-factor is on; asks for a code first",
     "mfa_generate_recovery_codes": "redirects unless two-factor is on; asks for a code first",
     "mfa_download_recovery_codes": "a text file",
+    "mfa_add_webauthn": "asks for the password again first; walked with axe in test_webauthn_browser",
+    "mfa_edit_webauthn": "a key's, once one is added; walked with axe in test_webauthn_browser",
+    "mfa_remove_webauthn": "a key's, asks to confirm access first; walked with axe in test_webauthn_browser",
+    "mfa_reauthenticate_webauthn": "only from a sensitive action with a key added; walked in test_webauthn_browser",
     "console:view_as": "POST, redirect to the portal: walked, bannered page and all, in test_view_as_browser",
     "view_as:redeem": "a one-minute, single-use token from the console: test_view_as_browser",
     "view_as:end": "POST",
