@@ -1,4 +1,7 @@
-# Stripe stand-in fixtures for the billing tests.
+# Stripe stand-in fixtures for the billing tests, and a paid purchase.
+import pytest
+
+from tests.billing.flows import bought_and_paid, deliver_last
 from tests.stripe_fixtures import (  # noqa: F401
     connected_agency,
     keyed_agency,
@@ -8,3 +11,15 @@ from tests.stripe_fixtures import (  # noqa: F401
     stripe_platform,
     stripe_standin,
 )
+
+
+@pytest.fixture
+def credited(console, client, stripe_agency, make_client_user):  # noqa: F811
+    """A client's 100-credit purchase (€40) paid and credited, and the console logged in as its agency's admin."""
+    agency = stripe_agency()
+    user = make_client_user(agency, company_name="Acme Bakery")
+    purchase = bought_and_paid(client, agency, user)
+    assert deliver_last(client, agency, "checkout.session.completed").status_code == 200
+    purchase.refresh_from_db()
+    console.force_login(agency.admin)
+    return agency, user.organization, purchase

@@ -6,7 +6,6 @@ import pytest
 
 from agencies.models import AuditEntry, User
 from billing import auto_reload, ledger
-from tests.billing.flows import bought_and_paid, deliver_last
 
 IP = "127.0.0.1"
 
@@ -68,20 +67,15 @@ def test_minutes_the_operator_adds_are_recorded_as_the_operators(make_agency):
     assert (entry.actor_kind, entry.agency_id, entry.changes) == ("operator", agency.pk, {"balance": [0, 500]})
 
 
-def test_a_refund_is_recorded_with_the_amount_and_reason(console, client, stripe_agency, make_client_user):
-    agency = stripe_agency()
-    user = make_client_user(agency, company_name="Acme Bakery")
-    purchase = bought_and_paid(client, agency, user)
-    assert deliver_last(client, agency, "checkout.session.completed").status_code == 200
-    purchase.refresh_from_db()
-    console.force_login(agency.admin)
+def test_a_refund_is_recorded_with_the_amount_and_reason(console, credited):
+    agency, organization, purchase = credited
     form = {"amount": "12.50", "reason": "duplicate", "note": "Paid twice", "token": uuid.uuid4().hex}
     assert console.post(f"/console/billing/purchases/{purchase.pk}/refund/", form).status_code == 302
     entry = last("purchase.refund")
     assert (entry.actor_id, entry.agency_id, entry.organization_id, entry.object_id) == (
         agency.admin.pk,
         agency.pk,
-        user.organization_id,
+        organization.pk,
         str(purchase.pk),
     )
     assert entry.changes == {"note": ["", "Paid twice"], "reason": ["", "duplicate"], "refunded_cents": [0, 1250]}

@@ -14,18 +14,6 @@ from tests.stripe_fixtures import closed_port
 REFUND_FIELDS = {"amount": "", "reason": "requested_by_customer", "note": ""}
 
 
-@pytest.fixture
-def credited(console, client, stripe_agency, make_client_user):
-    """A client's 100-credit purchase (€40) paid and credited, and the console logged in as its agency's admin."""
-    agency = stripe_agency()
-    user = make_client_user(agency, company_name="Acme Bakery")
-    purchase = bought_and_paid(client, agency, user)
-    assert deliver_last(client, agency, "checkout.session.completed").status_code == 200
-    purchase.refresh_from_db()
-    console.force_login(agency.admin)
-    return agency, user.organization, purchase
-
-
 def _refund(console, purchase, **fields):
     data = {**REFUND_FIELDS, "token": uuid.uuid4().hex, **fields}
     return console.post(f"/console/billing/purchases/{purchase.pk}/refund/", data)
