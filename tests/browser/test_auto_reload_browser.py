@@ -7,7 +7,8 @@ from playwright.sync_api import expect
 from billing import ledger, reload_charge
 from billing.models import AutoReload, AutoReloadAttempt
 from tests.billing.topups import saved_method
-from tests.conftest import PASSWORD, credits_add
+from tests.browser.signing_in import log_in
+from tests.conftest import credits_add
 from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -25,10 +26,7 @@ def test_a_client_turns_auto_reload_on_and_sees_its_consent_charges_and_pause(
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
 
     page = new_page()
-    page.goto(f"{portal}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, portal, user.email)
     page.goto(f"{portal}/billing/auto-reload/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Auto-reload")
     accessible(page)

@@ -11,8 +11,7 @@ from playwright.sync_api import expect
 
 from agencies import services
 from agencies.models import Role, User
-from tests.browser.test_mfa_browser import totp
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in, totp
 from tests.stripe_fixtures import stripe_account, stripe_base, stripe_standin  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -58,10 +57,7 @@ def test_client_buys_a_package_on_the_checkout_page_and_sees_the_credits(
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
 
     page = new_page()
-    page.goto(f"{portal}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, portal, user.email)
     expect(page.get_by_test_id("credits-balance")).to_have_text("0")
     accessible(page)
 
@@ -96,13 +92,6 @@ INVITE_LINK = re.compile(r"https?://\S+/invitations/[A-Za-z0-9_-]+/")
 MEMBER_PASSWORD = "a-billing-member-password-7"
 
 
-def _sign_in(page, portal: str, email: str, password: str) -> None:
-    page.goto(f"{portal}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def test_owner_invites_a_billing_member_who_signs_in_with_totp_and_buys_credits(
     shop,
     live_server,
@@ -118,7 +107,7 @@ def test_owner_invites_a_billing_member_who_signs_in_with_totp_and_buys_credits(
 
     # The owner invites from the Invitations page.
     page = new_page()
-    _sign_in(page, portal, owner.email, PASSWORD)
+    log_in(page, portal, owner.email)
     page.get_by_role("navigation").get_by_role("link", name="Invitations").click()
     page.get_by_label("Email address").fill("Bea@Moonlight.example")
     page.get_by_label("Role").select_option("billing")
@@ -155,7 +144,7 @@ def test_owner_invites_a_billing_member_who_signs_in_with_totp_and_buys_credits(
 
     # Signed out, the password alone does not let her in: the code does.
     member.get_by_role("button", name="Log out").click()
-    _sign_in(member, portal, "bea@moonlight.example", MEMBER_PASSWORD)
+    log_in(member, portal, "bea@moonlight.example", MEMBER_PASSWORD)
     expect(member).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
     expect(member.get_by_role("button", name="Log out")).to_have_count(0)
     member.get_by_label("Code").fill("000000" if totp(secret, 1) != "000000" else "111111")

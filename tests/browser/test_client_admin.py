@@ -5,16 +5,9 @@ import pytest
 from playwright.sync_api import expect
 
 from billing import ledger
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in
 
 pytestmark = [pytest.mark.browser]
-
-
-def _log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def test_agency_opens_a_client_notes_and_suspends_it_and_the_portal_says_why(
@@ -28,7 +21,7 @@ def test_agency_opens_a_client_notes_and_suspends_it_and_the_portal_says_why(
     )
     console = f"http://localhost:{live_server.thread.port}"
     page = new_page()
-    _log_in(page, console, agency.admin.email)
+    log_in(page, console, agency.admin.email)
     page.goto(f"{console}/console/users/")
     page.get_by_role("link", name="Moonlight Bakery").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Moonlight Bakery")
@@ -44,7 +37,7 @@ def test_agency_opens_a_client_notes_and_suspends_it_and_the_portal_says_why(
     screenshots(page, "console-client-suspended")
 
     portal = new_page()
-    _log_in(portal, f"http://sunrise.localhost:{live_server.thread.port}", user.email)
+    log_in(portal, f"http://sunrise.localhost:{live_server.thread.port}", user.email)
     expect(portal.get_by_test_id("suspended-banner")).to_contain_text("Unpaid invoice 2026-0012")
     expect(portal.get_by_text("Pays by bank transfer.")).to_have_count(0)
     screenshots(portal, "portal-suspended")

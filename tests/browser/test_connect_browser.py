@@ -7,6 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.signing_in import log_in
 from tests.conftest import PASSWORD
 from tests.stripe_fixtures import (  # noqa: F401
     CONNECT_CLIENT_ID,
@@ -42,10 +43,7 @@ def platform(transactional_db, live_server, settings, stripe_account):  # noqa: 
 
 
 def _console_login(page, port: int, email: str) -> None:
-    page.goto(f"http://localhost:{port}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, f"http://localhost:{port}", email)
 
 
 def _sign_up(page, *, company: str, email: str) -> None:

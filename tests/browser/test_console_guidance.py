@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies import services
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -17,10 +17,7 @@ def console(transactional_db, live_server, settings, make_agency, make_client_us
     make_client_user(agency)
     url = f"http://localhost:{live_server.thread.port}"
     page = new_page()
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Email").fill(agency.admin.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, url, agency.admin.email)
     return page, agency, url
 
 

@@ -6,7 +6,8 @@ from playwright.sync_api import expect
 
 from agencies.models import CreditPackage
 from billing.models import Purchase
-from tests.conftest import PASSWORD, credits_add, minutes_add
+from tests.browser.signing_in import log_in
+from tests.conftest import credits_add, minutes_add
 from usage.ingest import usage_ingest
 
 pytestmark = pytest.mark.browser
@@ -52,10 +53,7 @@ def test_dashboard_history_and_usage_day_are_usable_and_accessible(
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
 
     page = new_page()
-    page.goto(f"{portal}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, portal, user.email)
     expect(page.get_by_test_id("credits-balance")).to_have_text("9")
     expect(page.get_by_test_id("low-balance")).to_be_visible()
     expect(page.get_by_test_id("pending-purchase")).to_contain_text("100 credits for €40.00")
@@ -78,10 +76,7 @@ def test_dashboard_history_and_usage_day_are_usable_and_accessible(
     screenshots(page, "client-buy-best-value")
 
     admin = new_page()
-    admin.goto(f"http://localhost:{live_server.thread.port}/accounts/login/")
-    admin.get_by_label("Email").fill(agency.admin.email)
-    admin.get_by_label("Password").fill(PASSWORD)
-    admin.get_by_role("button", name="Sign In").click()
+    log_in(admin, f"http://localhost:{live_server.thread.port}", agency.admin.email)
     admin.goto(f"http://localhost:{live_server.thread.port}/console/billing/purchases/")
     expect(admin.get_by_test_id("purchase-row")).to_have_count(1)
     screenshots(admin, "console-purchases-filter")

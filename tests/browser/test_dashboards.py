@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from billing import ledger
 from ops import alerts
 from tests.browser.conftest import PHONE
-from tests.conftest import NOON, PASSWORD
+from tests.browser.signing_in import log_in
+from tests.conftest import NOON
 from tests.stripe_fixtures import stripe_account, stripe_base, stripe_standin  # noqa: F401
 from usage.ingest import usage_ingest
 
@@ -65,13 +66,6 @@ def business(transactional_db, live_server, settings, make_agency, make_client_u
     return agency, user
 
 
-def _log_in(page, url: str, email: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def _chart_fits(page, viewport_width: int) -> None:
     """The chart image for this width is the one loaded (the phone drawing is taller), and it fits the screen."""
     image = page.get_by_test_id("daily-chart").get_by_test_id("chart-image")
@@ -98,7 +92,7 @@ def test_agency_buys_minutes_and_reads_its_business_dashboard(
     agency, _ = business
     console = f"http://localhost:{live_server.thread.port}"
     page = new_page()
-    _log_in(page, console, agency.admin.email)
+    log_in(page, console, agency.admin.email)
 
     page.get_by_role("navigation").get_by_role("link", name="Buy minutes").click()
     page.get_by_label("Minutes").fill("2000")
@@ -127,7 +121,7 @@ def test_client_sees_its_usage_chart_and_report(business, live_server, new_page,
     agency, user = business
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
     page = new_page()
-    _log_in(page, portal, user.email)
+    log_in(page, portal, user.email)
 
     page.get_by_role("navigation").get_by_role("link", name="Usage report").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Usage report")

@@ -17,7 +17,8 @@ from agencies.invitations import invitation_create
 from billing import ledger
 from ops import alerts
 from tests.browser.conftest import ARTIFACTS, DESKTOP, PHONE, axe_problems
-from tests.conftest import NOON, PASSWORD
+from tests.browser.signing_in import log_in
+from tests.conftest import NOON
 from tests.invoices.conftest import billing_set, paid, seller_set
 from tests.stripe_fixtures import stripe_account, stripe_agency, stripe_base, stripe_standin  # noqa: F401
 from usage.ingest import usage_ingest
@@ -263,10 +264,7 @@ def shop(transactional_db, live_server, settings, stripe_agency, make_client_use
 
 
 def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, base, email)
     expect(page.get_by_role("button", name="Log out")).to_be_attached()
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -16,10 +16,7 @@ NEW_PASSWORD = "a-browser-invitee-password-7"
 
 
 def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, base, email)
     expect(page.get_by_role("button", name="Log out")).to_be_attached()
 
 

@@ -3,28 +3,15 @@ secret off the setup page as a phone without a camera would, then signs out and 
 Each page on the way is checked with axe-core at desktop and phone width."""
 
 import re
-import time
 
 import pytest
-from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from playwright.sync_api import expect
 
 from agencies import mfa
+from tests.browser.signing_in import log_in, totp
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-def totp(secret: str, step: int = 0) -> str:
-    """What the authenticator app shows for `secret` now (or `step` periods of 30 seconds away)."""
-    return format_hotp_value(hotp_value(secret, int(time.time()) // 30 + step))
-
-
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
 
 
 def test_client_turns_on_totp_and_signs_in_with_password_and_code(
@@ -35,7 +22,7 @@ def test_client_turns_on_totp_and_signs_in_with_password_and_code(
     user = make_client_user(agency, email="anna@moonlight.example", company_name="Moonlight Bakery")
     base = f"http://{agency.slug}.localhost:{live_server.thread.port}"
     page = new_page()
-    _log_in(page, base, user.email)
+    log_in(page, base, user.email)
     expect(page.get_by_role("button", name="Log out")).to_be_attached()
 
     # The account's two-factor page, from the menu, in the portal's own layout.
@@ -67,7 +54,7 @@ def test_client_turns_on_totp_and_signs_in_with_password_and_code(
     # Out, and back in: the password, then a code from the app.
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
-    _log_in(page, base, user.email)
+    log_in(page, base, user.email)
     expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
     expect(page.locator(".brand-name")).to_have_text("Sunrise Calls")
     screenshots(page, "portal-mfa-authenticate")

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies import services
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in
 from tests.invoices.conftest import seller_set
 
 pytestmark = pytest.mark.browser
@@ -21,10 +21,7 @@ def test_an_agency_manages_its_packages_from_the_packages_page(
     services.package_create(agency=agency, credits=500, price_cents=15000, currency="EUR")
 
     page = new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Email").fill(agency.admin.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, live_server.url, agency.admin.email)
     page.goto(f"{live_server.url}/console/packages/")
 
     first = page.get_by_test_id("package-row").first

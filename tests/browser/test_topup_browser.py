@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies import services
-from tests.conftest import PASSWORD
+from tests.browser.signing_in import log_in
 from tests.stripe_fixtures import stripe_account, stripe_base, stripe_standin  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -40,10 +40,7 @@ def test_client_saves_a_card_and_tops_up_with_it(shop, live_server, stripe_base,
     portal = f"http://{agency.slug}.localhost:{live_server.thread.port}"
 
     page = new_page()
-    page.goto(f"{portal}/accounts/login/")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, portal, user.email)
     expect(page.get_by_test_id("credits-balance")).to_have_text("0")
 
     page.get_by_role("navigation").get_by_role("link", name="Payment methods").click()

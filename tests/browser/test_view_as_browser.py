@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from agencies.models import AuditEntry
-from tests.conftest import PASSWORD, credits_add
+from tests.browser.signing_in import log_in
+from tests.conftest import credits_add
 
 pytestmark = [pytest.mark.browser]
 
@@ -22,10 +23,7 @@ def test_the_agency_owner_views_a_clients_portal_and_ends_it(
     portal = f"http://sunrise.localhost:{live_server.thread.port}"
 
     page = new_page()
-    page.goto(f"{console}/accounts/login/")
-    page.get_by_label("Email").fill(agency.admin.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    log_in(page, console, agency.admin.email)
     page.goto(f"{console}/console/ops/clients/{user.organization.pk}/")
     page.get_by_role("button", name="View as client").click()
 

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from agencies import mfa
 from agencies.models import AuditEntry
+from tests.browser.signing_in import log_in
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -34,13 +35,6 @@ def plug_in_key(page) -> tuple[object, str]:
     return cdp, key["authenticatorId"]
 
 
-def _log_in(page, base: str, email: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-
-
 def test_client_adds_a_security_key_and_signs_in_with_password_and_key(
     transactional_db, live_server, settings, make_agency, make_client_user, new_page, screenshots
 ):
@@ -50,7 +44,7 @@ def test_client_adds_a_security_key_and_signs_in_with_password_and_key(
     base = f"http://{agency.slug}.localhost:{live_server.thread.port}"
     page = new_page()
     cdp, key_id = plug_in_key(page)
-    _log_in(page, base, user.email)
+    log_in(page, base, user.email)
     expect(page.get_by_role("button", name="Log out")).to_be_attached()
 
     # The two-factor page offers both an authenticator app and security keys.
@@ -95,7 +89,7 @@ def test_client_adds_a_security_key_and_signs_in_with_password_and_key(
     # Out, and back in: the password, then the key.
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("navigation").get_by_role("link", name="Log in")).to_be_visible()
-    _log_in(page, base, user.email)
+    log_in(page, base, user.email)
     expect(page).to_have_url(re.compile(r"/accounts/2fa/authenticate/$"))
     expect(page.locator(".brand-name")).to_have_text("Sunrise Calls")
     screenshots(page, "portal-webauthn-authenticate")
