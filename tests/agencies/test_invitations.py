@@ -3,7 +3,6 @@
 
 import re
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from agencies import invitations
 from agencies.invitation_models import Invitation, invitation_token_hash
 from agencies.models import AuditEntry, User
 from tests.conftest import NOON, PASSWORD, host
+from tests.pg_locks import until_waiting_on_a_lock
 
 LINK = re.compile(r"(https?://[^/\s]+)(/invitations/([A-Za-z0-9_-]+)/)")
 NEW_PASSWORD = "a-fresh-long-password-9"
@@ -499,7 +499,7 @@ def test_two_accepts_at_once_make_one_account(acme, bakery_owner, django_capture
     assert first_accepted.wait(10)
     loser = threading.Thread(target=accept, args=("second", False))
     loser.start()
-    time.sleep(0.5)  # the second accept is now blocked on the invitation's row lock
+    assert until_waiting_on_a_lock()  # the second accept is blocked on the invitation's row lock
     release.set()
     winner.join()
     loser.join()

@@ -2,7 +2,6 @@
 and whoever starts or watches it never makes a second one. Time is fixed: the lease is a matter of seconds."""
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -18,6 +17,7 @@ from billing.stripe_check import stripe_check_daily
 from billing.tasks import auto_reload_sweep, stripe_reconcile_sweep
 from core import periodic
 from ops.tasks import ops_sweep
+from tests.pg_locks import until_waiting_on_a_lock
 from usage.tasks import reservations_release_expired
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -162,21 +162,10 @@ def test_schedule_commands_racing_on_several_hosts_start_one_chain():
         holder.execute(f"LOCK TABLE {DBTaskResult._meta.db_table} IN EXCLUSIVE MODE")
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
-        while _sessions_waiting_on_a_lock(params) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        until_waiting_on_a_lock(4)
         holder.rollback()
     for thread in threads:
         thread.join(timeout=30)
 
     assert sorted(outcomes) == [False, False, False, True]
     assert runs(ops_sweep, READY).count() == 1
-
-
-def _sessions_waiting_on_a_lock(params: dict) -> int:
-    with psycopg.connect(**params, autocommit=True) as observer:
-        row = observer.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
