@@ -23,3 +23,12 @@ def credited(console, client, stripe_agency, make_client_user):  # noqa: F811
     purchase.refresh_from_db()
     console.force_login(agency.admin)
     return agency, user.organization, purchase
+
+
+@pytest.fixture
+def admin_console(console, make_agency, make_client_user):
+    """An agency, one of its clients, and the console logged in as the agency's admin."""
+    agency = make_agency(active=True)
+    user = make_client_user(agency, company_name="Acme Bakery")
+    console.force_login(agency.admin)
+    return console, agency, user.organization

@@ -2,8 +2,6 @@
 
 import uuid
 
-import pytest
-
 from agencies.models import AuditEntry, User
 from billing import auto_reload, ledger
 
@@ -12,14 +10,6 @@ IP = "127.0.0.1"
 
 def last(action: str) -> AuditEntry:
     return AuditEntry.objects.filter(action=action).latest("pk")
-
-
-@pytest.fixture
-def admin_console(console, make_agency, make_client_user):
-    agency = make_agency(active=True)
-    user = make_client_user(agency, company_name="Acme Bakery")
-    console.force_login(agency.admin)
-    return console, agency, user.organization
 
 
 def _post(console, organization, action: str, credits: str, confirm: bool = False):

@@ -12,15 +12,6 @@ from tests.billing.flows import bought_and_paid, deliver_last
 from tests.conftest import PASSWORD, host
 
 
-@pytest.fixture
-def admin_console(console, make_agency, make_client_user):
-    """An agency, one of its clients, and the console logged in as the agency's admin."""
-    agency = make_agency(active=True)
-    user = make_client_user(agency, company_name="Acme Bakery")
-    console.force_login(agency.admin)
-    return console, agency, user.organization
-
-
 def _allocate(console, organization, **data):
     form = {
         "action": "allocate",
